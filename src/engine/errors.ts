@@ -1,0 +1,35 @@
+/**
+ * One error type for every refusal the engine makes. The message always names the file and,
+ * where there is one, the tensor and the rule, so a user can act on it without a stack trace.
+ */
+export type RefusalRule =
+  | 'header-too-small' | 'header-too-large' | 'header-not-utf8' | 'header-not-json'
+  | 'header-schema' | 'duplicate-key' | 'unknown-dtype' | 'metadata' | 'offsets'
+  | 'size-overflow' | 'byte-length' | 'file-length' | 'lfs-pointer'
+  | 'index' | 'shard-path' | 'missing-shard' | 'duplicate-tensor' | 'no-weights'
+  | 'mixed-models' | 'missing-tensor' | 'shape-mismatch' | 'dtype-mismatch'
+  | 'incompatible-config' | 'output-exists' | 'output-busy' | 'input-changed'
+  | 'cancelled' | 'io' | 'usage' | 'hub';
+
+export class SurgeonError extends Error {
+  override readonly name = 'SurgeonError';
+  constructor(
+    readonly rule: RefusalRule,
+    readonly detail: string,
+    readonly file?: string,
+    readonly tensor?: string,
+  ) {
+    super(formatRefusal(rule, detail, file, tensor));
+  }
+}
+
+function formatRefusal(rule: RefusalRule, detail: string, file?: string, tensor?: string): string {
+  const where = [file, tensor === undefined ? undefined : `tensor ${JSON.stringify(tensor)}`]
+    .filter((part): part is string => part !== undefined)
+    .join(', ');
+  return `${where ? `${where}: ` : ''}${detail} [${rule}]`;
+}
+
+export function isSurgeonError(error: unknown): error is SurgeonError {
+  return error instanceof SurgeonError;
+}

@@ -1,0 +1,117 @@
+/**
+ * The diff report: what `checkpoint-surgeon diff --json` prints, what `compute` produces as a
+ * by-product, and what the report webview renders. Plain JSON, versioned by `schema`.
+ */
+
+export const REPORT_SCHEMA = 'checkpoint-surgeon/diff@1';
+
+export type TensorStatus =
+  | 'changed'
+  | 'unchanged'
+  | 'shape-mismatch'
+  | 'dtype-mismatch'
+  | 'only-in-a'
+  | 'only-in-b';
+
+export interface TensorSide {
+  dtype: string;
+  shape: number[];
+}
+
+export interface Histogram {
+  /** Lower edge of the first bin and upper edge of the last; bins are equally wide. */
+  min: number;
+  max: number;
+  counts: number[];
+}
+
+/** Statistics of the delta B - A, computed from the f32 difference and accumulated in f64. */
+export interface DeltaStats {
+  deltaNorm: number;
+  baseNorm: number;
+  relativeNorm: number | null;
+  cosine: number | null;
+  maxAbsDelta: number;
+  meanDelta: number;
+  stdDelta: number;
+  zeroFraction: number;
+  /** Elements where either side or the delta is NaN or infinite; they are left out of the sums. */
+  nonFinite: number;
+  histogram: Histogram;
+}
+
+export interface TensorReport extends Partial<DeltaStats> {
+  name: string;
+  status: TensorStatus;
+  a?: TensorSide;
+  b?: TensorSide;
+  /** Elements compared (for comparable tensors). */
+  elements?: number;
+  layer: number | null;
+  module: string;
+  /** What compute/apply does about a mismatch, in words (vocabulary growth, tied embeddings). */
+  resolution?: string;
+}
+
+export interface LayerCell {
+  layer: number | null;
+  module: string;
+  relativeNorm: number | null;
+  deltaNorm: number;
+  baseNorm: number;
+  tensors: number;
+}
+
+export interface AddedToken {
+  id: number;
+  content: string;
+  special: boolean;
+}
+
+export interface LineDiffEntry {
+  op: 'same' | 'added' | 'removed';
+  text: string;
+}
+
+export interface TokenizerReport {
+  vocabSize: { a: number | null; b: number | null };
+  addedTokens: { onlyInA: AddedToken[]; onlyInB: AddedToken[]; changed: Array<{ id: number; a: AddedToken; b: AddedToken }> };
+  specialTokens: Array<{ key: string; a: unknown; b: unknown }>;
+  chatTemplate: { a: boolean; b: boolean; changed: boolean; diff: LineDiffEntry[] };
+  /** normalizer, pre_tokenizer, post_processor, decoder, model.type, flags such as `legacy`. */
+  changes: Array<{ key: string; a: unknown; b: unknown }>;
+  merges: { a: number | null; b: number | null };
+}
+
+export interface ConfigReport {
+  changed: Array<{ key: string; a: unknown; b: unknown }>;
+  verdict: 'compatible' | 'incompatible' | 'unknown';
+  reasons: string[];
+}
+
+export interface DiffSummary {
+  counts: Record<TensorStatus, number>;
+  parametersChanged: number;
+  parametersCompared: number;
+  globalRelativeNorm: number | null;
+  mostChanged: Array<{ name: string; relativeNorm: number }>;
+}
+
+export interface CheckpointRef {
+  path: string;
+  /** Hub id (`org/name@revision`) where the checkpoint came from the cache. */
+  hubId?: string;
+}
+
+export interface DiffReport {
+  schema: typeof REPORT_SCHEMA;
+  a: CheckpointRef;
+  b?: CheckpointRef;
+  /** Set when the report describes a residual folder alone (A = the residual). */
+  residualOnly?: boolean;
+  tensors: TensorReport[];
+  layers: LayerCell[];
+  tokenizer: TokenizerReport | null;
+  config: ConfigReport | null;
+  summary: DiffSummary;
+}
