@@ -4,12 +4,13 @@
  */
 export type RefusalRule =
   | 'header-too-small' | 'header-too-large' | 'header-not-utf8' | 'header-not-json'
-  | 'header-schema' | 'duplicate-key' | 'unknown-dtype' | 'metadata' | 'offsets'
+  | 'header-schema' | 'duplicate-key' | 'invalid-json' | 'unknown-dtype' | 'metadata' | 'offsets'
   | 'size-overflow' | 'byte-length' | 'file-length' | 'lfs-pointer'
   | 'index' | 'shard-path' | 'missing-shard' | 'duplicate-tensor' | 'no-weights'
   | 'mixed-models' | 'missing-tensor' | 'shape-mismatch' | 'dtype-mismatch'
   | 'incompatible-config' | 'output-exists' | 'output-busy' | 'input-changed'
-  | 'cancelled' | 'io' | 'usage' | 'hub';
+  | 'cancelled' | 'io' | 'usage' | 'hub'
+  | 'matrix-too-large' | 'non-finite-matrix' | 'kernel-memory';
 
 export class SurgeonError extends Error {
   override readonly name = 'SurgeonError';

@@ -1,0 +1,25 @@
+// Runs the engine's node:test suites through tsx. Node 20's test runner does not expand globs,
+// so the files are listed here: every `*.test.ts` under the folders given (default test/unit, test/fuzz).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['test/unit', 'test/fuzz'];
+const files = [];
+const walk = (dir) => {
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path);
+    else if (name.endsWith('.test.ts')) files.push(path);
+  }
+};
+for (const root of roots) {
+  if (statSync(root, { throwIfNoEntry: false })?.isDirectory()) walk(root);
+  else if (root.endsWith('.test.ts')) files.push(root);
+}
+if (files.length === 0) {
+  console.error(`no test files under ${roots.join(', ')}`);
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);

@@ -1,0 +1,50 @@
+import type { JobResult, PlanIssue } from '../shared/jobs';
+import { formatBytes } from './progress-bar';
+
+/** The human-readable summary printed without --json. */
+export function describeResult(result: JobResult): string {
+  switch (result.kind) {
+    case 'compute': return [
+      `Residual written to ${result.out} (${result.tensors} tensors, ${result.parameters.toLocaleString('en-US')} parameters, ${result.dtype}) in ${result.seconds.toFixed(2)} s.`,
+      ...issueLines(result.issues),
+      ...result.vocabularyGrowth.map((growth) => `  vocabulary: ${growth.tensor} grew from ${growth.fromRows} to ${growth.toRows} rows${growth.addedTokens.length ? ` (${growth.addedTokens.slice(0, 8).map((token) => JSON.stringify(token.content)).join(', ')}${growth.addedTokens.length > 8 ? ', ...' : ''})` : ''}`),
+      `  global relative norm: ${formatNumber(result.report.summary.globalRelativeNorm)}`,
+      ...result.report.summary.mostChanged.slice(0, 5).map((tensor) => `  ${formatNumber(tensor.relativeNorm)}  ${tensor.name}`),
+    ].join('\n');
+    case 'apply': return [
+      `Model written to ${result.out} (scale ${result.scale}; ${result.applied.length} tensors changed, ${result.copiedUnchanged.length} copied unchanged) in ${result.seconds.toFixed(2)} s.`,
+      ...issueLines(result.issues),
+    ].join('\n');
+    case 'verify': return [
+      `${result.ok ? 'OK' : 'MISMATCH'}: ${result.identical.toLocaleString('en-US')} of ${result.elements.toLocaleString('en-US')} elements bit-identical`
+        + ` (${(result.elements ? (100 * result.identical) / result.elements : 100).toFixed(4)}%), max abs error ${formatNumber(result.maxAbsError)}.`,
+      ...result.tensors.filter((tensor) => tensor.identical !== tensor.elements).slice(0, 20)
+        .map((tensor) => `  ${tensor.name}: ${tensor.identical}/${tensor.elements} identical, max abs error ${formatNumber(tensor.maxAbsError)}`),
+    ].join('\n');
+    case 'diff': {
+      const { summary, tokenizer, config } = result.report;
+      return [
+        `${Object.entries(summary.counts).filter(([, count]) => count > 0).map(([status, count]) => `${count} ${status}`).join(', ')}; global relative norm ${formatNumber(summary.globalRelativeNorm)}.`,
+        ...summary.mostChanged.map((tensor) => `  ${formatNumber(tensor.relativeNorm)}  ${tensor.name}`),
+        ...result.report.tensors.filter((tensor) => tensor.status === 'shape-mismatch').map((tensor) => `  shape mismatch: ${tensor.name} [${tensor.a?.shape.join(', ')}] vs [${tensor.b?.shape.join(', ')}]`),
+        ...(config ? [`config: ${config.verdict}${config.reasons.length ? ` (${config.reasons.join('; ')})` : ''}`] : []),
+        ...(tokenizer ? [`tokenizer: vocabulary ${tokenizer.vocabSize.a} -> ${tokenizer.vocabSize.b}, ${tokenizer.addedTokens.onlyInB.length} tokens added, chat template ${tokenizer.chatTemplate.changed ? 'changed' : 'unchanged'}`] : []),
+      ].join('\n');
+    }
+    case 'inspect': return [
+      `${result.path}: ${result.architecture ?? result.modelType ?? 'unknown architecture'}, ${result.tensors.length} tensors, ${result.parameters.toLocaleString('en-US')} parameters, ${formatBytes(result.bytes)} in ${result.shards.length} file(s).`,
+      `  dtypes: ${Object.entries(result.dtypes).map(([dtype, count]) => `${dtype} ${count.toLocaleString('en-US')}`).join(', ')}`,
+      ...(result.tokenizer ? [`  tokenizer: vocabulary ${result.tokenizer.vocabSize ?? 'unknown'}, ${result.tokenizer.addedTokens} added tokens, ${result.tokenizer.hasChatTemplate ? 'a' : 'no'} chat template`] : []),
+    ].join('\n');
+    case 'card': return `Model card written to ${result.path}.`;
+  }
+}
+
+function issueLines(issues: readonly PlanIssue[]): string[] {
+  return issues.filter((issue) => issue.severity !== 'info').map((issue) => `  ${issue.severity}: ${issue.message}`);
+}
+
+function formatNumber(value: number | null | undefined): string {
+  if (value === null || value === undefined) return 'n/a';
+  return value === 0 ? '0' : Math.abs(value) >= 1e-3 && Math.abs(value) < 1e6 ? value.toPrecision(4) : value.toExponential(3);
+}

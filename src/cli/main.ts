@@ -1,0 +1,143 @@
+import { Command, CommanderError, Option } from 'commander';
+import { isSurgeonError } from '../engine/errors';
+import { runApply, runCard, runCompute, runDiff, runInspect, runVerify } from '../engine/jobs';
+import { TOOL_NAME, TOOL_VERSION } from '../engine/version';
+import type { JobCallbacks, JobProgress, JobResult, ResidualDtype } from '../shared/jobs';
+import { parseScale, parseSize } from './parse-size';
+import { createProgressBar } from './progress-bar';
+import { describeResult } from './describe-result';
+
+/** Exit codes: 0 success, 1 a refusal or a failed verification, 2 bad usage, 130 interrupted. */
+const EXIT_REFUSED = 1;
+const EXIT_USAGE = 2;
+const EXIT_INTERRUPTED = 130;
+
+interface CommonFlags {
+  json?: boolean;
+}
+
+const DTYPES: ResidualDtype[] = ['same', 'f32', 'bf16', 'f16'];
+
+function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: JobCallbacks) => Promise<JobResult>) => Promise<void>): Command {
+  const program = new Command(TOOL_NAME)
+    .description('Instruction residuals for LLM checkpoints: R = instruct - base, applied as cpt + alpha * R. Streaming, bit-exact.')
+    .version(TOOL_VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+
+  program.command('compute')
+    .description('compute the instruction residual R = instruct - base')
+    .requiredOption('--base <checkpoint>', 'the base model (folder, .safetensors file, or Hub id in the local cache)')
+    .requiredOption('--instruct <checkpoint>', 'the instruction-tuned model of the same family')
+    .requiredOption('--out <folder>', 'the residual folder to write')
+    .addOption(new Option('--dtype <dtype>', 'residual dtype: same (the instruct tensor\'s), f32 (exact reconstruction), bf16 or f16').choices(DTYPES).default('same'))
+    .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
+    .option('--force', 'go on although the configs belong to different families or tensors are missing')
+    .option('--overwrite', 'replace an existing output folder')
+    .option('--json', 'print one JSON result object to stdout')
+    .action((flags: { base: string; instruct: string; out: string; dtype: ResidualDtype; shardSize: number; force?: boolean; overwrite?: boolean } & CommonFlags) =>
+      run('compute', flags, (callbacks) => runCompute({
+        base: flags.base, instruct: flags.instruct, out: flags.out, dtype: flags.dtype, shardSize: flags.shardSize,
+        force: flags.force === true, overwrite: flags.overwrite === true,
+      }, callbacks)));
+
+  program.command('apply')
+    .description('apply a residual: M = base + scale * R')
+    .requiredOption('--base <checkpoint>', 'the checkpoint to apply to (e.g. a continued-pretraining base)')
+    .requiredOption('--residual <checkpoint>', 'the residual folder')
+    .requiredOption('--out <folder>', 'the model folder to write')
+    .option('--scale <alpha>', 'the residual\'s weight alpha', parseScale, 1)
+    .option('--include <regex>', 'apply only to tensors whose names match')
+    .option('--exclude <regex>', 'copy tensors whose names match unchanged')
+    .addOption(new Option('--dtype <dtype>', 'output dtype: same (the base tensor\'s), f32, bf16 or f16').choices(DTYPES).default('same'))
+    .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
+    .option('--force', 'go on although the residual was computed against another family')
+    .option('--overwrite', 'replace an existing output folder')
+    .option('--json', 'print one JSON result object to stdout')
+    .action((flags: { base: string; residual: string; out: string; scale: number; include?: string; exclude?: string; dtype: ResidualDtype; shardSize: number; force?: boolean; overwrite?: boolean } & CommonFlags) =>
+      run('apply', flags, (callbacks) => runApply({
+        base: flags.base, residual: flags.residual, out: flags.out, scale: flags.scale, dtype: flags.dtype, shardSize: flags.shardSize,
+        force: flags.force === true, overwrite: flags.overwrite === true,
+        ...(flags.include !== undefined ? { include: flags.include } : {}), ...(flags.exclude !== undefined ? { exclude: flags.exclude } : {}),
+      }, callbacks)));
+
+  program.command('verify')
+    .description('check that base + residual reproduces the instruct model to the bit (exit 0 if so, 1 otherwise)')
+    .requiredOption('--base <checkpoint>', 'the base model')
+    .requiredOption('--residual <checkpoint>', 'the residual folder')
+    .requiredOption('--instruct <checkpoint>', 'the instruct model')
+    .option('--json', 'print one JSON result object to stdout')
+    .action((flags: { base: string; residual: string; instruct: string } & CommonFlags) =>
+      run('verify', flags, (callbacks) => runVerify({ base: flags.base, residual: flags.residual, instruct: flags.instruct }, callbacks)));
+
+  program.command('diff')
+    .description('per-tensor statistics of B - A, tokenizer and config diffs (A alone: a residual\'s statistics)')
+    .argument('<a>', 'the base (or a residual folder alone)')
+    .argument('[b]', 'the instruct model or any sibling')
+    .option('--json', 'print one JSON result object to stdout')
+    .action((a: string, b: string | undefined, flags: CommonFlags) =>
+      run('diff', flags, (callbacks) => runDiff({ a, ...(b !== undefined ? { b } : {}) }, callbacks)));
+
+  program.command('inspect')
+    .description('tensors, dtypes, shapes, parameters, shards, architecture and tokenizer, from headers alone')
+    .argument('<checkpoint>', 'folder, .safetensors file, index, or Hub id in the local cache')
+    .option('--json', 'print one JSON result object to stdout')
+    .action((path: string, flags: CommonFlags) => run('inspect', flags, (callbacks) => runInspect({ path }, callbacks)));
+
+  program.command('card')
+    .description('write README.md (model card) for a folder made by compute or apply')
+    .argument('<dir>', 'the residual or applied model folder')
+    .option('--json', 'print one JSON result object to stdout')
+    .action((dir: string, flags: CommonFlags) => run('card', flags, () => runCard({ dir })));
+
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode = 0;
+  const controller = new AbortController();
+  const interrupt = (): void => controller.abort();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+
+  const program = buildProgram(async (label, flags, job) => {
+    const bar = createProgressBar(label);
+    const callbacks: JobCallbacks = { signal: controller.signal, onProgress: (progress: JobProgress) => bar.update(progress) };
+    try {
+      const result = await job(callbacks);
+      bar.stop();
+      if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else process.stdout.write(`${describeResult(result)}\n`);
+      if (result.kind === 'verify' && !result.ok) exitCode = EXIT_REFUSED;
+    } catch (error) {
+      bar.stop();
+      throw error;
+    }
+  });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are not errors; commander already printed them.
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : EXIT_USAGE;
+    }
+    if (isSurgeonError(error)) {
+      process.stderr.write(`${TOOL_NAME}: ${error.message}\n`);
+      if (error.rule === 'cancelled') return EXIT_INTERRUPTED;
+      return error.rule === 'usage' ? EXIT_USAGE : EXIT_REFUSED;
+    }
+    process.stderr.write(`${TOOL_NAME}: unexpected failure: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    return EXIT_REFUSED;
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+  return exitCode;
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,71 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { SurgeonError } from '../errors';
+import { renderModelCard, type ModelCardInput } from '../report/model-card';
+import type { CardOptions, CardResult, FileProvenance } from '../../shared/jobs';
+import type { DiffReport } from '../../shared/report';
+import { PROVENANCE_FILE, REPORT_FILE } from './compute';
+
+interface ProvenanceSide {
+  path: string;
+  files: FileProvenance[];
+}
+
+interface Provenance {
+  operation: 'compute' | 'apply';
+  createdAt: string;
+  scale?: number;
+  dtype: string;
+  base: ProvenanceSide;
+  instruct?: ProvenanceSide;
+  residual?: ProvenanceSide;
+}
+
+/** Writes README.md again for a folder that compute or apply made, from its provenance and report. */
+export async function runCard(options: CardOptions): Promise<CardResult> {
+  const dir = resolve(options.dir);
+  const provenance = await readJsonFile<Provenance>(join(dir, PROVENANCE_FILE), true);
+  if (provenance.operation !== 'compute' && provenance.operation !== 'apply') {
+    throw new SurgeonError('usage', `${PROVENANCE_FILE} names no compute or apply operation`, join(dir, PROVENANCE_FILE));
+  }
+  const report = await readJsonFile<DiffReport>(join(dir, REPORT_FILE), false);
+  const residual = provenance.operation === 'compute';
+  const input: ModelCardInput = {
+    kind: residual ? 'residual' : 'applied',
+    title: basename(dir),
+    output: { path: dir },
+    base: { path: provenance.base.path },
+    ...(provenance.instruct ? { instruct: { path: provenance.instruct.path } } : {}),
+    ...(provenance.residual ? { residual: { path: provenance.residual.path } } : {}),
+    scale: provenance.scale ?? 1,
+    dtype: provenance.dtype,
+    createdAt: new Date(provenance.createdAt),
+    provenance: {
+      base: provenance.base.files,
+      ...(provenance.instruct ? { instruct: provenance.instruct.files } : {}),
+      ...(provenance.residual ? { residual: provenance.residual.files } : {}),
+    },
+    summary: report?.summary ?? null,
+    tokenizer: report?.tokenizer ?? null,
+  };
+  const path = join(dir, 'README.md');
+  await writeFile(path, renderModelCard(input));
+  return { kind: 'card', path };
+}
+
+async function readJsonFile<T>(path: string, required: true): Promise<T>;
+async function readJsonFile<T>(path: string, required: false): Promise<T | undefined>;
+async function readJsonFile<T>(path: string, required: boolean): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new SurgeonError('io', `cannot read ${basename(path)}: a model card is written for folders made by compute or apply`, path);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new SurgeonError('invalid-json', `not valid JSON: ${(error as Error).message}`, path);
+  }
+}

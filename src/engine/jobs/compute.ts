@@ -1,0 +1,140 @@
+import { copyFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assertUnchanged } from '../checkpoint/assert-unchanged';
+import type { Checkpoint } from '../checkpoint/checkpoint-types';
+import { isFloatDtype, type Dtype } from '../format/dtype';
+import { DEFAULT_MAX_SHARD_BYTES } from '../format/safetensors-writer';
+import { createAtomicOutput } from '../io/atomic-output';
+import { loadKernels } from '../kernels/kernels';
+import { residualCardInput, renderModelCard } from '../report/model-card';
+import { residualsConfig } from '../report/residuals-config';
+import { TOOL_NAME, TOOL_VERSION } from '../version';
+import type { ComputeOptions, ComputeResult, JobCallbacks, ResidualDtype } from '../../shared/jobs';
+import { runDeltaPass, tensorReport } from './delta-pass';
+import { buildDiffReport, compareSides } from './diff-report';
+import { hashInputs, finishHashes } from './input-hashes';
+import { openInput } from './open-input';
+import { pairTensors, type TensorPair } from './pair-tensors';
+import { refuseOnErrors } from './plan-error';
+import { ShardedOutput } from './sharded-output';
+import { vocabularyGrowth } from './vocabulary-growth';
+
+/** Files of the instruct model a residual folder carries, so it can be applied without the instruct model at hand. */
+export const RESIDUAL_SIDE_FILES = [
+  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'chat_template.jinja',
+  'added_tokens.json', 'vocab.json', 'merges.txt', 'generation_config.json',
+];
+
+export const PROVENANCE_FILE = 'provenance.json';
+export const REPORT_FILE = 'diff-report.json';
+
+/** R = instruct - base, tensor by tensor, with the statistics of the difference in the same pass. */
+export async function runCompute(options: ComputeOptions, callbacks: JobCallbacks = {}): Promise<ComputeResult> {
+  const started = performance.now();
+  callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
+  const [base, instruct] = await Promise.all([openInput(options.base, callbacks), openInput(options.instruct, callbacks)]);
+  const force = options.force === true;
+  const pairing = pairTensors(base, instruct, {
+    onlyInA: { severity: force ? 'warning' : 'error', resolution: 'the residual will not have it; apply copies the target\'s tensor unchanged' },
+    onlyInB: { severity: force ? 'warning' : 'error', resolution: 'the base lacks it, so no residual can be computed for it' },
+    resolveTiedHead: true,
+  });
+  const sides = await compareSides(base, instruct, force);
+  const issues = [...sides.issues, ...pairing.issues];
+  refuseOnErrors(issues, buildDiffReport(options.base, options.instruct, pairing.pairs.map((pair) => tensorReport(pair)), sides));
+
+  const written = pairing.pairs.filter((pair) => pair.comparable && pair.a && pair.b);
+  const dtypeOf = (pair: TensorPair): Dtype => residualDtype(pair, options.dtype ?? 'same');
+  const output = await createAtomicOutput(options.out, { overwrite: options.overwrite === true });
+  try {
+    const weights = await ShardedOutput.create(output.dir, written.map((pair) => ({ name: pair.name, dtype: dtypeOf(pair), shape: pair.shape })), options.shardSize ?? DEFAULT_MAX_SHARD_BYTES);
+    let tensors;
+    const hashes = await hashInputs([base, instruct]);
+    try {
+      await Promise.all([...base.files, ...instruct.files].map(assertUnchanged));
+      tensors = await runDeltaPass(pairing.pairs, await loadKernels(), { ...callbacks, hashes, output: { weights, dtypeOf } });
+    } catch (error) {
+      await weights.discard();
+      throw error;
+    }
+    const files = await weights.finish();
+    callbacks.onProgress?.({ phase: 'finalize', bytesDone: 0, bytesTotal: 0, tensorsDone: tensors.length, tensorsTotal: tensors.length });
+    await Promise.all([...base.files, ...instruct.files].map(assertUnchanged));
+    const [baseHashes, instructHashes] = await finishHashes(hashes, [base, instruct] as const);
+
+    const report = buildDiffReport(options.base, options.instruct, tensors, sides);
+    const growth = vocabularyGrowth(pairing.pairs, sides.tokenizerB);
+    const createdAt = new Date();
+    const residualTensors = written.map((pair) => ({ name: pair.name, dtype: dtypeOf(pair), shape: pair.shape }));
+    const result: ComputeResult = {
+      kind: 'compute',
+      out: output.target,
+      dtype: dominantDtype(residualTensors.map((tensor) => tensor.dtype)),
+      tensors: residualTensors.length,
+      parameters: residualTensors.reduce((sum, tensor) => sum + tensor.shape.reduce((p, d) => p * d, 1), 0),
+      files,
+      issues,
+      vocabularyGrowth: growth,
+      provenance: { base: baseHashes, instruct: instructHashes },
+      report,
+      seconds: 0,
+    };
+
+    const config = residualsConfig({
+      tensors: residualTensors,
+      tokenizerName: options.instruct,
+      createdAt,
+      baseModelName: options.base,
+      instructModelName: options.instruct,
+      baseModelRelation: 'adapter',
+      ...(licenseOf(instruct) ? { license: licenseOf(instruct)! } : {}),
+    });
+    await writeFile(join(output.dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    for (const name of RESIDUAL_SIDE_FILES) {
+      if (instruct.sideFiles.includes(name)) await copyFile(join(instruct.root, name), join(output.dir, name));
+    }
+    await writeFile(join(output.dir, PROVENANCE_FILE), `${JSON.stringify({
+      tool: { name: TOOL_NAME, version: TOOL_VERSION },
+      createdAt: createdAt.toISOString(),
+      operation: 'compute',
+      formula: 'R = instruct - base',
+      base: { path: options.base, files: baseHashes, config: base.config ?? null },
+      instruct: { path: options.instruct, files: instructHashes },
+      dtype: result.dtype,
+      output: files,
+    }, null, 2)}\n`);
+    await writeFile(join(output.dir, REPORT_FILE), `${JSON.stringify(report)}\n`);
+    await writeFile(join(output.dir, 'README.md'), renderModelCard(residualCardInput({ ...result, out: output.target }, {
+      createdAt,
+      ...(licenseOf(instruct) ? { license: licenseOf(instruct)! } : {}),
+    })));
+    await output.commit();
+    result.seconds = (performance.now() - started) / 1000;
+    return result;
+  } catch (error) {
+    await output.abort();
+    throw error;
+  }
+}
+
+function residualDtype(pair: TensorPair, requested: ResidualDtype): Dtype {
+  const instructDtype = pair.b!.dtype;
+  if (!isFloatDtype(instructDtype) || !pair.arithmetic) return instructDtype;
+  switch (requested) {
+    case 'same': return instructDtype;
+    case 'f32': return 'F32';
+    case 'bf16': return 'BF16';
+    case 'f16': return 'F16';
+  }
+}
+
+export function dominantDtype(dtypes: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const dtype of dtypes) counts.set(dtype, (counts.get(dtype) ?? 0) + 1);
+  return [...counts.entries()].sort((x, y) => y[1] - x[1])[0]?.[0] ?? 'F32';
+}
+
+function licenseOf(checkpoint: Checkpoint): string | undefined {
+  const license = checkpoint.config?.['license'];
+  return typeof license === 'string' ? license : undefined;
+}

@@ -1,0 +1,110 @@
+import type { Dtype } from '../format/dtype';
+import { createDeltaStatistics, finalizeHistogram, type DeltaStatistics, type ElementwiseKernels, type KernelBuffer } from '../kernels/kernels';
+import type { StreamingFileHash } from '../io/file-hash';
+import { finishTensorStats } from '../report/delta-stats';
+import { parseTensorName } from '../report/layer-names';
+import type { JobCallbacks } from '../../shared/jobs';
+import type { TensorReport } from '../../shared/report';
+import { elementCount, rowElements, type TensorPair } from './pair-tensors';
+import type { ShardedOutput } from './sharded-output';
+import { streamTensors, type StreamOperand, type StreamTask } from './tensor-stream';
+
+export interface DeltaPassOutput {
+  weights: ShardedOutput;
+  /** The residual's dtype for a pair (only called for pairs that are written). */
+  dtypeOf(pair: TensorPair): Dtype;
+}
+
+interface PassContext {
+  pair: TensorPair;
+  stats?: DeltaStatistics;
+  /** Non-float tensors: still equal so far. */
+  equal: boolean;
+}
+
+/**
+ * One streaming pass over paired tensors: the statistics of B - A for every comparable pair and,
+ * when `output` is given, the residual B - A narrowed to its dtype (non-float tensors are copied
+ * from B). `compute` and `diff` are this pass with and without an output.
+ */
+export async function runDeltaPass(
+  pairs: readonly TensorPair[],
+  kernels: ElementwiseKernels,
+  callbacks: JobCallbacks & { hashes?: Map<string, StreamingFileHash>; output?: DeltaPassOutput },
+): Promise<TensorReport[]> {
+  const reports = new Map<string, TensorReport>();
+  const tasks: Array<StreamTask<PassContext>> = [];
+  for (const pair of pairs) {
+    if (!pair.comparable || !pair.b) {
+      reports.set(pair.name, tensorReport(pair));
+      continue;
+    }
+    const rows = rowElements(pair.shape);
+    // Without side A (a residual examined alone) A reads as zeros, so the delta is B itself.
+    const operand = (side: 'a' | 'b'): StreamOperand => {
+      const ref = side === 'a' ? pair.a : pair.b!;
+      if (!ref) return { ref: undefined, dtype: pair.b!.dtype, presentElements: 0 };
+      const grown = pair.growth?.side === side;
+      return { ref, dtype: ref.dtype, presentElements: grown ? pair.growth!.fromRows * rows : ref.elementCount };
+    };
+    const output = callbacks.output;
+    const outDtype = output ? output.dtypeOf(pair) : undefined;
+    tasks.push({
+      name: pair.name,
+      elements: elementCount(pair.shape),
+      operands: [operand('a'), operand('b')],
+      ...(output && outDtype ? { output: { ...output.weights.locate(pair.name), dtype: outDtype } } : {}),
+      context: { pair, equal: true, ...(pair.arithmetic ? { stats: createDeltaStatistics() } : {}) },
+    });
+  }
+
+  await streamTensors(tasks, {
+    processPiece({ task, count, inputs, output }) {
+      const { pair, stats } = task.context;
+      const [a, b] = inputs as [KernelBuffer, KernelBuffer];
+      const [aOperand, bOperand] = task.operands as [StreamOperand, StreamOperand];
+      if (stats) {
+        kernels.subtract(a, aOperand.dtype, b, bOperand.dtype, output, task.output?.dtype ?? 'F32', count, stats);
+        return;
+      }
+      // Integer and bool tensors: compared for equality, and B's bytes are what a residual stores.
+      const bytes = count * (pair.b!.byteLength / Math.max(1, pair.b!.elementCount));
+      const aBytes = a.bytes.subarray(0, bytes);
+      const bBytes = b.bytes.subarray(0, bytes);
+      if (task.context.equal && !Buffer.from(aBytes.buffer, aBytes.byteOffset, bytes).equals(Buffer.from(bBytes.buffer, bBytes.byteOffset, bytes))) {
+        task.context.equal = false;
+      }
+      if (task.output) output.bytes.set(bBytes);
+    },
+    finishTask(task) {
+      const report = tensorReport(task.context.pair, task.context);
+      reports.set(task.name, report);
+      callbacks.onTensor?.(report);
+    },
+  }, { kernels, ...(callbacks.hashes ? { hashes: callbacks.hashes } : {}), ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) });
+
+  return pairs.map((pair) => reports.get(pair.name)!);
+}
+
+export function tensorReport(pair: TensorPair, context?: PassContext): TensorReport {
+  const location = parseTensorName(pair.name);
+  const report: TensorReport = {
+    name: pair.name,
+    status: pair.status,
+    ...(pair.a ? { a: { dtype: pair.a.dtype, shape: pair.a.shape } } : {}),
+    ...(pair.b ? { b: { dtype: pair.b.dtype, shape: pair.b.shape } } : {}),
+    layer: location.layer,
+    module: location.module,
+    ...(pair.resolution ? { resolution: pair.resolution } : {}),
+  };
+  if (!context) return report;
+  report.elements = elementCount(pair.shape);
+  if (context.stats) {
+    const stats = finishTensorStats({ ...context.stats, histogram: finalizeHistogram(context.stats) });
+    Object.assign(report, stats);
+    if (pair.status === 'changed' && context.stats.unchanged === context.stats.count && context.stats.nonFinite === 0) report.status = 'unchanged';
+  } else if (pair.status === 'changed' && context.equal) {
+    report.status = 'unchanged';
+  }
+  return report;
+}

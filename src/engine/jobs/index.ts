@@ -1,0 +1,9 @@
+/** The engine's jobs: what the CLI, the worker and the tests call. */
+export { runApply } from './apply';
+export { runCard } from './card';
+export { runCompute } from './compute';
+export { runDiff } from './diff';
+export { findCheckpoints } from './find-checkpoints';
+export { runInspect } from './inspect';
+export { runVerify } from './verify';
+export { PlanRefusal } from './plan-error';

@@ -1,0 +1,69 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  DEFAULT_METADATA, INDEX_FILE_NAME, encodeIndex, planShards, type PlannedTensor, type ShardPlan,
+} from '../format/safetensors-writer';
+import { OutputFile } from '../io/output-file';
+import type { OutputFile as OutputFileRecord } from '../../shared/jobs';
+
+export interface TensorLocation {
+  file: OutputFile;
+  /** Absolute position of the tensor's data in its shard. */
+  offset: number;
+}
+
+/**
+ * The weights of an output checkpoint: shards planned from the tensors' headers alone, each file
+ * created with its header in place so tensor data can be written at known positions in any order.
+ */
+export class ShardedOutput {
+  private constructor(
+    private readonly dir: string,
+    private readonly plans: ShardPlan[],
+    private readonly files: OutputFile[],
+    private readonly locations: Map<string, TensorLocation>,
+  ) {}
+
+  static async create(dir: string, tensors: readonly PlannedTensor[], maxShardBytes: number, metadata: Record<string, string> = { ...DEFAULT_METADATA }): Promise<ShardedOutput> {
+    const plans = planShards(tensors, maxShardBytes, metadata);
+    const files: OutputFile[] = [];
+    const locations = new Map<string, TensorLocation>();
+    try {
+      for (const plan of plans) {
+        const file = await OutputFile.create(join(dir, plan.fileName));
+        files.push(file);
+        await file.write(plan.header, 0);
+        plan.tensors.forEach((tensor, index) => {
+          locations.set(tensor.name, { file, offset: plan.header.byteLength + plan.offsets[index]![0] });
+        });
+      }
+    } catch (error) {
+      await Promise.all(files.map((file) => file.discard()));
+      throw error;
+    }
+    return new ShardedOutput(dir, plans, files, locations);
+  }
+
+  locate(name: string): TensorLocation {
+    const location = this.locations.get(name);
+    if (!location) throw new Error(`no output location was planned for ${JSON.stringify(name)}`);
+    return location;
+  }
+
+  /** Closes (and syncs) every shard and writes the index when there is more than one. */
+  async finish(): Promise<OutputFileRecord[]> {
+    await Promise.all(this.files.map((file) => file.close()));
+    const records: OutputFileRecord[] = this.plans.map((plan) => ({ file: plan.fileName, bytes: plan.header.byteLength + plan.dataBytes }));
+    if (this.plans.length > 1) {
+      const totalSize = this.plans.reduce((sum, plan) => sum + plan.dataBytes, 0);
+      const index = encodeIndex(this.plans, totalSize);
+      await writeFile(join(this.dir, INDEX_FILE_NAME), index);
+      records.push({ file: INDEX_FILE_NAME, bytes: Buffer.byteLength(index) });
+    }
+    return records;
+  }
+
+  async discard(): Promise<void> {
+    await Promise.all(this.files.map((file) => file.discard()));
+  }
+}

@@ -1,0 +1,263 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import type { TensorRef } from '../checkpoint/checkpoint-types';
+import { bytesPerElement, type Dtype } from '../format/dtype';
+import { SurgeonError } from '../errors';
+import type { ElementwiseKernels, KernelBuffer } from '../kernels/kernels';
+import type { StreamingFileHash } from '../io/file-hash';
+import { ioError, type OutputFile } from '../io/output-file';
+import type { JobProgress } from '../../shared/jobs';
+
+/**
+ * Bytes per operand piece. 1 MiB pieces with a few in flight were fastest here (performance.md):
+ * smaller pieces pay per-call overhead, larger ones fall out of the CPU caches.
+ */
+export const PIECE_BYTES = 1024 * 1024;
+
+/** Pieces read ahead of the kernel and written behind it. */
+export const PIECES_IN_FLIGHT = 4;
+
+/**
+ * One input of a tensor operation. Elements past `presentElements` read as zeros: that is how a
+ * smaller vocabulary is grown to the larger one (zero rows appended, never truncated).
+ */
+export interface StreamOperand {
+  ref: TensorRef | undefined;
+  dtype: Dtype;
+  presentElements: number;
+}
+
+export interface StreamOutput {
+  file: OutputFile;
+  /** Absolute position of the tensor's data in the output file. */
+  offset: number;
+  dtype: Dtype;
+}
+
+export interface StreamTask<T> {
+  name: string;
+  elements: number;
+  operands: StreamOperand[];
+  output?: StreamOutput;
+  context: T;
+}
+
+export interface StreamPiece<T> {
+  task: StreamTask<T>;
+  /** Element index of the piece's first element within the tensor. */
+  start: number;
+  count: number;
+  /** One kernel buffer per operand, filled with the piece's elements from `start`. */
+  inputs: KernelBuffer[];
+  /** Where the kernel writes the output piece, when the task has an output. */
+  output: KernelBuffer;
+}
+
+export interface StreamHandlers<T> {
+  /** Runs the kernel over one piece; the pipeline writes `output` afterwards when the task has one. */
+  processPiece(piece: StreamPiece<T>): void;
+  /** Called once after a task's last piece was processed. */
+  finishTask?(task: StreamTask<T>): void;
+}
+
+export interface StreamOptions {
+  kernels: ElementwiseKernels;
+  /** SHA-256 trackers by input file path; pieces are fed in read order. */
+  hashes?: Map<string, StreamingFileHash>;
+  signal?: AbortSignal;
+  onProgress?(progress: JobProgress): void;
+}
+
+interface Slot {
+  inputs: KernelBuffer[];
+  output: KernelBuffer;
+  pendingWrite: Promise<void>;
+}
+
+interface PlannedPiece<T> {
+  task: StreamTask<T>;
+  taskIndex: number;
+  start: number;
+  count: number;
+  last: boolean;
+}
+
+/**
+ * Streams every task's elements through the kernels in bounded pieces: reads land straight in
+ * kernel memory several pieces ahead, the kernel runs in order on this thread, and each output
+ * piece is written behind while later pieces are read. Memory is PIECES_IN_FLIGHT slots,
+ * whatever the model's size.
+ */
+export async function streamTensors<T>(
+  tasks: ReadonlyArray<StreamTask<T>>,
+  handlers: StreamHandlers<T>,
+  options: StreamOptions,
+): Promise<void> {
+  const { kernels, signal } = options;
+  const operandCount = Math.max(1, ...tasks.map((task) => task.operands.length));
+  const widestElement = Math.max(8, ...tasks.flatMap((task) => [
+    ...task.operands.map((operand) => elementBytes(operand.dtype, task.name)),
+    task.output ? elementBytes(task.output.dtype, task.name) : 0,
+  ]));
+  const pieceElements = Math.floor(PIECE_BYTES / widestElement);
+  const slots = allocateSlots(kernels, operandCount, pieceElements * widestElement);
+  const files = new FileHandles();
+  const bytesTotal = tasks.reduce((sum, task) => sum + taskInputBytes(task), 0);
+  const progress: JobProgress = { phase: 'stream', bytesDone: 0, bytesTotal, tensorsDone: 0, tensorsTotal: tasks.length };
+
+  const pieces = [...planPieces(tasks, pieceElements)];
+  const reads: Array<Promise<void> | undefined> = new Array(pieces.length);
+  const startRead = (index: number): void => {
+    const piece = pieces[index];
+    if (piece === undefined) return;
+    const slot = slots[index % slots.length]!;
+    const read = readPiece(piece, slot, files);
+    read.catch(() => undefined); // Awaited in order below; a failure ahead of the cursor must not go unhandled.
+    reads[index] = read;
+  };
+
+  try {
+    for (let index = 0; index < Math.min(slots.length, pieces.length); index++) startRead(index);
+    for (let index = 0; index < pieces.length; index++) {
+      if (signal?.aborted) throw cancelled();
+      const planned = pieces[index]!;
+      const slot = slots[index % slots.length]!;
+      await reads[index];
+      reads[index] = undefined;
+      feedHashes(planned, slot, options.hashes);
+      await slot.pendingWrite;
+      const piece: StreamPiece<T> = { task: planned.task, start: planned.start, count: planned.count, inputs: slot.inputs, output: slot.output };
+      handlers.processPiece(piece);
+      const output = planned.task.output;
+      if (output) {
+        const bytes = elementBytes(output.dtype, planned.task.name);
+        slot.pendingWrite = output.file.write(slot.output.bytes.subarray(0, planned.count * bytes), output.offset + planned.start * bytes);
+        slot.pendingWrite.catch(() => undefined);
+      }
+      startRead(index + slots.length);
+      progress.bytesDone += pieceInputBytes(planned);
+      if (planned.last) {
+        handlers.finishTask?.(planned.task);
+        progress.tensorsDone++;
+        progress.tensor = planned.task.name;
+      }
+      options.onProgress?.(progress);
+    }
+    await Promise.all(slots.map((slot) => slot.pendingWrite));
+  } finally {
+    await Promise.allSettled(reads.filter((read): read is Promise<void> => read !== undefined));
+    await Promise.allSettled(slots.map((slot) => slot.pendingWrite));
+    await files.closeAll();
+    freeSlots(kernels, slots);
+  }
+}
+
+function* planPieces<T>(tasks: ReadonlyArray<StreamTask<T>>, pieceElements: number): Generator<PlannedPiece<T>> {
+  for (const [taskIndex, task] of tasks.entries()) {
+    if (task.elements === 0) {
+      yield { task, taskIndex, start: 0, count: 0, last: true };
+      continue;
+    }
+    for (let start = 0; start < task.elements; start += pieceElements) {
+      const count = Math.min(pieceElements, task.elements - start);
+      yield { task, taskIndex, start, count, last: start + count >= task.elements };
+    }
+  }
+}
+
+async function readPiece<T>(piece: PlannedPiece<T>, slot: Slot, files: FileHandles): Promise<void> {
+  await Promise.all(piece.task.operands.map(async (operand, index) => {
+    const target = slot.inputs[index]!;
+    const size = elementBytes(operand.dtype, piece.task.name);
+    const presentEnd = Math.min(piece.start + piece.count, operand.ref ? operand.presentElements : 0);
+    const presentCount = Math.max(0, presentEnd - piece.start);
+    if (presentCount < piece.count) target.bytes.fill(0, presentCount * size, piece.count * size);
+    if (presentCount === 0 || !operand.ref) return;
+    const handle = await files.get(operand.ref.file.path);
+    const length = presentCount * size;
+    const position = operand.ref.offset + piece.start * size;
+    let done = 0;
+    try {
+      while (done < length) {
+        const { bytesRead } = await handle.read(target.bytes, done, length - done, position + done);
+        if (bytesRead === 0) {
+          throw new SurgeonError('input-changed', `the file ended at ${position + done} bytes while reading the tensor; it changed after the dry run`, operand.ref.file.path, operand.ref.name);
+        }
+        done += bytesRead;
+      }
+    } catch (error) {
+      if (error instanceof SurgeonError) throw error;
+      throw ioError(operand.ref.file.path, `cannot read tensor ${JSON.stringify(operand.ref.name)}`, error);
+    }
+  }));
+}
+
+function feedHashes<T>(piece: PlannedPiece<T>, slot: Slot, hashes: Map<string, StreamingFileHash> | undefined): void {
+  if (!hashes) return;
+  piece.task.operands.forEach((operand, index) => {
+    if (!operand.ref) return;
+    const size = elementBytes(operand.dtype, piece.task.name);
+    const presentCount = Math.max(0, Math.min(piece.count, operand.presentElements - piece.start));
+    if (presentCount === 0) return;
+    hashes.get(operand.ref.file.path)?.feed(operand.ref.offset + piece.start * size, slot.inputs[index]!.bytes.subarray(0, presentCount * size));
+  });
+}
+
+/** All buffers are allocated before the first read: growing WebAssembly memory mid-read would detach them. */
+function allocateSlots(kernels: ElementwiseKernels, operandCount: number, bytes: number): Slot[] {
+  return Array.from({ length: PIECES_IN_FLIGHT }, () => ({
+    inputs: Array.from({ length: operandCount }, () => kernels.allocate(bytes)),
+    output: kernels.allocate(bytes),
+    pendingWrite: Promise.resolve(),
+  }));
+}
+
+/** Returns the slots' memory to the kernels. */
+function freeSlots(kernels: ElementwiseKernels, slots: readonly Slot[]): void {
+  for (const slot of slots) {
+    for (const buffer of [...slot.inputs, slot.output]) kernels.free(buffer);
+  }
+}
+
+function taskInputBytes<T>(task: StreamTask<T>): number {
+  return task.operands.reduce((sum, operand) =>
+    sum + (operand.ref ? Math.min(operand.presentElements, task.elements) * elementBytes(operand.dtype, task.name) : 0), 0);
+}
+
+function pieceInputBytes<T>(piece: PlannedPiece<T>): number {
+  return piece.task.operands.reduce((sum, operand) => {
+    if (!operand.ref) return sum;
+    const present = Math.max(0, Math.min(piece.count, operand.presentElements - piece.start));
+    return sum + present * elementBytes(operand.dtype, piece.task.name);
+  }, 0);
+}
+
+function elementBytes(dtype: Dtype, tensor: string): number {
+  const bytes = bytesPerElement(dtype);
+  if (bytes === undefined) throw new SurgeonError('dtype-mismatch', `${dtype} tensors are not byte-aligned and cannot be streamed`, undefined, tensor);
+  return bytes;
+}
+
+export function cancelled(): SurgeonError {
+  return new SurgeonError('cancelled', 'the job was cancelled');
+}
+
+/** Opens each input file once for the whole stream. */
+class FileHandles {
+  private readonly handles = new Map<string, Promise<FileHandle>>();
+
+  get(path: string): Promise<FileHandle> {
+    let handle = this.handles.get(path);
+    if (!handle) {
+      handle = open(path, 'r').catch((error: unknown) => {
+        throw ioError(path, 'cannot open the input file', error);
+      });
+      this.handles.set(path, handle);
+    }
+    return handle;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.allSettled([...this.handles.values()].map(async (handle) => (await handle).close()));
+    this.handles.clear();
+  }
+}

@@ -1,0 +1,116 @@
+import { assertUnchanged } from '../checkpoint/assert-unchanged';
+import { bytesPerElement, isFloatDtype } from '../format/dtype';
+import { createCompareAccumulator, loadKernels, type CompareAccumulator } from '../kernels/kernels';
+import type { JobCallbacks, PlanIssue, VerifyOptions, VerifyResult, VerifyTensorResult } from '../../shared/jobs';
+import { openInput } from './open-input';
+import { elementCount, pairTensors, rowElements } from './pair-tensors';
+import { refuseOnErrors } from './plan-error';
+import { streamTensors, type StreamOperand, type StreamTask } from './tensor-stream';
+
+interface VerifyTask {
+  name: string;
+  /** Float tensors: B + R rounded to the instruct dtype; others: R's bytes against I's. */
+  arithmetic: boolean;
+  compare: CompareAccumulator;
+}
+
+/**
+ * Streams B + R and compares it with I without writing: per tensor, the elements that match I to
+ * the bit and the largest absolute error. Passes only when every element of every tensor matches.
+ */
+export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks = {}): Promise<VerifyResult> {
+  const started = performance.now();
+  callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
+  const [base, residual, instruct] = await Promise.all([
+    openInput(options.base, callbacks), openInput(options.residual, callbacks), openInput(options.instruct, callbacks),
+  ]);
+  const applied = pairTensors(base, residual, {
+    onlyInA: { severity: 'info', resolution: 'not in the residual; compared unchanged against the instruct model' },
+    onlyInB: { severity: 'error', resolution: 'the residual changes a tensor the base does not have' },
+    resolveTiedHead: true,
+  });
+  const issues: PlanIssue[] = [...applied.issues];
+  const byName = new Map(applied.pairs.map((pair) => [pair.name, pair]));
+  for (const [name, ref] of instruct.tensors) {
+    const pair = byName.get(name);
+    const shape = pair ? (pair.b ? pair.shape : pair.a!.shape) : undefined;
+    if (!pair) {
+      issues.push({ severity: 'error', rule: 'missing-tensor', tensor: name, message: `${JSON.stringify(name)} is in the instruct model but neither in the base nor the residual` });
+    } else if (shape && (shape.length !== ref.shape.length || shape.some((dimension, index) => dimension !== ref.shape[index]))) {
+      issues.push({ severity: 'error', rule: 'shape-mismatch', tensor: name, message: `${JSON.stringify(name)}: base + residual is [${shape.join(', ')}], the instruct tensor [${ref.shape.join(', ')}]` });
+    }
+  }
+  for (const pair of applied.pairs) {
+    if (!instruct.tensors.has(pair.name)) {
+      issues.push({ severity: 'error', rule: 'missing-tensor', tensor: pair.name, message: `${JSON.stringify(pair.name)} is not in the instruct model` });
+    }
+  }
+  refuseOnErrors(issues);
+
+  const kernels = await loadKernels();
+  const tasks: Array<StreamTask<VerifyTask>> = [];
+  for (const [name, ref] of instruct.tensors) {
+    const pair = byName.get(name)!;
+    const instructOperand: StreamOperand = { ref, dtype: ref.dtype, presentElements: ref.elementCount };
+    const arithmetic = pair.b !== undefined && pair.arithmetic && isFloatDtype(ref.dtype);
+    const rows = rowElements(pair.shape);
+    const operands: StreamOperand[] = arithmetic
+      ? (['a', 'b'] as const).map((side) => {
+        const sideRef = side === 'a' ? pair.a! : pair.b!;
+        return { ref: sideRef, dtype: sideRef.dtype, presentElements: pair.growth?.side === side ? pair.growth.fromRows * rows : sideRef.elementCount };
+      })
+      : [{ ref: pair.b ?? pair.a!, dtype: (pair.b ?? pair.a!).dtype, presentElements: (pair.b ?? pair.a!).elementCount }];
+    tasks.push({ name, elements: elementCount(ref.shape), operands: [...operands, instructOperand], context: { name, arithmetic, compare: createCompareAccumulator() } });
+  }
+
+  await Promise.all([...base.files, ...residual.files, ...instruct.files].map(assertUnchanged));
+  await streamTensors(tasks, {
+    processPiece({ task, count, inputs, output }) {
+      const instructOperand = task.operands.at(-1)!;
+      const expected = inputs[task.operands.length - 1]!;
+      if (task.context.arithmetic) {
+        kernels.addScaled(inputs[0]!, task.operands[0]!.dtype, inputs[1]!, task.operands[1]!.dtype, 1, output, instructOperand.dtype, count);
+        kernels.compare(output, instructOperand.dtype, expected, instructOperand.dtype, count, task.context.compare);
+      } else if (isFloatDtype(task.operands[0]!.dtype) && isFloatDtype(instructOperand.dtype)) {
+        kernels.compare(inputs[0]!, task.operands[0]!.dtype, expected, instructOperand.dtype, count, task.context.compare);
+      } else {
+        countEqualElements(inputs[0]!.bytes, expected.bytes, count, bytesPerElement(instructOperand.dtype) ?? 1, task.context.compare);
+      }
+    },
+  }, { kernels, ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) });
+  await Promise.all([...base.files, ...residual.files, ...instruct.files].map(assertUnchanged));
+
+  const tensors: VerifyTensorResult[] = tasks.map((task) => ({
+    name: task.name,
+    elements: task.elements,
+    identical: task.context.compare.identical,
+    maxAbsError: task.context.compare.maxAbsError,
+  }));
+  const elements = tensors.reduce((sum, tensor) => sum + tensor.elements, 0);
+  const identical = tensors.reduce((sum, tensor) => sum + tensor.identical, 0);
+  return {
+    kind: 'verify',
+    ok: identical === elements,
+    elements,
+    identical,
+    maxAbsError: Math.max(0, ...tensors.map((tensor) => tensor.maxAbsError)),
+    tensors,
+    issues,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Integer and bool tensors: element by element byte equality. */
+function countEqualElements(actual: Uint8Array, expected: Uint8Array, count: number, size: number, acc: CompareAccumulator): void {
+  for (let element = 0; element < count; element++) {
+    let same = true;
+    for (let byte = element * size; byte < (element + 1) * size; byte++) {
+      if (actual[byte] !== expected[byte]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) acc.identical++;
+  }
+  acc.count += count;
+}

@@ -1,0 +1,51 @@
+/**
+ * The elementwise kernels' contract (docs/architecture.md, "kernels"). Buffers live in the kernels' own
+ * memory so that file reads land in them without a copy.
+ */
+import type { Dtype, FloatDtype } from '../format/dtype';
+import type { CompareAccumulator } from './compare-accumulator';
+import type { DeltaStatistics } from './delta-statistics';
+
+export type KernelName = 'wasm-simd' | 'js';
+
+export interface KernelBuffer {
+  /**
+   * The buffer's bytes. With the WebAssembly kernels this is a view of the module's memory, which a later
+   * `allocate` may grow and so detach: read `bytes` again after any `allocate` instead of keeping it.
+   */
+  readonly bytes: Uint8Array;
+  readonly byteLength: number;
+  /** A buffer sharing `byteLength` bytes of this one from `byteOffset` (for a tensor inside a chunk). */
+  view(byteOffset: number, byteLength?: number): KernelBuffer;
+}
+
+export interface ElementwiseKernels {
+  readonly name: KernelName;
+  /** A zero-filled buffer in the kernels' memory, aligned to 64 bytes. */
+  allocate(byteLength: number): KernelBuffer;
+  /** Returns a buffer from `allocate` for reuse; using it (or its views) afterwards is an error. */
+  free(buffer: KernelBuffer): void;
+  /**
+   * out = narrow(widen(b) - widen(a)), b minus a (instruct minus base), in binary32, or in binary64 when a, b
+   * and out are all F64. `stats` (optional) accumulates the unrounded delta. `out` may be `a` or `b` when the
+   * dtypes have the same size; otherwise the regions must not overlap.
+   */
+  subtract(
+    a: KernelBuffer, aDtype: Dtype, b: KernelBuffer, bDtype: Dtype,
+    out: KernelBuffer, outDtype: Dtype, count: number, stats?: DeltaStatistics,
+  ): void;
+  /**
+   * out = narrow(c + alpha * r) with one rounding of the binary32 fused multiply-add
+   * (`torch.add(c, r, alpha=alpha)` on a CPU); alpha is rounded to binary32 first. All F64 computes in binary64.
+   */
+  addScaled(
+    c: KernelBuffer, cDtype: Dtype, r: KernelBuffer, rDtype: Dtype, alpha: number,
+    out: KernelBuffer, outDtype: Dtype, count: number,
+  ): void;
+  /** out = src converted (through binary32 unless both are F64, as PyTorch's `.to(dtype)` does). */
+  convert(src: KernelBuffer, srcDtype: Dtype, out: KernelBuffer, outDtype: Dtype, count: number): void;
+  /** Counts bit-identical elements and the largest |x - y| (binary64) of x against y, into `acc`. */
+  compare(
+    x: KernelBuffer, xDtype: Dtype, y: KernelBuffer, yDtype: Dtype, count: number, acc: CompareAccumulator,
+  ): void;
+}

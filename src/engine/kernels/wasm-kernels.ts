@@ -1,0 +1,392 @@
+/**
+ * The WebAssembly SIMD kernels (wasm/kernels.wat). Common dtype combinations run as one fused pass; the
+ * others widen their operands block by block into binary32 scratch, compute, and narrow. Element counts
+ * that are not a multiple of the SIMD group go through zero-padded copies, so no kernel reads or writes
+ * past a buffer, and their statistics are added in JavaScript.
+ */
+import { SurgeonError } from '../errors';
+import type { Dtype, FloatDtype } from '../format/dtype';
+import type { CompareAccumulator } from './compare-accumulator';
+import { accumulateDeltas, addTotals, type DeltaStatistics } from './delta-statistics';
+import { addScaledF64, compareF64, subtractF64 } from './float64-paths';
+import { checkCount, checkOperand, checkViewRange, FLOAT_DTYPE_BYTES } from './kernel-arguments';
+import type { ElementwiseKernels, KernelBuffer } from './kernel-types';
+import { KERNELS_WASM_BASE64 } from './wasm/kernels.wasm';
+import { WasmHeap } from './wasm-heap';
+import {
+  COMPARE_IDENTICAL, COMPARE_MAX_ABS_ERROR, COMPARE_NON_FINITE_MISMATCH, HISTOGRAM_ADDRESS, SCRATCH_FIRST_ADDRESS,
+  SCRATCH_RESULT_ADDRESS, SCRATCH_SECOND_ADDRESS, SIMD_GROUP, STATS_ADDRESS, STATS_BASE_SUM_SQUARES, STATS_BYTES,
+  STATS_DOT, STATS_FINITE, STATS_MAX, STATS_MIN, STATS_OTHER_SUM_SQUARES, STATS_SUM, STATS_SUM_SQUARES,
+  STATS_TOUCHED, STATS_UNCHANGED, TAIL_FIRST_ADDRESS, TAIL_OUT_ADDRESS, TAIL_SECOND_ADDRESS, TOUCHED_KEYS_ADDRESS,
+  WASM_BLOCK_ELEMENTS,
+} from './wasm-layout';
+
+type Binary = (first: number, second: number, out: number, count: number) => void;
+type Unary = (src: number, dst: number, count: number) => void;
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  sub_bf16: Binary;
+  sub_bf16_stats: Binary;
+  sub_bf16_f32: Binary;
+  sub_f16: Binary;
+  sub_f32: Binary;
+  sub_f32_stats: Binary;
+  add_bf16: Binary;
+  add_f32: Binary;
+  fma_f32: (c: number, r: number, alpha: number, out: number, count: number) => void;
+  widen_bf16: Unary;
+  widen_f16: Unary;
+  narrow_bf16: Unary;
+  narrow_f16: Unary;
+  demote_f64: Unary;
+  promote_f32: Unary;
+  compare_f32: (x: number, y: number, count: number) => void;
+}
+
+let compiledModule: Promise<WebAssembly.Module> | undefined;
+
+/** Compiles the module once per process (instances are cheap; each kernels object has its own memory). */
+function compileKernelsModule(): Promise<WebAssembly.Module> {
+  compiledModule ??= WebAssembly.compile(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+  return compiledModule;
+}
+
+class WasmBuffer implements KernelBuffer {
+  private cachedBytes: Uint8Array | undefined;
+  constructor(
+    readonly owner: WasmKernels, readonly allocation: number, readonly address: number, readonly byteLength: number,
+  ) {}
+
+  get bytes(): Uint8Array {
+    const memory = this.owner.memoryBuffer();
+    if (this.cachedBytes === undefined || this.cachedBytes.buffer !== memory) {
+      this.cachedBytes = new Uint8Array(memory, this.address, this.byteLength);
+    }
+    return this.cachedBytes;
+  }
+
+  view(byteOffset: number, byteLength = this.byteLength - byteOffset): KernelBuffer {
+    checkViewRange(this.byteLength, byteOffset, byteLength);
+    return new WasmBuffer(this.owner, this.allocation, this.address + byteOffset, byteLength);
+  }
+}
+
+/** Where a binary32 operand for one block lives: in place for F32, else widened into scratch. */
+function widenedAddress(
+  k: KernelExports, dtype: FloatDtype, address: number, scratch: number, count: number,
+): number {
+  switch (dtype) {
+    case 'F32': return address;
+    case 'BF16': k.widen_bf16(address, scratch, count); return scratch;
+    case 'F16': k.widen_f16(address, scratch, count); return scratch;
+    case 'F64': k.demote_f64(address, scratch, count); return scratch;
+  }
+}
+
+function narrowInto(k: KernelExports, dtype: FloatDtype, src: number, address: number, count: number): void {
+  switch (dtype) {
+    case 'F32': if (src !== address) new Uint8Array(k.memory.buffer).copyWithin(address, src, src + count * 4); return;
+    case 'BF16': k.narrow_bf16(src, address, count); return;
+    case 'F16': k.narrow_f16(src, address, count); return;
+    case 'F64': k.promote_f32(src, address, count); return;
+  }
+}
+
+class WasmKernels implements ElementwiseKernels {
+  readonly name = 'wasm-simd' as const;
+  private readonly heap: WasmHeap;
+
+  constructor(private readonly k: KernelExports) {
+    this.heap = new WasmHeap(k.memory);
+  }
+
+  memoryBuffer(): ArrayBuffer {
+    return this.k.memory.buffer;
+  }
+
+  allocate(byteLength: number): KernelBuffer {
+    checkCount(byteLength);
+    const address = this.heap.allocate(byteLength);
+    return new WasmBuffer(this, address, address, byteLength);
+  }
+
+  free(buffer: KernelBuffer): void {
+    const owned = this.addressOf(buffer);
+    if (!(buffer instanceof WasmBuffer) || owned !== buffer.allocation) {
+      throw new SurgeonError('usage', 'only a buffer returned by allocate() can be freed, not a view of one');
+    }
+    this.heap.release(buffer.allocation);
+  }
+
+  subtract(
+    a: KernelBuffer, aDtype: Dtype, b: KernelBuffer, bDtype: Dtype,
+    out: KernelBuffer, outDtype: Dtype, count: number, stats?: DeltaStatistics,
+  ): void {
+    checkCount(count);
+    checkOperand('a', a, aDtype, count);
+    checkOperand('b', b, bDtype, count);
+    checkOperand('out', out, outDtype, count);
+    const [aAddress, bAddress, outAddress] = [this.addressOf(a), this.addressOf(b), this.addressOf(out)];
+    if (aDtype === 'F64' && bDtype === 'F64' && outDtype === 'F64') {
+      subtractF64(a.bytes, b.bytes, out.bytes, count, stats);
+      return;
+    }
+    const main = count - (count % SIMD_GROUP);
+    if (main > 0) {
+      if (stats !== undefined) this.resetStatistics();
+      const fused = this.fusedSubtract(aDtype, bDtype, outDtype, stats !== undefined);
+      if (fused !== undefined) {
+        fused(aAddress, bAddress, outAddress, main);
+      } else {
+        const sizes = [FLOAT_DTYPE_BYTES[aDtype], FLOAT_DTYPE_BYTES[bDtype], FLOAT_DTYPE_BYTES[outDtype]] as const;
+        for (let start = 0; start < main; start += WASM_BLOCK_ELEMENTS) {
+          const length = Math.min(WASM_BLOCK_ELEMENTS, main - start);
+          this.subtractBlock(
+            aAddress + start * sizes[0], aDtype, bAddress + start * sizes[1], bDtype,
+            outAddress + start * sizes[2], outDtype, length, stats !== undefined,
+          );
+        }
+      }
+      if (stats !== undefined) this.collectStatistics(stats, main);
+    }
+    if (main < count) {
+      this.runTail(count - main, [[a, aDtype, main], [b, bDtype, main]], [out, outDtype, main], (first, second, result) => {
+        const widened = this.subtractBlock(first, aDtype, second, bDtype, result, outDtype, SIMD_GROUP, false);
+        if (stats !== undefined) this.accumulateTail(stats, widened, count - main);
+      });
+    }
+  }
+
+  addScaled(
+    c: KernelBuffer, cDtype: Dtype, r: KernelBuffer, rDtype: Dtype, alpha: number,
+    out: KernelBuffer, outDtype: Dtype, count: number,
+  ): void {
+    checkCount(count);
+    checkOperand('c', c, cDtype, count);
+    checkOperand('r', r, rDtype, count);
+    checkOperand('out', out, outDtype, count);
+    const [cAddress, rAddress, outAddress] = [this.addressOf(c), this.addressOf(r), this.addressOf(out)];
+    if (cDtype === 'F64' && rDtype === 'F64' && outDtype === 'F64') {
+      addScaledF64(c.bytes, r.bytes, alpha, out.bytes, count);
+      return;
+    }
+    const alpha32 = Math.fround(alpha);
+    const main = count - (count % SIMD_GROUP);
+    if (main > 0) {
+      if (alpha32 === 1 && cDtype === 'BF16' && rDtype === 'BF16' && outDtype === 'BF16') {
+        this.k.add_bf16(cAddress, rAddress, outAddress, main);
+      } else {
+        const sizes = [FLOAT_DTYPE_BYTES[cDtype], FLOAT_DTYPE_BYTES[rDtype], FLOAT_DTYPE_BYTES[outDtype]] as const;
+        for (let start = 0; start < main; start += WASM_BLOCK_ELEMENTS) {
+          const length = Math.min(WASM_BLOCK_ELEMENTS, main - start);
+          this.addScaledBlock(
+            cAddress + start * sizes[0], cDtype, rAddress + start * sizes[1], rDtype, alpha32,
+            outAddress + start * sizes[2], outDtype, length,
+          );
+        }
+      }
+    }
+    if (main < count) {
+      this.runTail(count - main, [[c, cDtype, main], [r, rDtype, main]], [out, outDtype, main], (first, second, result) => {
+        this.addScaledBlock(first, cDtype, second, rDtype, alpha32, result, outDtype, SIMD_GROUP);
+      });
+    }
+  }
+
+  convert(src: KernelBuffer, srcDtype: Dtype, out: KernelBuffer, outDtype: Dtype, count: number): void {
+    checkCount(count);
+    checkOperand('src', src, srcDtype, count);
+    checkOperand('out', out, outDtype, count);
+    const [srcAddress, outAddress] = [this.addressOf(src), this.addressOf(out)];
+    const k = this.k;
+    if (srcDtype === outDtype) {
+      new Uint8Array(k.memory.buffer).copyWithin(outAddress, srcAddress, srcAddress + count * FLOAT_DTYPE_BYTES[srcDtype]);
+      return;
+    }
+    const convertBlock = (from: number, to: number, length: number): void => {
+      if (outDtype === 'F32') widenedAddress(k, srcDtype, from, to, length);
+      else narrowInto(k, outDtype, widenedAddress(k, srcDtype, from, SCRATCH_RESULT_ADDRESS, length), to, length);
+    };
+    const main = count - (count % SIMD_GROUP);
+    const [srcSize, outSize] = [FLOAT_DTYPE_BYTES[srcDtype], FLOAT_DTYPE_BYTES[outDtype]];
+    for (let start = 0; start < main; start += WASM_BLOCK_ELEMENTS) {
+      convertBlock(srcAddress + start * srcSize, outAddress + start * outSize, Math.min(WASM_BLOCK_ELEMENTS, main - start));
+    }
+    if (main < count) {
+      this.runTail(count - main, [[src, srcDtype, main]], [out, outDtype, main], (first, _second, result) => {
+        convertBlock(first, result, SIMD_GROUP);
+      });
+    }
+  }
+
+  compare(
+    x: KernelBuffer, xDtype: Dtype, y: KernelBuffer, yDtype: Dtype, count: number, acc: CompareAccumulator,
+  ): void {
+    checkCount(count);
+    checkOperand('x', x, xDtype, count);
+    checkOperand('y', y, yDtype, count);
+    const [xAddress, yAddress] = [this.addressOf(x), this.addressOf(y)];
+    if (xDtype === 'F64' || yDtype === 'F64') {
+      compareF64(x.bytes, xDtype, y.bytes, yDtype, count, acc);
+      return;
+    }
+    const k = this.k;
+    this.resetStatistics();
+    const compareBlock = (first: number, second: number, length: number): void => {
+      k.compare_f32(
+        widenedAddress(k, xDtype, first, SCRATCH_FIRST_ADDRESS, length),
+        widenedAddress(k, yDtype, second, SCRATCH_SECOND_ADDRESS, length),
+        length,
+      );
+    };
+    const main = count - (count % SIMD_GROUP);
+    const [xSize, ySize] = [FLOAT_DTYPE_BYTES[xDtype], FLOAT_DTYPE_BYTES[yDtype]];
+    for (let start = 0; start < main; start += WASM_BLOCK_ELEMENTS) {
+      compareBlock(xAddress + start * xSize, yAddress + start * ySize, Math.min(WASM_BLOCK_ELEMENTS, main - start));
+    }
+    let padding = 0;
+    if (main < count) {
+      // Both tails are padded with zeros, which compare as identical: take those back out below.
+      padding = SIMD_GROUP - (count - main);
+      this.runTail(count - main, [[x, xDtype, main], [y, yDtype, main]], undefined, (first, second) => {
+        compareBlock(first, second, SIMD_GROUP);
+      });
+    }
+    const view = new DataView(k.memory.buffer, STATS_ADDRESS, STATS_BYTES);
+    acc.count += count;
+    acc.identical += view.getInt32(COMPARE_IDENTICAL, true) - padding;
+    acc.maxAbsError = Math.max(acc.maxAbsError, view.getFloat64(COMPARE_MAX_ABS_ERROR, true));
+    acc.nonFiniteMismatch += view.getInt32(COMPARE_NON_FINITE_MISMATCH, true);
+  }
+
+  /** The single-pass kernel for this combination, if there is one. */
+  private fusedSubtract(aDtype: FloatDtype, bDtype: FloatDtype, outDtype: FloatDtype, withStats: boolean): Binary | undefined {
+    const k = this.k;
+    if (aDtype !== bDtype) return undefined;
+    if (aDtype === 'BF16' && outDtype === 'BF16') return withStats ? k.sub_bf16_stats : k.sub_bf16;
+    if (aDtype === 'F32' && outDtype === 'F32') return withStats ? k.sub_f32_stats : k.sub_f32;
+    if (withStats) return undefined;
+    if (aDtype === 'F16' && outDtype === 'F16') return k.sub_f16;
+    if (aDtype === 'BF16' && outDtype === 'F32') return k.sub_bf16_f32;
+    return undefined;
+  }
+
+  /** One block of at most WASM_BLOCK_ELEMENTS through binary32 scratch; returns the binary32 operand addresses. */
+  private subtractBlock(
+    a: number, aDtype: FloatDtype, b: number, bDtype: FloatDtype, out: number, outDtype: FloatDtype,
+    length: number, withStats: boolean,
+  ): [number, number, number] {
+    const k = this.k;
+    const first = widenedAddress(k, aDtype, a, SCRATCH_FIRST_ADDRESS, length);
+    const second = widenedAddress(k, bDtype, b, SCRATCH_SECOND_ADDRESS, length);
+    const result = outDtype === 'F32' ? out : SCRATCH_RESULT_ADDRESS;
+    (withStats ? k.sub_f32_stats : k.sub_f32)(first, second, result, length);
+    narrowInto(k, outDtype, result, out, length);
+    return [first, second, result];
+  }
+
+  private addScaledBlock(
+    c: number, cDtype: FloatDtype, r: number, rDtype: FloatDtype, alpha32: number, out: number, outDtype: FloatDtype,
+    length: number,
+  ): void {
+    const k = this.k;
+    const first = widenedAddress(k, cDtype, c, SCRATCH_FIRST_ADDRESS, length);
+    const second = widenedAddress(k, rDtype, r, SCRATCH_SECOND_ADDRESS, length);
+    const result = outDtype === 'F32' ? out : SCRATCH_RESULT_ADDRESS;
+    // With alpha 1 the fused multiply-add is exactly the binary32 sum.
+    if (alpha32 === 1) k.add_f32(first, second, result, length);
+    else k.fma_f32(first, second, alpha32, result, length);
+    narrowInto(k, outDtype, result, out, length);
+  }
+
+  /**
+   * Copies `length` (< 8) elements from each input at `start` into zero-padded tail slots, runs `body` on one
+   * group of 8 there, and copies the first `length` results out.
+   */
+  private runTail(
+    length: number, inputs: Array<[KernelBuffer, FloatDtype, number]>, output: [KernelBuffer, FloatDtype, number] | undefined,
+    body: (first: number, second: number, result: number) => void,
+  ): void {
+    const memory = new Uint8Array(this.k.memory.buffer);
+    const slots = [TAIL_FIRST_ADDRESS, TAIL_SECOND_ADDRESS];
+    memory.fill(0, TAIL_FIRST_ADDRESS, TAIL_OUT_ADDRESS + SIMD_GROUP * 8);
+    inputs.forEach(([buffer, dtype, start], index) => {
+      const size = FLOAT_DTYPE_BYTES[dtype];
+      const from = this.addressOf(buffer) + start * size;
+      memory.copyWithin(slots[index]!, from, from + length * size);
+    });
+    body(TAIL_FIRST_ADDRESS, TAIL_SECOND_ADDRESS, TAIL_OUT_ADDRESS);
+    if (output !== undefined) {
+      const [buffer, dtype, start] = output;
+      const size = FLOAT_DTYPE_BYTES[dtype];
+      memory.copyWithin(this.addressOf(buffer) + start * size, TAIL_OUT_ADDRESS, TAIL_OUT_ADDRESS + length * size);
+    }
+  }
+
+  private accumulateTail(stats: DeltaStatistics, [first, second, result]: [number, number, number], length: number): void {
+    const buffer = this.k.memory.buffer;
+    const a = new Float32Array(buffer, first, length);
+    const b = new Float32Array(buffer, second, length);
+    const d = new Float32Array(buffer, result, length);
+    accumulateDeltas(stats, a, b, d, new Uint32Array(buffer, result, length), length);
+  }
+
+  private resetStatistics(): void {
+    const view = new DataView(this.k.memory.buffer, STATS_ADDRESS, STATS_BYTES);
+    for (let offset = 0; offset < STATS_BYTES; offset += 4) view.setUint32(offset, 0, true);
+    view.setFloat32(STATS_MIN, Infinity, true);
+    view.setFloat32(STATS_MAX, -Infinity, true);
+  }
+
+  /** Adds the statistics block and the touched histogram counters into `stats`, clearing the counters. */
+  private collectStatistics(stats: DeltaStatistics, count: number): void {
+    const buffer = this.k.memory.buffer;
+    const view = new DataView(buffer, STATS_ADDRESS, STATS_BYTES);
+    const finite = view.getInt32(STATS_FINITE, true);
+    addTotals(stats, {
+      count,
+      sum: view.getFloat64(STATS_SUM, true),
+      sumSquares: view.getFloat64(STATS_SUM_SQUARES, true),
+      baseSumSquares: view.getFloat64(STATS_BASE_SUM_SQUARES, true),
+      otherSumSquares: view.getFloat64(STATS_OTHER_SUM_SQUARES, true),
+      dot: view.getFloat64(STATS_DOT, true),
+      min: view.getFloat32(STATS_MIN, true),
+      max: view.getFloat32(STATS_MAX, true),
+      unchanged: view.getInt32(STATS_UNCHANGED, true),
+      nonFinite: count - finite,
+    });
+    const touched = view.getInt32(STATS_TOUCHED, true);
+    const keys = new Uint32Array(buffer, TOUCHED_KEYS_ADDRESS, touched);
+    const counters = new Uint32Array(buffer, HISTOGRAM_ADDRESS, 65_536);
+    const histogram = stats.histogram;
+    for (let i = 0; i < touched; i++) {
+      const key = keys[i]!;
+      histogram[key]! += counters[key]!;
+      counters[key] = 0;
+    }
+    view.setInt32(STATS_TOUCHED, 0, true);
+  }
+
+  private addressOf(buffer: KernelBuffer): number {
+    if (!(buffer instanceof WasmBuffer) || buffer.owner !== this || !this.heap.isAllocated(buffer.allocation)) {
+      throw new SurgeonError('usage', 'buffer was not allocated by these WebAssembly kernels, or was freed');
+    }
+    return buffer.address;
+  }
+}
+
+/** True where this runtime validates WebAssembly SIMD (Node 16.4 and later do). */
+export function wasmSimdSupported(): boolean {
+  // The smallest module using a v128 value: (func (result v128) v128.const i32x4 0 0 0 0).
+  const probe = Uint8Array.from([
+    0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
+  ]);
+  return typeof WebAssembly === 'object' && WebAssembly.validate(probe);
+}
+
+export async function createWasmKernels(): Promise<ElementwiseKernels> {
+  const instance = await WebAssembly.instantiate(await compileKernelsModule());
+  return new WasmKernels(instance.exports as unknown as KernelExports);
+}

@@ -1,0 +1,667 @@
+;; Elementwise kernels of Checkpoint Surgeon in WebAssembly SIMD.
+;;
+;; Every kernel takes byte addresses in this module's memory and an element count that is a multiple of 8;
+;; the TypeScript driver (wasm-kernels.ts) runs chunk tails through padded scratch space. Arithmetic is
+;; binary32 as in PyTorch's `(a.float() - b.float()).to(dtype)`; narrowing rounds to nearest, ties to even.
+;;
+;; Memory layout (must match wasm-layout.ts):
+;;   0       statistics of the current call: f64 sum, sum of squares, base sum of squares,
+;;           other sum of squares, dot (offsets 0..39); f32 min (40), max (44); i32 unchanged (48),
+;;           finite (52), touched keys (56). `compare` reuses f64 max abs error (0), i32 identical (48),
+;;           i32 non-finite mismatches (52).
+;;   65536   histogram: 65536 u32 counters keyed by the top 16 bits of the f32 delta
+;;   327680  touched keys: the keys whose counter went from 0 to 1 during this call, so the driver
+;;           reads and clears only those instead of scanning all 65536 counters
+;;   589824  scratch blocks for mixed-dtype kernels, then the heap
+;;
+;; bfloat16 lanes are processed as two interleaved halves: `v << 16` holds elements 0, 2, 4, 6 as binary32
+;; and `v & 0xffff0000` holds elements 1, 3, 5, 7, which costs one instruction per half to widen and
+;; one to pack. Rounding to bfloat16 is `(x + 0x7fff + ((x >> 16) & 1)) >> 16`; where every input was a
+;; widened bfloat16, a NaN the arithmetic returns has zero low bits, so the add cannot carry into it and
+;; no NaN select is needed. Every other narrowing selects NaN explicitly.
+(module
+  (memory (export "memory") 16)
+
+  ;; Adds the lane accumulators of one call into the statistics block.
+  (func $store_statistics
+    (param $unchanged v128) (param $finite v128) (param $min v128) (param $max v128)
+    (param $sumL v128) (param $sumH v128) (param $sqL v128) (param $sqH v128) (param $aaL v128) (param $aaH v128)
+    (param $bbL v128) (param $bbH v128) (param $abL v128) (param $abH v128) (param $touched i32)
+    (local $s v128)
+    (local.set $s (f64x2.add (local.get $sumL) (local.get $sumH)))
+    (f64.store offset=0 (i32.const 0) (f64.add (f64.load offset=0 (i32.const 0))
+      (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s)))))
+    (local.set $s (f64x2.add (local.get $sqL) (local.get $sqH)))
+    (f64.store offset=8 (i32.const 0) (f64.add (f64.load offset=8 (i32.const 0))
+      (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s)))))
+    (local.set $s (f64x2.add (local.get $aaL) (local.get $aaH)))
+    (f64.store offset=16 (i32.const 0) (f64.add (f64.load offset=16 (i32.const 0))
+      (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s)))))
+    (local.set $s (f64x2.add (local.get $bbL) (local.get $bbH)))
+    (f64.store offset=24 (i32.const 0) (f64.add (f64.load offset=24 (i32.const 0))
+      (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s)))))
+    (local.set $s (f64x2.add (local.get $abL) (local.get $abH)))
+    (f64.store offset=32 (i32.const 0) (f64.add (f64.load offset=32 (i32.const 0))
+      (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s)))))
+    ;; The lane minima hold no NaN (non-finite deltas were replaced by NaN, which pmin ignores).
+    (f32.store offset=40 (i32.const 0) (f32.min (f32.load offset=40 (i32.const 0))
+      (f32.min (f32.min (f32x4.extract_lane 0 (local.get $min)) (f32x4.extract_lane 1 (local.get $min)))
+               (f32.min (f32x4.extract_lane 2 (local.get $min)) (f32x4.extract_lane 3 (local.get $min))))))
+    (f32.store offset=44 (i32.const 0) (f32.max (f32.load offset=44 (i32.const 0))
+      (f32.max (f32.max (f32x4.extract_lane 0 (local.get $max)) (f32x4.extract_lane 1 (local.get $max)))
+               (f32.max (f32x4.extract_lane 2 (local.get $max)) (f32x4.extract_lane 3 (local.get $max))))))
+    (i32.store offset=48 (i32.const 0) (i32.add (i32.load offset=48 (i32.const 0))
+      (i32.add (i32.add (i32x4.extract_lane 0 (local.get $unchanged)) (i32x4.extract_lane 1 (local.get $unchanged)))
+               (i32.add (i32x4.extract_lane 2 (local.get $unchanged)) (i32x4.extract_lane 3 (local.get $unchanged))))))
+    (i32.store offset=52 (i32.const 0) (i32.add (i32.load offset=52 (i32.const 0))
+      (i32.add (i32.add (i32x4.extract_lane 0 (local.get $finite)) (i32x4.extract_lane 1 (local.get $finite)))
+               (i32.add (i32x4.extract_lane 2 (local.get $finite)) (i32x4.extract_lane 3 (local.get $finite))))))
+    (i32.store offset=56 (i32.const 0) (local.get $touched)))
+
+  ;; out = bf16(b - a) for bfloat16 a, b.
+  (func (export "sub_bf16") (param $a i32) (param $b i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $va v128) (local $vb v128) (local $e v128) (local $o v128)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 1))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (local.set $va (v128.load (local.get $a)))
+      (local.set $vb (v128.load (local.get $b)))
+      (local.set $e (f32x4.sub (i32x4.shl (local.get $vb) (i32.const 16)) (i32x4.shl (local.get $va) (i32.const 16))))
+      (local.set $o (f32x4.sub (v128.and (local.get $vb) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))
+                               (v128.and (local.get $va) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))))
+      (local.set $e (i32x4.add (i32x4.add (local.get $e) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+                               (v128.and (i32x4.shr_u (local.get $e) (i32.const 16)) (v128.const i32x4 1 1 1 1))))
+      (local.set $o (i32x4.add (i32x4.add (local.get $o) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+                               (v128.and (i32x4.shr_u (local.get $o) (i32.const 16)) (v128.const i32x4 1 1 1 1))))
+      (v128.store (local.get $out) (v128.or (i32x4.shr_u (local.get $e) (i32.const 16))
+                                            (v128.and (local.get $o) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $next))))
+
+  ;; out = bf16(b - a) for bfloat16 a, b, with statistics of the binary32 delta.
+  (func (export "sub_bf16_stats") (param $a i32) (param $b i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $va v128) (local $vb v128) (local $ae v128) (local $be v128) (local $ao v128) (local $bo v128)
+    (local $e v128) (local $o v128)
+    (local $fin v128) (local $t v128) (local $lo v128) (local $hi v128) (local $aL v128) (local $aH v128)
+    (local $unchanged v128) (local $finite v128) (local $min v128) (local $max v128)
+    (local $sumL v128) (local $sumH v128) (local $sqL v128) (local $sqH v128) (local $aaL v128) (local $aaH v128)
+    (local $bbL v128) (local $bbH v128) (local $abL v128) (local $abH v128) (local $touched i32) (local $key i32) (local $n1 i32)
+    (local.set $min (v128.const f32x4 inf inf inf inf))
+    (local.set $max (v128.const f32x4 -inf -inf -inf -inf))
+    (local.set $touched (i32.load (i32.const 56)))
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 1))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (local.set $va (v128.load (local.get $a)))
+      (local.set $vb (v128.load (local.get $b)))
+      (local.set $ae (i32x4.shl (local.get $va) (i32.const 16)))
+      (local.set $be (i32x4.shl (local.get $vb) (i32.const 16)))
+      (local.set $ao (v128.and (local.get $va) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))
+      (local.set $bo (v128.and (local.get $vb) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))
+      (local.set $e (f32x4.sub (local.get $be) (local.get $ae)))
+      (local.set $o (f32x4.sub (local.get $bo) (local.get $ao)))
+
+        ;; statistics of lanes ($ae, $be, $e)
+        (local.set $fin (f32x4.lt (f32x4.abs (local.get $e)) (v128.const f32x4 inf inf inf inf)))
+        (local.set $unchanged (i32x4.sub (local.get $unchanged) (f32x4.eq (local.get $ae) (local.get $be))))
+        (local.set $finite (i32x4.sub (local.get $finite) (local.get $fin)))
+        (local.set $lo (v128.bitselect (local.get $e) (v128.const f32x4 nan nan nan nan) (local.get $fin)))
+        (local.set $min (f32x4.pmin (local.get $min) (local.get $lo)))
+        (local.set $max (f32x4.pmax (local.get $max) (local.get $lo)))
+        (local.set $t (v128.and (local.get $e) (local.get $fin)))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $t)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))
+        (local.set $sumL (f64x2.add (local.get $sumL) (local.get $lo)))
+        (local.set $sumH (f64x2.add (local.get $sumH) (local.get $hi)))
+        (local.set $sqL (f64x2.add (local.get $sqL) (f64x2.mul (local.get $lo) (local.get $lo))))
+        (local.set $sqH (f64x2.add (local.get $sqH) (f64x2.mul (local.get $hi) (local.get $hi))))
+        (local.set $t (v128.and (local.get $ae) (local.get $fin)))
+        (local.set $aL (f64x2.promote_low_f32x4 (local.get $t)))
+        (local.set $aH (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))
+        (local.set $t (v128.and (local.get $be) (local.get $fin)))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $t)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))
+        (local.set $aaL (f64x2.add (local.get $aaL) (f64x2.mul (local.get $aL) (local.get $aL))))
+        (local.set $aaH (f64x2.add (local.get $aaH) (f64x2.mul (local.get $aH) (local.get $aH))))
+        (local.set $bbL (f64x2.add (local.get $bbL) (f64x2.mul (local.get $lo) (local.get $lo))))
+        (local.set $bbH (f64x2.add (local.get $bbH) (f64x2.mul (local.get $hi) (local.get $hi))))
+        (local.set $abL (f64x2.add (local.get $abL) (f64x2.mul (local.get $aL) (local.get $lo))))
+        (local.set $abH (f64x2.add (local.get $abH) (f64x2.mul (local.get $aH) (local.get $hi))))
+        (local.set $t (i32x4.shr_u (local.get $e) (i32.const 16)))
+        (local.set $key (i32.shl (i32x4.extract_lane 0 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (local.set $key (i32.shl (i32x4.extract_lane 1 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (local.set $key (i32.shl (i32x4.extract_lane 2 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (local.set $key (i32.shl (i32x4.extract_lane 3 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+
+        ;; statistics of lanes ($ao, $bo, $o)
+        (local.set $fin (f32x4.lt (f32x4.abs (local.get $o)) (v128.const f32x4 inf inf inf inf)))
+        (local.set $unchanged (i32x4.sub (local.get $unchanged) (f32x4.eq (local.get $ao) (local.get $bo))))
+        (local.set $finite (i32x4.sub (local.get $finite) (local.get $fin)))
+        (local.set $lo (v128.bitselect (local.get $o) (v128.const f32x4 nan nan nan nan) (local.get $fin)))
+        (local.set $min (f32x4.pmin (local.get $min) (local.get $lo)))
+        (local.set $max (f32x4.pmax (local.get $max) (local.get $lo)))
+        (local.set $t (v128.and (local.get $o) (local.get $fin)))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $t)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))
+        (local.set $sumL (f64x2.add (local.get $sumL) (local.get $lo)))
+        (local.set $sumH (f64x2.add (local.get $sumH) (local.get $hi)))
+        (local.set $sqL (f64x2.add (local.get $sqL) (f64x2.mul (local.get $lo) (local.get $lo))))
+        (local.set $sqH (f64x2.add (local.get $sqH) (f64x2.mul (local.get $hi) (local.get $hi))))
+        (local.set $t (v128.and (local.get $ao) (local.get $fin)))
+        (local.set $aL (f64x2.promote_low_f32x4 (local.get $t)))
+        (local.set $aH (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))
+        (local.set $t (v128.and (local.get $bo) (local.get $fin)))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $t)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))
+        (local.set $aaL (f64x2.add (local.get $aaL) (f64x2.mul (local.get $aL) (local.get $aL))))
+        (local.set $aaH (f64x2.add (local.get $aaH) (f64x2.mul (local.get $aH) (local.get $aH))))
+        (local.set $bbL (f64x2.add (local.get $bbL) (f64x2.mul (local.get $lo) (local.get $lo))))
+        (local.set $bbH (f64x2.add (local.get $bbH) (f64x2.mul (local.get $hi) (local.get $hi))))
+        (local.set $abL (f64x2.add (local.get $abL) (f64x2.mul (local.get $aL) (local.get $lo))))
+        (local.set $abH (f64x2.add (local.get $abH) (f64x2.mul (local.get $aH) (local.get $hi))))
+        (local.set $t (i32x4.shr_u (local.get $o) (i32.const 16)))
+        (local.set $key (i32.shl (i32x4.extract_lane 0 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (local.set $key (i32.shl (i32x4.extract_lane 1 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (local.set $key (i32.shl (i32x4.extract_lane 2 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (local.set $key (i32.shl (i32x4.extract_lane 3 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+      (local.set $e (i32x4.add (i32x4.add (local.get $e) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+                               (v128.and (i32x4.shr_u (local.get $e) (i32.const 16)) (v128.const i32x4 1 1 1 1))))
+      (local.set $o (i32x4.add (i32x4.add (local.get $o) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+                               (v128.and (i32x4.shr_u (local.get $o) (i32.const 16)) (v128.const i32x4 1 1 1 1))))
+      (v128.store (local.get $out) (v128.or (i32x4.shr_u (local.get $e) (i32.const 16))
+                                            (v128.and (local.get $o) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $next)))
+    (call $store_statistics (local.get $unchanged) (local.get $finite) (local.get $min) (local.get $max)
+      (local.get $sumL) (local.get $sumH) (local.get $sqL) (local.get $sqH) (local.get $aaL) (local.get $aaH)
+      (local.get $bbL) (local.get $bbH) (local.get $abL) (local.get $abH) (local.get $touched))
+  )
+
+  ;; out = bf16(c + r) for bfloat16 c, r: addScaled with alpha 1, where the fused multiply-add is a plain add.
+  (func (export "add_bf16") (param $c i32) (param $r i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $vc v128) (local $vr v128) (local $e v128) (local $o v128)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 1))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (local.set $vc (v128.load (local.get $c)))
+      (local.set $vr (v128.load (local.get $r)))
+      (local.set $e (f32x4.add (i32x4.shl (local.get $vc) (i32.const 16)) (i32x4.shl (local.get $vr) (i32.const 16))))
+      (local.set $o (f32x4.add (v128.and (local.get $vc) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))
+                               (v128.and (local.get $vr) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))))
+      (local.set $e (i32x4.add (i32x4.add (local.get $e) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+                               (v128.and (i32x4.shr_u (local.get $e) (i32.const 16)) (v128.const i32x4 1 1 1 1))))
+      (local.set $o (i32x4.add (i32x4.add (local.get $o) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+                               (v128.and (i32x4.shr_u (local.get $o) (i32.const 16)) (v128.const i32x4 1 1 1 1))))
+      (v128.store (local.get $out) (v128.or (i32x4.shr_u (local.get $e) (i32.const 16))
+                                            (v128.and (local.get $o) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))))
+      (local.set $c (i32.add (local.get $c) (i32.const 16)))
+      (local.set $r (i32.add (local.get $r) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $next))))
+
+  ;; out = f32(b - a) for bfloat16 a, b.
+  (func (export "sub_bf16_f32") (param $a i32) (param $b i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $va v128) (local $vb v128)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (local.set $va (v128.load (local.get $a)))
+      (local.set $vb (v128.load (local.get $b)))
+      (v128.store offset=0 (local.get $out) (f32x4.sub
+        (i8x16.shuffle 16 16 0 1 16 16 2 3 16 16 4 5 16 16 6 7 (local.get $vb) (v128.const i32x4 0 0 0 0))
+        (i8x16.shuffle 16 16 0 1 16 16 2 3 16 16 4 5 16 16 6 7 (local.get $va) (v128.const i32x4 0 0 0 0))))
+      (v128.store offset=16 (local.get $out) (f32x4.sub
+        (i8x16.shuffle 16 16 8 9 16 16 10 11 16 16 12 13 16 16 14 15 (local.get $vb) (v128.const i32x4 0 0 0 0))
+        (i8x16.shuffle 16 16 8 9 16 16 10 11 16 16 12 13 16 16 14 15 (local.get $va) (v128.const i32x4 0 0 0 0))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 32)))
+      (br $next))))
+
+  ;; Widens the upper halves of the lanes of `x` from binary16 to binary32 bits (exact; NaN payload kept).
+  ;; Magic-number method after F. Giesen: rebias the exponent, fix up infinities and NaN, and let the
+  ;; FPU normalise subnormals by subtracting 2^-14.
+  (func $f16_upper_to_f32 (param $x v128) (result v128)
+    (local $o v128) (local $exp v128)
+    (local.set $o (v128.and (i32x4.shr_u (local.get $x) (i32.const 3)) (v128.const i32x4 0x0fffe000 0x0fffe000 0x0fffe000 0x0fffe000)))
+    (local.set $exp (v128.and (local.get $o) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000)))
+    (local.set $o (i32x4.add (local.get $o) (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000)))
+    (local.set $o (i32x4.add (local.get $o) (v128.and
+      (i32x4.eq (local.get $exp) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000))
+      (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))))
+    (local.set $o (v128.bitselect
+      (f32x4.sub (i32x4.add (local.get $o) (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000))
+                 (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))
+      (local.get $o)
+      (i32x4.eq (local.get $exp) (v128.const i32x4 0 0 0 0))))
+    (v128.or (local.get $o) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
+
+  ;; Rounds binary32 lanes to binary16 bits in the low halves (nearest, ties to even; overflow to
+  ;; infinity; NaN to 0x7e00 with its sign). Normals round with an integer add, subnormals by adding 0.5
+  ;; so that the FPU rounds at 2^-24 (F. Giesen's float_to_half_fast3_rtne).
+  (func $f32_to_f16_low (param $f v128) (result v128)
+    (local $sign v128) (local $a v128) (local $r v128)
+    (local.set $sign (v128.and (local.get $f) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))
+    (local.set $a (v128.xor (local.get $f) (local.get $sign)))
+    (local.set $r (i32x4.shr_u (i32x4.add (i32x4.add (local.get $a) (v128.const i32x4 0xc8000fff 0xc8000fff 0xc8000fff 0xc8000fff))
+                                          (v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+                               (i32.const 13)))
+    (local.set $r (v128.bitselect
+      (i32x4.sub (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
+      (local.get $r)
+      (i32x4.lt_s (local.get $a) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
+    (local.set $r (v128.bitselect
+      (v128.or (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)
+               (v128.and (i32x4.gt_s (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))
+                         (v128.const i32x4 0x0200 0x0200 0x0200 0x0200)))
+      (local.get $r)
+      (i32x4.ge_s (local.get $a) (v128.const i32x4 0x47800000 0x47800000 0x47800000 0x47800000))))
+    (v128.or (local.get $r) (i32x4.shr_u (local.get $sign) (i32.const 16))))
+
+  ;; out = f16(b - a) for binary16 a, b.
+  (func (export "sub_f16") (param $a i32) (param $b i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $va v128) (local $vb v128) (local $e v128) (local $o v128)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 1))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (local.set $va (v128.load (local.get $a)))
+      (local.set $vb (v128.load (local.get $b)))
+      (local.set $e (f32x4.sub (call $f16_upper_to_f32 (i32x4.shl (local.get $vb) (i32.const 16)))
+                               (call $f16_upper_to_f32 (i32x4.shl (local.get $va) (i32.const 16)))))
+      (local.set $o (f32x4.sub
+        (call $f16_upper_to_f32 (v128.and (local.get $vb) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))
+        (call $f16_upper_to_f32 (v128.and (local.get $va) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))))
+      (v128.store (local.get $out) (v128.or (call $f32_to_f16_low (local.get $e))
+                                            (i32x4.shl (call $f32_to_f16_low (local.get $o)) (i32.const 16))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $next))))
+
+  ;; out = b - a for binary32 a, b (out may be a binary32 scratch block of a mixed-dtype kernel).
+  (func (export "sub_f32") (param $a i32) (param $b i32) (param $out i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (v128.store offset=0 (local.get $out) (f32x4.sub (v128.load offset=0 (local.get $b)) (v128.load offset=0 (local.get $a))))
+      (v128.store offset=16 (local.get $out) (f32x4.sub (v128.load offset=16 (local.get $b)) (v128.load offset=16 (local.get $a))))
+      (local.set $a (i32.add (local.get $a) (i32.const 32)))
+      (local.set $b (i32.add (local.get $b) (i32.const 32)))
+      (local.set $out (i32.add (local.get $out) (i32.const 32)))
+      (br $next))))
+
+  ;; out = b - a for binary32 a, b, with statistics of the delta.
+  (func (export "sub_f32_stats") (param $a i32) (param $b i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $a0 v128) (local $b0 v128) (local $d0 v128) (local $a1 v128) (local $b1 v128) (local $d1 v128)
+    (local $fin v128) (local $t v128) (local $lo v128) (local $hi v128) (local $aL v128) (local $aH v128)
+    (local $unchanged v128) (local $finite v128) (local $min v128) (local $max v128)
+    (local $sumL v128) (local $sumH v128) (local $sqL v128) (local $sqH v128) (local $aaL v128) (local $aaH v128)
+    (local $bbL v128) (local $bbH v128) (local $abL v128) (local $abH v128) (local $touched i32) (local $key i32) (local $n1 i32)
+    (local.set $min (v128.const f32x4 inf inf inf inf))
+    (local.set $max (v128.const f32x4 -inf -inf -inf -inf))
+    (local.set $touched (i32.load (i32.const 56)))
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (local.set $a0 (v128.load offset=0 (local.get $a)))
+      (local.set $b0 (v128.load offset=0 (local.get $b)))
+      (local.set $a1 (v128.load offset=16 (local.get $a)))
+      (local.set $b1 (v128.load offset=16 (local.get $b)))
+      (local.set $d0 (f32x4.sub (local.get $b0) (local.get $a0)))
+      (local.set $d1 (f32x4.sub (local.get $b1) (local.get $a1)))
+      (v128.store offset=0 (local.get $out) (local.get $d0))
+      (v128.store offset=16 (local.get $out) (local.get $d1))
+
+        ;; statistics of lanes ($a0, $b0, $d0)
+        (local.set $fin (f32x4.lt (f32x4.abs (local.get $d0)) (v128.const f32x4 inf inf inf inf)))
+        (local.set $unchanged (i32x4.sub (local.get $unchanged) (f32x4.eq (local.get $a0) (local.get $b0))))
+        (local.set $finite (i32x4.sub (local.get $finite) (local.get $fin)))
+        (local.set $lo (v128.bitselect (local.get $d0) (v128.const f32x4 nan nan nan nan) (local.get $fin)))
+        (local.set $min (f32x4.pmin (local.get $min) (local.get $lo)))
+        (local.set $max (f32x4.pmax (local.get $max) (local.get $lo)))
+        (local.set $t (v128.and (local.get $d0) (local.get $fin)))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $t)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))
+        (local.set $sumL (f64x2.add (local.get $sumL) (local.get $lo)))
+        (local.set $sumH (f64x2.add (local.get $sumH) (local.get $hi)))
+        (local.set $sqL (f64x2.add (local.get $sqL) (f64x2.mul (local.get $lo) (local.get $lo))))
+        (local.set $sqH (f64x2.add (local.get $sqH) (f64x2.mul (local.get $hi) (local.get $hi))))
+        (local.set $t (v128.and (local.get $a0) (local.get $fin)))
+        (local.set $aL (f64x2.promote_low_f32x4 (local.get $t)))
+        (local.set $aH (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))
+        (local.set $t (v128.and (local.get $b0) (local.get $fin)))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $t)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))
+        (local.set $aaL (f64x2.add (local.get $aaL) (f64x2.mul (local.get $aL) (local.get $aL))))
+        (local.set $aaH (f64x2.add (local.get $aaH) (f64x2.mul (local.get $aH) (local.get $aH))))
+        (local.set $bbL (f64x2.add (local.get $bbL) (f64x2.mul (local.get $lo) (local.get $lo))))
+        (local.set $bbH (f64x2.add (local.get $bbH) (f64x2.mul (local.get $hi) (local.get $hi))))
+        (local.set $abL (f64x2.add (local.get $abL) (f64x2.mul (local.get $aL) (local.get $lo))))
+        (local.set $abH (f64x2.add (local.get $abH) (f64x2.mul (local.get $aH) (local.get $hi))))
+        (local.set $t (i32x4.shr_u (local.get $d0) (i32.const 16)))
+        (local.set $key (i32.shl (i32x4.extract_lane 0 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (local.set $key (i32.shl (i32x4.extract_lane 1 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (local.set $key (i32.shl (i32x4.extract_lane 2 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (local.set $key (i32.shl (i32x4.extract_lane 3 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+
+        ;; statistics of lanes ($a1, $b1, $d1)
+        (local.set $fin (f32x4.lt (f32x4.abs (local.get $d1)) (v128.const f32x4 inf inf inf inf)))
+        (local.set $unchanged (i32x4.sub (local.get $unchanged) (f32x4.eq (local.get $a1) (local.get $b1))))
+        (local.set $finite (i32x4.sub (local.get $finite) (local.get $fin)))
+        (local.set $lo (v128.bitselect (local.get $d1) (v128.const f32x4 nan nan nan nan) (local.get $fin)))
+        (local.set $min (f32x4.pmin (local.get $min) (local.get $lo)))
+        (local.set $max (f32x4.pmax (local.get $max) (local.get $lo)))
+        (local.set $t (v128.and (local.get $d1) (local.get $fin)))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $t)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))
+        (local.set $sumL (f64x2.add (local.get $sumL) (local.get $lo)))
+        (local.set $sumH (f64x2.add (local.get $sumH) (local.get $hi)))
+        (local.set $sqL (f64x2.add (local.get $sqL) (f64x2.mul (local.get $lo) (local.get $lo))))
+        (local.set $sqH (f64x2.add (local.get $sqH) (f64x2.mul (local.get $hi) (local.get $hi))))
+        (local.set $t (v128.and (local.get $a1) (local.get $fin)))
+        (local.set $aL (f64x2.promote_low_f32x4 (local.get $t)))
+        (local.set $aH (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))
+        (local.set $t (v128.and (local.get $b1) (local.get $fin)))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $t)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))
+        (local.set $aaL (f64x2.add (local.get $aaL) (f64x2.mul (local.get $aL) (local.get $aL))))
+        (local.set $aaH (f64x2.add (local.get $aaH) (f64x2.mul (local.get $aH) (local.get $aH))))
+        (local.set $bbL (f64x2.add (local.get $bbL) (f64x2.mul (local.get $lo) (local.get $lo))))
+        (local.set $bbH (f64x2.add (local.get $bbH) (f64x2.mul (local.get $hi) (local.get $hi))))
+        (local.set $abL (f64x2.add (local.get $abL) (f64x2.mul (local.get $aL) (local.get $lo))))
+        (local.set $abH (f64x2.add (local.get $abH) (f64x2.mul (local.get $aH) (local.get $hi))))
+        (local.set $t (i32x4.shr_u (local.get $d1) (i32.const 16)))
+        (local.set $key (i32.shl (i32x4.extract_lane 0 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (local.set $key (i32.shl (i32x4.extract_lane 1 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (local.set $key (i32.shl (i32x4.extract_lane 2 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (local.set $key (i32.shl (i32x4.extract_lane 3 (local.get $t)) (i32.const 2)))
+        (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
+        (i32.store offset=65536 (local.get $key) (local.get $n1))
+        (if (i32.eq (local.get $n1) (i32.const 1)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+      (local.set $a (i32.add (local.get $a) (i32.const 32)))
+      (local.set $b (i32.add (local.get $b) (i32.const 32)))
+      (local.set $out (i32.add (local.get $out) (i32.const 32)))
+      (br $next)))
+    (call $store_statistics (local.get $unchanged) (local.get $finite) (local.get $min) (local.get $max)
+      (local.get $sumL) (local.get $sumH) (local.get $sqL) (local.get $sqH) (local.get $aaL) (local.get $aaH)
+      (local.get $bbL) (local.get $bbH) (local.get $abL) (local.get $abH) (local.get $touched))
+  )
+
+  ;; out = c + r for binary32 c, r: addScaled with alpha 1.
+  (func (export "add_f32") (param $c i32) (param $r i32) (param $out i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (v128.store offset=0 (local.get $out) (f32x4.add (v128.load offset=0 (local.get $c)) (v128.load offset=0 (local.get $r))))
+      (v128.store offset=16 (local.get $out) (f32x4.add (v128.load offset=16 (local.get $c)) (v128.load offset=16 (local.get $r))))
+      (local.set $c (i32.add (local.get $c) (i32.const 32)))
+      (local.set $r (i32.add (local.get $r) (i32.const 32)))
+      (local.set $out (i32.add (local.get $out) (i32.const 32)))
+      (br $next))))
+
+  ;; fma(r, alpha, c) for two binary32 lanes held as binary64: the product is exact in binary64, the sum
+  ;; is rounded to odd (nudged one unit towards the exact value when inexact with an even last bit, the
+  ;; error found with Knuth's TwoSum) so that the final rounding to binary32 is the only one that counts.
+  (func $fma_f64x2 (param $c v128) (param $r v128) (param $alpha v128) (result v128)
+    (local $p v128) (local $s v128) (local $y v128) (local $x v128) (local $err v128)
+    (local.set $p (f64x2.mul (local.get $r) (local.get $alpha)))
+    (local.set $s (f64x2.add (local.get $p) (local.get $c)))
+    (local.set $y (f64x2.sub (local.get $s) (local.get $p)))
+    (local.set $x (f64x2.sub (local.get $s) (local.get $y)))
+    (local.set $err (f64x2.add (f64x2.sub (local.get $p) (local.get $x)) (f64x2.sub (local.get $c) (local.get $y))))
+    ;; Nudge where the error is non-zero and not NaN (abs > 0 is false for NaN) and the last bit is even;
+    ;; the direction is +1 when error and sum share a sign (away from zero), else -1.
+    (i64x2.add (local.get $s) (v128.and
+      (v128.or (i64x2.shr_s (v128.xor (local.get $s) (local.get $err)) (i32.const 63)) (v128.const i64x2 1 1))
+      (v128.and (f64x2.gt (f64x2.abs (local.get $err)) (v128.const f64x2 0 0))
+                (i64x2.eq (v128.and (local.get $s) (v128.const i64x2 1 1)) (v128.const i64x2 0 0))))))
+
+  ;; out = f32(c + alpha * r) with one rounding (a fused multiply-add) for binary32 c, r.
+  (func (export "fma_f32") (param $c i32) (param $r i32) (param $alpha f32) (param $out i32) (param $n i32)
+    (local $end i32) (local $va v128) (local $vc v128) (local $vr v128)
+    (local.set $va (f64x2.splat (f64.promote_f32 (local.get $alpha))))
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (local.set $vc (v128.load offset=0 (local.get $c)))
+      (local.set $vr (v128.load offset=0 (local.get $r)))
+      (v128.store offset=0 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (call $fma_f64x2 (f64x2.promote_low_f32x4 (local.get $vc))
+                                                   (f64x2.promote_low_f32x4 (local.get $vr)) (local.get $va)))
+        (f32x4.demote_f64x2_zero (call $fma_f64x2
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $vc) (local.get $vc)))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $vr) (local.get $vr)))
+          (local.get $va)))))
+      (local.set $vc (v128.load offset=16 (local.get $c)))
+      (local.set $vr (v128.load offset=16 (local.get $r)))
+      (v128.store offset=16 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (call $fma_f64x2 (f64x2.promote_low_f32x4 (local.get $vc))
+                                                   (f64x2.promote_low_f32x4 (local.get $vr)) (local.get $va)))
+        (f32x4.demote_f64x2_zero (call $fma_f64x2
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $vc) (local.get $vc)))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $vr) (local.get $vr)))
+          (local.get $va)))))
+      (local.set $c (i32.add (local.get $c) (i32.const 32)))
+      (local.set $r (i32.add (local.get $r) (i32.const 32)))
+      (local.set $out (i32.add (local.get $out) (i32.const 32)))
+      (br $next))))
+
+  ;; dst (binary32) = src (bfloat16), exact.
+  (func (export "widen_bf16") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32) (local $v v128)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+      (local.set $v (v128.load (local.get $src)))
+      (v128.store offset=0 (local.get $dst)
+        (i8x16.shuffle 16 16 0 1 16 16 2 3 16 16 4 5 16 16 6 7 (local.get $v) (v128.const i32x4 0 0 0 0)))
+      (v128.store offset=16 (local.get $dst)
+        (i8x16.shuffle 16 16 8 9 16 16 10 11 16 16 12 13 16 16 14 15 (local.get $v) (v128.const i32x4 0 0 0 0)))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+      (br $next))))
+
+  ;; dst (binary32) = src (binary16), exact.
+  (func (export "widen_f16") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32) (local $v v128)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+      (local.set $v (v128.load (local.get $src)))
+      (v128.store offset=0 (local.get $dst) (call $f16_upper_to_f32
+        (i8x16.shuffle 16 16 0 1 16 16 2 3 16 16 4 5 16 16 6 7 (local.get $v) (v128.const i32x4 0 0 0 0))))
+      (v128.store offset=16 (local.get $dst) (call $f16_upper_to_f32
+        (i8x16.shuffle 16 16 8 9 16 16 10 11 16 16 12 13 16 16 14 15 (local.get $v) (v128.const i32x4 0 0 0 0))))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+      (br $next))))
+
+  ;; Rounds binary32 lanes to bfloat16 in their upper halves; NaN becomes quiet with its payload's top bits.
+  (func $f32_to_bf16_upper (param $x v128) (result v128)
+    (v128.bitselect
+      (v128.or (local.get $x) (v128.const i32x4 0x00400000 0x00400000 0x00400000 0x00400000))
+      (i32x4.add (i32x4.add (local.get $x) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+                 (v128.and (i32x4.shr_u (local.get $x) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+      (f32x4.ne (local.get $x) (local.get $x))))
+
+  ;; dst (bfloat16) = src (binary32), nearest, ties to even.
+  (func (export "narrow_bf16") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $n) (i32.const 1))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+      (v128.store (local.get $dst) (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31
+        (call $f32_to_bf16_upper (v128.load offset=0 (local.get $src)))
+        (call $f32_to_bf16_upper (v128.load offset=16 (local.get $src)))))
+      (local.set $src (i32.add (local.get $src) (i32.const 32)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (br $next))))
+
+  ;; dst (binary16) = src (binary32), nearest, ties to even.
+  (func (export "narrow_f16") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $n) (i32.const 1))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+      (v128.store (local.get $dst) (i16x8.narrow_i32x4_u
+        (call $f32_to_f16_low (v128.load offset=0 (local.get $src)))
+        (call $f32_to_f16_low (v128.load offset=16 (local.get $src)))))
+      (local.set $src (i32.add (local.get $src) (i32.const 32)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (br $next))))
+
+  ;; dst (binary32) = src (binary64), nearest, ties to even.
+  (func (export "demote_f64") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+      (v128.store offset=0 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (v128.load offset=0 (local.get $src)))
+        (f32x4.demote_f64x2_zero (v128.load offset=16 (local.get $src)))))
+      (v128.store offset=16 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (v128.load offset=32 (local.get $src)))
+        (f32x4.demote_f64x2_zero (v128.load offset=48 (local.get $src)))))
+      (local.set $src (i32.add (local.get $src) (i32.const 64)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+      (br $next))))
+
+  ;; dst (binary64) = src (binary32), exact.
+  (func (export "promote_f32") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32) (local $v v128)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $n) (i32.const 3))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+      (local.set $v (v128.load offset=0 (local.get $src)))
+      (v128.store offset=0 (local.get $dst) (f64x2.promote_low_f32x4 (local.get $v)))
+      (v128.store offset=16 (local.get $dst) (f64x2.promote_low_f32x4
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
+      (local.set $v (v128.load offset=16 (local.get $src)))
+      (v128.store offset=32 (local.get $dst) (f64x2.promote_low_f32x4 (local.get $v)))
+      (v128.store offset=48 (local.get $dst) (f64x2.promote_low_f32x4
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
+      (local.set $src (i32.add (local.get $src) (i32.const 32)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
+      (br $next))))
+
+  ;; Compares binary32 lanes x, y: counts bit-identical lanes and pairs where a non-finite value is not
+  ;; matched (NaN against NaN of any payload counts as matched), and keeps the largest |x - y| in binary64
+  ;; over pairs that are both finite. The three results are added into the statistics block.
+  (func (export "compare_f32") (param $x i32) (param $y i32) (param $n i32)
+    (local $end i32) (local $vx v128) (local $vy v128) (local $both v128) (local $same v128)
+    (local $identical v128) (local $mismatch v128) (local $max v128) (local $d v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $vx (v128.load (local.get $x)))
+      (local.set $vy (v128.load (local.get $y)))
+      (local.set $same (i32x4.eq (local.get $vx) (local.get $vy)))
+      (local.set $identical (i32x4.sub (local.get $identical) (local.get $same)))
+      (local.set $both (v128.and (f32x4.lt (f32x4.abs (local.get $vx)) (v128.const f32x4 inf inf inf inf))
+                                 (f32x4.lt (f32x4.abs (local.get $vy)) (v128.const f32x4 inf inf inf inf))))
+      (local.set $mismatch (i32x4.sub (local.get $mismatch)
+        (v128.andnot (v128.andnot (v128.not (local.get $both)) (local.get $same))
+                     (v128.and (f32x4.ne (local.get $vx) (local.get $vx)) (f32x4.ne (local.get $vy) (local.get $vy))))))
+      (local.set $vx (v128.and (local.get $vx) (local.get $both)))
+      (local.set $vy (v128.and (local.get $vy) (local.get $both)))
+      (local.set $d (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $vx)) (f64x2.promote_low_f32x4 (local.get $vy)))))
+      (local.set $max (f64x2.max (local.get $max) (local.get $d)))
+      (local.set $d (f64x2.abs (f64x2.sub
+        (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $vx) (local.get $vx)))
+        (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $vy) (local.get $vy))))))
+      (local.set $max (f64x2.max (local.get $max) (local.get $d)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $y (i32.add (local.get $y) (i32.const 16)))
+      (br $next)))
+    (f64.store offset=0 (i32.const 0) (f64.max (f64.load offset=0 (i32.const 0))
+      (f64.max (f64x2.extract_lane 0 (local.get $max)) (f64x2.extract_lane 1 (local.get $max)))))
+    (i32.store offset=48 (i32.const 0) (i32.add (i32.load offset=48 (i32.const 0))
+      (i32.add (i32.add (i32x4.extract_lane 0 (local.get $identical)) (i32x4.extract_lane 1 (local.get $identical)))
+               (i32.add (i32x4.extract_lane 2 (local.get $identical)) (i32x4.extract_lane 3 (local.get $identical))))))
+    (i32.store offset=52 (i32.const 0) (i32.add (i32.load offset=52 (i32.const 0))
+      (i32.add (i32.add (i32x4.extract_lane 0 (local.get $mismatch)) (i32x4.extract_lane 1 (local.get $mismatch)))
+               (i32.add (i32x4.extract_lane 2 (local.get $mismatch)) (i32x4.extract_lane 3 (local.get $mismatch)))))))
+)

@@ -1,0 +1,57 @@
+import { SurgeonError } from '../errors';
+
+/**
+ * Where the heavy products of the spectral pass run. Matrices are row-major float32; the shape
+ * of `a` is its stored shape, so with `transposeA` the product is a^T @ b and needs
+ * aShape[0] === bShape[0]. The result is row-major too.
+ */
+export interface MatrixBackend {
+  /** Short identifier: 'js' or 'onnxruntime-node'. */
+  readonly name: string;
+  /** The hardware path that ran the products, in words a user can check ('CPU', 'CUDA'). */
+  readonly provider: string;
+  matmul(
+    a: Float32Array,
+    aShape: readonly [number, number],
+    b: Float32Array,
+    bShape: readonly [number, number],
+    transposeA?: boolean,
+  ): Promise<Float32Array>;
+  /** Releases native sessions, where there are any. */
+  dispose?(): Promise<void>;
+}
+
+/** The dimensions of a product, after checking that the operands fit their shapes and each other. */
+export interface ProductShape {
+  /** Rows of the result. */
+  m: number;
+  /** The summed dimension. */
+  k: number;
+  /** Columns of the result. */
+  n: number;
+}
+
+export function checkProductShape(
+  a: Float32Array,
+  aShape: readonly [number, number],
+  b: Float32Array,
+  bShape: readonly [number, number],
+  transposeA: boolean,
+): ProductShape {
+  const [aRows, aCols] = aShape;
+  const [bRows, bCols] = bShape;
+  for (const dim of [aRows, aCols, bRows, bCols]) {
+    if (!Number.isSafeInteger(dim) || dim < 0) {
+      throw new SurgeonError('usage', `matrix dimension ${dim} is not a non-negative integer`);
+    }
+  }
+  if (a.length !== aRows * aCols || b.length !== bRows * bCols) {
+    throw new SurgeonError('usage', `matrix data of ${a.length} and ${b.length} elements does not match shapes [${aShape.join(', ')}] and [${bShape.join(', ')}]`);
+  }
+  const m = transposeA ? aCols : aRows;
+  const k = transposeA ? aRows : aCols;
+  if (k !== bRows) {
+    throw new SurgeonError('shape-mismatch', `cannot multiply ${transposeA ? 'the transpose of ' : ''}[${aShape.join(', ')}] by [${bShape.join(', ')}]`);
+  }
+  return { m, k, n: bCols };
+}

@@ -1,0 +1,67 @@
+/**
+ * The extension's settings, read through typed getters (declared in package.json under
+ * `contributes.configuration`, where each has its enum, minimum, default and description).
+ */
+import * as vscode from 'vscode';
+import type { ResidualDtype } from '../shared/jobs';
+
+export const CONFIG_SECTION = 'checkpointSurgeon';
+
+export type ComputeBackend = 'auto' | 'wasm' | 'js';
+
+const RESIDUAL_DTYPES: readonly ResidualDtype[] = ['same', 'f32', 'bf16', 'f16'];
+const COMPUTE_BACKENDS: readonly ComputeBackend[] = ['auto', 'wasm', 'js'];
+/** The Hugging Face default; also the value package.json declares. */
+const DEFAULT_SHARD_BYTES = 5_000_000_000;
+
+export class SurgeonConfig {
+  private get section(): vscode.WorkspaceConfiguration {
+    return vscode.workspace.getConfiguration(CONFIG_SECTION);
+  }
+
+  get residualDtype(): ResidualDtype {
+    return oneOf(this.section.get<string>('residualDtype'), RESIDUAL_DTYPES, 'f32');
+  }
+
+  /** Bytes per output shard. */
+  get shardSize(): number {
+    const value = this.section.get<number>('shardSize');
+    return typeof value === 'number' && Number.isFinite(value) && value >= 1 ? Math.floor(value) : DEFAULT_SHARD_BYTES;
+  }
+
+  get defaultScale(): number {
+    const value = this.section.get<number>('defaultScale');
+    return typeof value === 'number' && Number.isFinite(value) ? value : 1;
+  }
+
+  get include(): string | undefined {
+    return nonEmpty(this.section.get<string>('include'));
+  }
+
+  get exclude(): string | undefined {
+    return nonEmpty(this.section.get<string>('exclude'));
+  }
+
+  /** Threads the worker's compute backend may use; 0 lets it decide. */
+  get workerThreads(): number {
+    const value = this.section.get<number>('workerThreads');
+    return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0;
+  }
+
+  get computeBackend(): ComputeBackend {
+    return oneOf(this.section.get<string>('computeBackend'), COMPUTE_BACKENDS, 'auto');
+  }
+
+  /** True when a change event touches a setting the worker was started with. */
+  static affectsWorker(event: vscode.ConfigurationChangeEvent): boolean {
+    return event.affectsConfiguration(`${CONFIG_SECTION}.workerThreads`) || event.affectsConfiguration(`${CONFIG_SECTION}.computeBackend`);
+  }
+}
+
+function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T): T {
+  return allowed.includes(value as T) ? (value as T) : fallback;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}

@@ -1,0 +1,180 @@
+/**
+ * Options and results of the engine's jobs. The CLI prints these as `--json`, the extension's
+ * commands return them, and the worker sends them to the extension host: one shape everywhere.
+ */
+import type { DiffReport, TensorReport } from './report';
+
+export type ResidualDtype = 'same' | 'f32' | 'bf16' | 'f16';
+
+export interface ComputeOptions {
+  base: string;
+  instruct: string;
+  out: string;
+  dtype?: ResidualDtype;
+  /** Bytes; the CLI also accepts sizes such as `500MB`. */
+  shardSize?: number;
+  force?: boolean;
+  overwrite?: boolean;
+}
+
+export interface ApplyOptions {
+  base: string;
+  residual: string;
+  out: string;
+  scale?: number;
+  include?: string;
+  exclude?: string;
+  dtype?: ResidualDtype;
+  shardSize?: number;
+  force?: boolean;
+  overwrite?: boolean;
+}
+
+export interface VerifyOptions {
+  base: string;
+  residual: string;
+  instruct: string;
+}
+
+export interface DiffOptions {
+  a: string;
+  b?: string;
+}
+
+export interface InspectOptions {
+  path: string;
+}
+
+export interface CardOptions {
+  dir: string;
+}
+
+export type JobKind = 'compute' | 'apply' | 'verify' | 'diff' | 'inspect' | 'card';
+
+export interface JobProgress {
+  phase: 'plan' | 'stream' | 'finalize';
+  bytesDone: number;
+  bytesTotal: number;
+  tensorsDone: number;
+  tensorsTotal: number;
+  /** The tensor being streamed, for the status line. */
+  tensor?: string;
+}
+
+/** A problem the dry run found; all of them are reported at once, before any tensor data is read. */
+export interface PlanIssue {
+  severity: 'error' | 'warning' | 'info';
+  rule: string;
+  message: string;
+  tensor?: string;
+  file?: string;
+}
+
+export interface FileProvenance {
+  /** Path relative to the checkpoint root. */
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface OutputFile {
+  file: string;
+  bytes: number;
+  sha256?: string;
+}
+
+export interface VocabularyGrowth {
+  tensor: string;
+  fromRows: number;
+  toRows: number;
+  /** Tokens of the added rows where the tokenizer names them. */
+  addedTokens: Array<{ id: number; content: string }>;
+}
+
+export interface ComputeResult {
+  kind: 'compute';
+  out: string;
+  dtype: string;
+  tensors: number;
+  parameters: number;
+  files: OutputFile[];
+  issues: PlanIssue[];
+  vocabularyGrowth: VocabularyGrowth[];
+  provenance: { base: FileProvenance[]; instruct: FileProvenance[] };
+  report: DiffReport;
+  seconds: number;
+}
+
+export interface ApplyResult {
+  kind: 'apply';
+  out: string;
+  scale: number;
+  tensors: number;
+  applied: string[];
+  copiedUnchanged: string[];
+  files: OutputFile[];
+  issues: PlanIssue[];
+  vocabularyGrowth: VocabularyGrowth[];
+  seconds: number;
+}
+
+export interface VerifyTensorResult {
+  name: string;
+  elements: number;
+  identical: number;
+  maxAbsError: number;
+}
+
+export interface VerifyResult {
+  kind: 'verify';
+  ok: boolean;
+  elements: number;
+  identical: number;
+  maxAbsError: number;
+  tensors: VerifyTensorResult[];
+  issues: PlanIssue[];
+  seconds: number;
+}
+
+export interface InspectTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  file: string;
+  bytes: number;
+}
+
+export interface InspectResult {
+  kind: 'inspect';
+  path: string;
+  layout: 'single' | 'sharded' | 'file';
+  tensors: InspectTensor[];
+  parameters: number;
+  bytes: number;
+  shards: string[];
+  dtypes: Record<string, number>;
+  architecture: string | null;
+  modelType: string | null;
+  metadata: Record<string, string>;
+  tokenizer: { vocabSize: number | null; addedTokens: number; hasChatTemplate: boolean } | null;
+}
+
+export interface DiffResult {
+  kind: 'diff';
+  report: DiffReport;
+  seconds: number;
+}
+
+export interface CardResult {
+  kind: 'card';
+  path: string;
+}
+
+export interface JobCallbacks {
+  signal?: AbortSignal;
+  onProgress?(progress: JobProgress): void;
+  /** Called as each tensor's statistics are final, so a report can fill in live. */
+  onTensor?(tensor: TensorReport): void;
+}
+
+export type JobResult = ComputeResult | ApplyResult | VerifyResult | DiffResult | InspectResult | CardResult;

@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { describeProgress, formatBytes, formatDuration, percentOf, ProgressMeter } from '../../../src/extension/progress-format';
+import type { JobProgress } from '../../../src/shared/jobs';
+
+const progress = (bytesDone: number, phase: JobProgress['phase'] = 'stream'): JobProgress =>
+  ({ phase, bytesDone, bytesTotal: 10_000_000_000, tensorsDone: 3, tensorsTotal: 10 });
+
+test('bytes and durations in words', () => {
+  assert.equal(formatBytes(999), '999 B');
+  assert.equal(formatBytes(1_500_000), '1.50 MB');
+  assert.equal(formatBytes(16_060_000_000), '16.1 GB');
+  assert.equal(formatDuration(42), '42s');
+  assert.equal(formatDuration(125), '2m 05s');
+  assert.equal(formatDuration(7_260), '2h 01m');
+  assert.equal(formatDuration(Number.POSITIVE_INFINITY), '?');
+});
+
+test('percent comes from bytes, else from tensors', () => {
+  assert.equal(percentOf(progress(2_500_000_000)), 25);
+  assert.equal(percentOf({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 1, tensorsTotal: 4 }), 25);
+  assert.equal(percentOf({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 }), 0);
+});
+
+test('the meter measures the rate between samples and derives the ETA from it', () => {
+  let now = 0;
+  const meter = new ProgressMeter(() => now);
+  assert.equal(meter.update(progress(0)), '0% · 3/10 tensors · 0 B of 10.0 GB');
+  now = 1_000;
+  // 1 GB in one second leaves 9 GB: nine seconds.
+  assert.equal(meter.update(progress(1_000_000_000)), '10% · 3/10 tensors · 1.00 GB of 10.0 GB · 1.00 GB/s · ETA 9s');
+  now = 1_100;
+  // Samples closer than the rate window keep the previous rate.
+  assert.match(meter.update(progress(1_500_000_000)), /1\.00 GB\/s · ETA 9s$/);
+});
+
+test('no rate or ETA outside the streaming phase', () => {
+  assert.equal(describeProgress(progress(0, 'plan'), 5e8), '0% · planning · 3/10 tensors · 0 B of 10.0 GB');
+});

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isSurgeonError } from '../../../src/engine/errors';
+import { spectralStats } from '../../../src/engine/spectra/spectral-stats';
+import { loadMatrixBackend } from '../../../src/worker/backends/load-matrix-backend';
+import type { OrtModule } from '../../../src/worker/backends/ort-matrix-backend';
+import { matrixWithSpectrum } from './reference-linear-algebra';
+
+const missingOrt = async (): Promise<OrtModule> => {
+  throw new Error("Cannot find module 'onnxruntime-node'");
+};
+
+/** The real module, if this machine has the optional dependency. */
+async function realOrt(): Promise<OrtModule | undefined> {
+  try {
+    const name = 'onnxruntime-node';
+    const loaded = (await import(name)) as Partial<OrtModule> & { default?: OrtModule };
+    return loaded.InferenceSession !== undefined ? (loaded as OrtModule) : loaded.default;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The real module with a CUDA provider that fails as it does when its binaries are absent. */
+function withoutCudaBinaries(ort: OrtModule): OrtModule {
+  return {
+    Tensor: ort.Tensor,
+    InferenceSession: {
+      create: async (model, options) => {
+        if (options.executionProviders.includes('cuda')) {
+          throw new Error('OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library');
+        }
+        return ort.InferenceSession.create(model, options);
+      },
+    },
+  };
+}
+
+describe('choosing the matrix backend', () => {
+  it("uses plain JavaScript for 'js' without loading onnxruntime-node", async () => {
+    let imported = false;
+    const { backend, message } = await loadMatrixBackend('js', { importOrt: async () => { imported = true; return missingOrt(); } });
+    assert.equal(imported, false);
+    assert.equal(backend.name, 'js');
+    assert.match(message, /plain JavaScript/);
+  });
+
+  it("falls back to plain JavaScript under 'auto' when onnxruntime-node is not installed, and computes the same statistics", async () => {
+    const { backend, message } = await loadMatrixBackend('auto', { importOrt: missingOrt });
+    assert.equal(message, 'onnxruntime-node not installed: plain JavaScript');
+    const matrix = matrixWithSpectrum(60, 50, [4, 2, 1], 3);
+    const stats = await spectralStats(matrix, 60, 50, { backend, k: 3 });
+    assert.equal(stats.provider, 'plain JavaScript');
+    stats.singularValues.forEach((value, i) => assert.ok(Math.abs(value - [4, 2, 1][i]!) < 4e-5, `s_${i + 1} = ${value}`));
+  });
+
+  it("refuses under 'ort' when onnxruntime-node is not installed", async () => {
+    await assert.rejects(loadMatrixBackend('ort', { importOrt: missingOrt }), (error) =>
+      isSurgeonError(error) && error.rule === 'usage' && /onnxruntime-node is not installed/.test(error.message));
+  });
+
+  it('falls back when onnxruntime-node loads but no session starts', async () => {
+    const broken: OrtModule = {
+      Tensor: class { constructor(readonly type: string, readonly data: Float32Array, readonly dims: readonly number[]) {} },
+      InferenceSession: { create: async () => { throw new Error('no provider could run the model'); } },
+    };
+    const auto = await loadMatrixBackend('auto', { importOrt: async () => broken, gpuPresent: () => false });
+    assert.equal(auto.backend.name, 'js');
+    assert.match(auto.message, /^onnxruntime-node did not start \(no provider could run the model\): plain JavaScript$/);
+    await assert.rejects(loadMatrixBackend('ort', { importOrt: async () => broken, gpuPresent: () => false }), /did not start/);
+  });
+
+  it('uses the CPU execution provider without a GPU and names it', async (t) => {
+    const ort = await realOrt();
+    if (ort === undefined) return t.skip('onnxruntime-node is not installed here');
+    const { backend, message } = await loadMatrixBackend('auto', { importOrt: async () => ort, gpuPresent: () => false });
+    assert.equal(backend.name, 'onnxruntime-node');
+    assert.equal(message, 'Spectra on onnxruntime-node CPU execution provider');
+    await backend.dispose?.();
+  });
+
+  it('tries CUDA when a GPU is present and says why it fell back to the CPU', async (t) => {
+    const ort = await realOrt();
+    if (ort === undefined) return t.skip('onnxruntime-node is not installed here');
+    const { backend, message } = await loadMatrixBackend('auto', { importOrt: async () => withoutCudaBinaries(ort), gpuPresent: () => true });
+    assert.equal(backend.provider, 'onnxruntime-node CPU execution provider');
+    assert.equal(message, 'Spectra on onnxruntime-node CPU execution provider (CUDA execution provider unavailable: OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library)');
+    await backend.dispose?.();
+  });
+
+  it('gives the same statistics on onnxruntime-node as on plain JavaScript', async (t) => {
+    const ort = await realOrt();
+    if (ort === undefined) return t.skip('onnxruntime-node is not installed here');
+    const viaOrt = await loadMatrixBackend('ort', { importOrt: async () => ort, gpuPresent: () => false });
+    const viaJs = await loadMatrixBackend('js');
+    const spectrum = Array.from({ length: 100 }, (_, i) => 0.85 ** i);
+    const matrix = matrixWithSpectrum(240, 160, spectrum, 21);
+    const fromOrt = await spectralStats(matrix, 240, 160, { backend: viaOrt.backend, k: 16, seed: 5 });
+    const fromJs = await spectralStats(matrix, 240, 160, { backend: viaJs.backend, k: 16, seed: 5 });
+    assert.equal(fromOrt.provider, 'onnxruntime-node CPU execution provider');
+    assert.equal(fromOrt.frobeniusNorm, fromJs.frobeniusNorm);
+    // Both are within 1e-5 * s_1 of the truth (randomized-svd.test.ts), so within 2e-5 of each other.
+    fromOrt.singularValues.forEach((value, i) => assert.ok(Math.abs(value - fromJs.singularValues[i]!) <= 2e-5, `s_${i + 1}`));
+    fromOrt.singularValues.forEach((value, i) => assert.ok(Math.abs(value - spectrum[i]!) <= 1e-5, `s_${i + 1} vs truth`));
+    assert.ok(Math.abs(fromOrt.effectiveRank - fromJs.effectiveRank) < 1e-4);
+    await viaOrt.backend.dispose?.();
+  });
+});

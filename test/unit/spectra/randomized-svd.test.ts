@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createJsMatrixBackend } from '../../../src/engine/spectra/js-matrix-backend';
+import { orthonormalColumns } from '../../../src/engine/spectra/orthonormalize';
+import { randomizedSingularValues } from '../../../src/engine/spectra/randomized-svd';
+import { symmetricEigenvalues } from '../../../src/engine/spectra/symmetric-eigenvalues';
+import { gaussianMatrix, jacobiSingularValues, matrixWithSpectrum } from './reference-linear-algebra';
+
+const backend = createJsMatrixBackend();
+
+/**
+ * Tolerance on singular values, relative to the largest. Rounding A to float32 perturbs it by E
+ * with ||E||_2 <= ||E||_F <= 2^-24 ||A||_F, and by Weyl's inequality no singular value moves by
+ * more than ||E||_2; the float32 products and the float32 basis add errors of the same order
+ * times sqrt(dimension) (about 20 here). 1e-5 * s_1 covers both with a margin of 10 for the
+ * matrices below (||A||_F <= 3 s_1) while still failing for any algorithmic error, which shows
+ * up at the size of the first neglected singular value (>= 1e-3 s_1 in these tests).
+ */
+const RELATIVE_TOLERANCE = 1e-5;
+
+function assertSingularValuesClose(actual: readonly number[], expected: readonly number[], label: string): void {
+  assert.equal(actual.length, expected.length, `${label}: count`);
+  const scale = Math.max(...expected, ...actual);
+  for (let i = 0; i < expected.length; i++) {
+    assert.ok(
+      Math.abs(actual[i]! - expected[i]!) <= RELATIVE_TOLERANCE * scale,
+      `${label}: s_${i + 1} = ${actual[i]} vs ${expected[i]}`,
+    );
+  }
+}
+
+describe('randomized singular values', () => {
+  it('recovers an exactly low-rank spectrum and finds nothing beyond it', async () => {
+    const spectrum = [10, 5, 2, 1, 0.5];
+    const matrix = matrixWithSpectrum(200, 120, spectrum, 11);
+    const values = await randomizedSingularValues(matrix, 200, 120, { rank: 8, backend, seed: 1 });
+    assertSingularValuesClose(values, [...spectrum, 0, 0, 0], 'rank 5');
+  });
+
+  it('matches the leading values of a geometrically decaying spectrum, never exceeding them', async () => {
+    const spectrum = Array.from({ length: 150 }, (_, i) => 0.8 ** i);
+    const matrix = matrixWithSpectrum(300, 180, spectrum, 23);
+    const values = await randomizedSingularValues(matrix, 300, 180, { rank: 16, backend, seed: 2 });
+    assertSingularValuesClose(values, spectrum.slice(0, 16), 'decaying');
+    // B = Q^T A has singular values interlaced below those of A, so estimates are lower bounds.
+    for (let i = 0; i < 16; i++) assert.ok(values[i]! <= spectrum[i]! * (1 + RELATIVE_TOLERANCE), `s_${i + 1} above the truth`);
+  });
+
+  it('is exact on a full-rank random matrix once k reaches min(rows, cols), against an independent Jacobi SVD', async () => {
+    for (const [rows, cols] of [[60, 40], [40, 60]] as const) {
+      const matrix = gaussianMatrix(rows, cols, rows + cols);
+      const values = await randomizedSingularValues(matrix, rows, cols, { rank: 64, backend, seed: 3 });
+      assertSingularValuesClose(values, jacobiSingularValues(matrix, rows, cols), `${rows} x ${cols}`);
+    }
+  });
+
+  it('without power iterations loses accuracy on a flat tail, which the iterations restore', async () => {
+    // A slowly decaying spectrum is where the range finder needs the power iterations.
+    const spectrum = Array.from({ length: 120 }, (_, i) => 1 / (1 + i) ** 0.5);
+    const matrix = matrixWithSpectrum(160, 140, spectrum, 31);
+    const plain = await randomizedSingularValues(matrix, 160, 140, { rank: 4, backend, seed: 4, powerIterations: 0 });
+    const refined = await randomizedSingularValues(matrix, 160, 140, { rank: 4, backend, seed: 4 });
+    const error = (values: number[]) => Math.max(...values.map((value, i) => Math.abs(value - spectrum[i]!)));
+    assert.ok(error(refined) < error(plain) / 2, `refined ${error(refined)} vs plain ${error(plain)}`);
+  });
+
+  it('gives the same bits for the same seed and caps k at min(rows, cols)', async () => {
+    const matrix = gaussianMatrix(30, 12, 5);
+    const first = await randomizedSingularValues(matrix, 30, 12, { rank: 20, backend, seed: 9 });
+    const second = await randomizedSingularValues(matrix, 30, 12, { rank: 20, backend, seed: 9 });
+    assert.equal(first.length, 12);
+    assert.deepEqual(first, second);
+  });
+
+  it('honours cancellation between products', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(
+      randomizedSingularValues(gaussianMatrix(20, 20, 1), 20, 20, { rank: 4, backend, seed: 1, signal: controller.signal }),
+      /cancelled/,
+    );
+  });
+});
+
+describe('building blocks of the randomized SVD', () => {
+  it('orthonormalises nearly dependent columns and zeroes exactly dependent ones', () => {
+    const rows = 50;
+    const base = gaussianMatrix(rows, 3, 77);
+    const cols = 4;
+    const matrix = new Float32Array(rows * cols);
+    for (let i = 0; i < rows; i++) {
+      matrix[i * cols] = base[i * 3]!;
+      matrix[i * cols + 1] = base[i * 3]! + 1e-4 * base[i * 3 + 1]!;
+      matrix[i * cols + 2] = 2 * base[i * 3]!; // the same direction as column 0
+      matrix[i * cols + 3] = base[i * 3 + 2]!;
+    }
+    const q = orthonormalColumns(matrix, rows, cols);
+    const dot = (x: number, y: number) => {
+      let sum = 0;
+      for (let i = 0; i < rows; i++) sum += q[i * cols + x]! * q[i * cols + y]!;
+      return sum;
+    };
+    for (const x of [0, 1, 3]) {
+      assert.ok(Math.abs(dot(x, x) - 1) < 1e-6, `column ${x} norm`);
+      for (const y of [0, 1, 3]) if (y > x) assert.ok(Math.abs(dot(x, y)) < 1e-6, `columns ${x}, ${y}`);
+    }
+    assert.ok(Math.abs(dot(2, 2)) < 1e-12, 'dependent column not zeroed');
+  });
+
+  it('finds the eigenvalues of a symmetric matrix built from a known spectrum', () => {
+    const eigenvalues = [9, 4, 4, 1, 0, -2];
+    const n = eigenvalues.length;
+    const q = gaussianMatrix(n, n, 3);
+    // Orthonormal eigenvectors: classical Gram-Schmidt of a Gaussian matrix, in f64.
+    const basis = Array.from({ length: n }, (_, j) => Array.from({ length: n }, (_, i) => q[i * n + j]!));
+    for (let j = 0; j < n; j++) {
+      for (let p = 0; p < j; p++) {
+        const d = basis[j]!.reduce((sum, value, i) => sum + value * basis[p]![i]!, 0);
+        basis[j] = basis[j]!.map((value, i) => value - d * basis[p]![i]!);
+      }
+      const norm = Math.hypot(...basis[j]!);
+      basis[j] = basis[j]!.map((value) => value / norm);
+    }
+    const matrix = new Float64Array(n * n);
+    for (let r = 0; r < n; r++) {
+      for (let c = 0; c < n; c++) {
+        matrix[r * n + c] = eigenvalues.reduce((sum, lambda, p) => sum + lambda * basis[p]![r]! * basis[p]![c]!, 0);
+      }
+    }
+    const found = symmetricEigenvalues(matrix, n);
+    found.forEach((value, i) => assert.ok(Math.abs(value - eigenvalues[i]!) < 1e-12, `lambda_${i + 1} = ${value}`));
+  });
+});

@@ -1,0 +1,35 @@
+/** Tensors that cannot be subtracted as they are, with what compute/apply will do about each. */
+import type { TensorReport } from '../src/shared/report';
+import { fileText, h } from './dom';
+import { formatShape } from './format-number';
+
+const MISMATCH_STATUSES = new Set(['shape-mismatch', 'dtype-mismatch', 'only-in-a', 'only-in-b']);
+
+export function isMismatch(tensor: TensorReport): boolean {
+  return MISMATCH_STATUSES.has(tensor.status);
+}
+
+function side(tensor: TensorReport, which: 'a' | 'b'): string {
+  const info = tensor[which];
+  return info === undefined ? 'absent' : `${info.dtype} ${formatShape(info.shape)}`;
+}
+
+export function renderMismatches(tensors: readonly TensorReport[], onSelect: (tensor: TensorReport) => void): HTMLElement {
+  const mismatches = tensors.filter(isMismatch);
+  if (mismatches.length === 0) return h('p', { className: 'empty' }, 'Every tensor has the same name, shape and dtype on both sides.');
+  const body = h('tbody');
+  for (const tensor of mismatches) {
+    const name = h('button', { className: 'link', attributes: { type: 'button' } }, fileText(tensor.name));
+    name.addEventListener('click', () => onSelect(tensor));
+    body.appendChild(h('tr', { attributes: { 'data-status': tensor.status } },
+      h('td', {}, name),
+      h('td', {}, tensor.status),
+      h('td', {}, fileText(side(tensor, 'a'))),
+      h('td', {}, fileText(side(tensor, 'b'))),
+      h('td', { className: tensor.resolution === undefined ? 'muted' : 'resolution' },
+        tensor.resolution === undefined ? 'no automatic resolution' : fileText(tensor.resolution))));
+  }
+  return h('table', { className: 'plain mismatches' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'Tensor'), h('th', {}, 'Status'), h('th', {}, 'A'), h('th', {}, 'B'), h('th', {}, 'What compute/apply does'))),
+    body);
+}
