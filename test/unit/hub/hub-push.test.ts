@@ -99,9 +99,9 @@ test('the token comes from HF_TOKEN or the token file when no argument is given'
   assert.equal(hub.repos.has('alice/none'), false);
 });
 
-test('a rejected token gives a 401 error that does not contain the token', async () => {
+test('a rejected token gives a 401 error that does not contain the token, even when the server echoes it', async () => {
   const secret = 'hf_thisSecretMustNeverBeShown';
-  await assert.rejects(pushToHub({ folder, repo: 'alice/denied', accessToken: secret, hubUrl: hub.url }), (error: unknown) => {
+  const refused = () => (error: unknown) => {
     assert.ok(isSurgeonError(error));
     assert.equal(error.rule, 'hub');
     assert.match(error.message, /refused the token \(401\)/);
@@ -110,7 +110,10 @@ test('a rejected token gives a 401 error that does not contain the token', async
       assert.ok(!text.includes(secret), text);
     }
     return true;
-  });
+  };
+  await assert.rejects(pushToHub({ folder, repo: 'alice/denied', accessToken: secret, hubUrl: hub.url }), refused());
+  hub.fault({ path: /^\/api\/repos\/create$/, action: { status: 401, json: { error: `Invalid credentials: Bearer ${secret}` } } });
+  await assert.rejects(pushToHub({ folder, repo: 'alice/denied', accessToken: secret, hubUrl: hub.url }), refused());
 });
 
 test('a folder without a model card, a server failure and a cancelled push are refused clearly', async () => {

@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { FloatDtype } from '../../../src/engine/format/dtype';
 import { loadKernels, type ElementwiseKernels } from '../../../src/engine/kernels/kernels';
+import { bf16ToNumber } from '../../../src/engine/numerics/bfloat16';
+import { fmaF32 } from '../../../src/engine/numerics/fused-multiply-add';
 import {
-  bufferOf, DTYPE_BYTES, differences, isNaNBits, isQuietNaNBits, readBits, referenceAddScaled, referenceConvert,
-  referenceSubtract, seededRandom, type ElementBits,
+  bitsOf, bufferOf, DTYPE_BYTES, differences, isNaNBits, isQuietNaNBits, readBits, referenceConvert, seededRandom,
+  type ElementBits,
 } from './kernel-test-support';
 
 const PATTERNS = 65_536;
@@ -21,6 +23,8 @@ const SPECIAL_PARTNERS = [
   0x3f80, 0xbf80, 0x3f81, 0x4000, 0x3c00, 0x3780, // 1, -1, 1 + 2^-7, 2, 2^-7, 2^-16
 ];
 const PARTNER_COUNT = 64;
+/** The reference value of every bfloat16 pattern, so that 4.2 M reference results take milliseconds. */
+const VALUES = Float64Array.from({ length: PATTERNS }, (_, bits) => bf16ToNumber(bits));
 
 function partners(): number[] {
   const random = seededRandom(0xbf16);
@@ -62,7 +66,7 @@ describe('bfloat16, exhaustively', () => {
   for (const outDtype of ['BF16', 'F32'] as FloatDtype[]) {
     it(`subtract BF16 - BF16 -> ${outDtype}, both orders`, () => {
       for (const [first, second] of [[patterns, partnered], [partnered, patterns]] as const) {
-        const expected = first.map((a, i) => referenceSubtract('BF16', a, 'BF16', second[i]!, outDtype));
+        const expected = first.map((a, i) => bitsOf(outDtype, Math.fround(VALUES[second[i]!]! - VALUES[a]!)));
         for (const kernels of implementations) {
           const a = bufferOf(kernels, 'BF16', first);
           const b = bufferOf(kernels, 'BF16', second);
@@ -80,7 +84,8 @@ describe('bfloat16, exhaustively', () => {
   for (const alpha of [1, 0.5, -1.25, 0.3712, 3.0e-5]) {
     it(`addScaled BF16 + ${alpha} * BF16 -> BF16, both orders`, () => {
       for (const [first, second] of [[patterns, partnered], [partnered, patterns]] as const) {
-        const expected = first.map((c, i) => referenceAddScaled('BF16', c, 'BF16', second[i]!, alpha, 'BF16'));
+        const alpha32 = Math.fround(alpha);
+        const expected = first.map((c, i) => bitsOf('BF16', fmaF32(VALUES[second[i]!]!, alpha32, VALUES[c]!)));
         for (const kernels of implementations) {
           const c = bufferOf(kernels, 'BF16', first);
           const r = bufferOf(kernels, 'BF16', second);
