@@ -37,6 +37,11 @@ export function describeResult(result: JobResult): string {
       ...(result.tokenizer ? [`  tokenizer: vocabulary ${result.tokenizer.vocabSize ?? 'unknown'}, ${result.tokenizer.addedTokens} added tokens, ${result.tokenizer.hasChatTemplate ? 'a' : 'no'} chat template`] : []),
     ].join('\n');
     case 'card': return `Model card written to ${result.path}.`;
+    case 'pull': return `${result.repo}@${result.revision} (${result.commit.slice(0, 12)}) is in the cache at ${result.path} (${formatBytes(result.bytesDownloaded)} downloaded).`;
+    case 'push': return `Pushed ${result.files.length} files (${formatBytes(result.bytes)}) to ${result.url}${result.created ? ' (new private repo)' : ''}.`;
+    case 'cache': return result.models.length === 0
+      ? `No models in the Hugging Face cache (${result.cacheDir}).`
+      : result.models.map((model) => `${model.repo}  ${formatBytes(model.sizeOnDisk)}  ${model.revisions.map((revision) => `${revision.refs.join(',') || revision.commit.slice(0, 12)}`).join(' ')}`).join('\n');
   }
 }
 

@@ -1,6 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isSurgeonError } from '../engine/errors';
 import { runApply, runCard, runCompute, runDiff, runInspect, runVerify } from '../engine/jobs';
+import { listCachedModels } from '../engine/hub/hub-cache';
+import { downloadCheckpoint } from '../engine/hub/hub-download';
+import { pushToHub } from '../engine/hub/hub-push';
 import { TOOL_NAME, TOOL_VERSION } from '../engine/version';
 import type { JobCallbacks, JobProgress, JobResult, ResidualDtype } from '../shared/jobs';
 import { parseScale, parseSize } from './parse-size';
@@ -90,10 +93,43 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .option('--json', 'print one JSON result object to stdout')
     .action((dir: string, flags: CommonFlags) => run('card', flags, () => runCard({ dir })));
 
+  program.command('pull')
+    .description('download a Hub model into the standard Hugging Face cache (only safetensors, index, config and tokenizer files)')
+    .argument('<id>', 'org/name[@revision]')
+    .option('--json', 'print one JSON result object to stdout')
+    .action((id: string, flags: CommonFlags) => run('pull', flags, async (callbacks) => {
+      const downloaded = await downloadCheckpoint(id, callbacks.signal ? { signal: callbacks.signal } : {});
+      return { kind: 'pull', repo: downloaded.repo, revision: downloaded.revision, commit: downloaded.commit, path: downloaded.path, files: downloaded.files, bytesDownloaded: downloaded.bytesDownloaded };
+    }));
+
+  program.command('push')
+    .description('push a residual or applied model folder (with its model card) to the Hub; private unless --public')
+    .argument('<dir>', 'the folder to push')
+    .requiredOption('--repo <id>', 'org/name, or name under your own account')
+    .option('--public', 'create the repository public')
+    .option('--json', 'print one JSON result object to stdout')
+    .action((dir: string, flags: { repo: string; public?: boolean } & CommonFlags) => run('push', flags, async (callbacks) => {
+      const pushed = await pushToHub({ folder: dir, repo: flags.repo, private: flags.public !== true, ...(callbacks.signal ? { signal: callbacks.signal } : {}) });
+      return { kind: 'push', repo: pushed.repo, url: pushed.url, commit: pushed.commit, created: pushed.created, files: pushed.files, bytes: pushed.bytes };
+    }));
+
+  program.command('cache')
+    .description('list the models in the local Hugging Face cache')
+    .option('--json', 'print one JSON result object to stdout')
+    .action((flags: CommonFlags) => run('cache', flags, async () => {
+      const list = await listCachedModels();
+      return { kind: 'cache', cacheDir: list.cacheDir, models: list.models.map((model) => ({
+        repo: model.repo, sizeOnDisk: model.sizeOnDisk,
+        revisions: model.revisions.map((revision) => ({ commit: revision.commit, refs: [...revision.refs], path: revision.path })),
+      })) };
+    }));
+
   return program;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // @huggingface/hub reports downloads with console.debug, which Node sends to stdout: keep stdout for --json.
+  console.debug = (...args: unknown[]) => process.stderr.write(`${args.map(String).join(' ')}\n`);
   let exitCode = 0;
   const controller = new AbortController();
   const interrupt = (): void => controller.abort();

@@ -177,4 +177,30 @@ export interface JobCallbacks {
   onTensor?(tensor: TensorReport): void;
 }
 
-export type JobResult = ComputeResult | ApplyResult | VerifyResult | DiffResult | InspectResult | CardResult;
+export interface PullResult {
+  kind: 'pull';
+  repo: string;
+  revision: string;
+  commit: string;
+  path: string;
+  files: string[];
+  bytesDownloaded: number;
+}
+
+export interface PushResult {
+  kind: 'push';
+  repo: string;
+  url: string;
+  commit: string;
+  created: boolean;
+  files: string[];
+  bytes: number;
+}
+
+export interface CacheResult {
+  kind: 'cache';
+  cacheDir: string;
+  models: Array<{ repo: string; sizeOnDisk: number; revisions: Array<{ commit: string; refs: string[]; path: string }> }>;
+}
+
+export type JobResult = ComputeResult | ApplyResult | VerifyResult | DiffResult | InspectResult | CardResult | PullResult | PushResult | CacheResult;

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { llamaLikeTensors, writeCheckpoint } from '../../helpers/make-checkpoint';
+
+const MAIN = resolve(__dirname, '../../../src/cli/main.ts');
+const REAL = resolve(__dirname, '../../fixtures/real/mistral-dna-tiny-mixtral-finetunes');
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1' } });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('the checkpoint-surgeon CLI', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'surgeon-cli-'));
+    const config = { model_type: 'llama', hidden_size: 8, num_hidden_layers: 1, vocab_size: 12, tie_word_embeddings: false };
+    await writeCheckpoint(join(root, 'base'), llamaLikeTensors({ layers: 1, hidden: 8, vocab: 12, dtype: 'BF16', tied: false, seed: 5 }), { config });
+    await writeCheckpoint(join(root, 'instruct'), llamaLikeTensors({ layers: 1, hidden: 8, vocab: 12, dtype: 'BF16', tied: false, seed: 6 }), { config });
+  });
+  after(async () => rm(root, { recursive: true, force: true }));
+
+  it('compute --json prints one result object on stdout and exits 0', () => {
+    const out = join(root, 'residual');
+    const run = cli('compute', '--base', join(root, 'base'), '--instruct', join(root, 'instruct'), '--out', out, '--dtype', 'f32', '--json');
+    assert.equal(run.status, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as { kind: string; out: string; dtype: string; tensors: number };
+    assert.deepEqual([result.kind, result.out, result.dtype], ['compute', out, 'F32']);
+    const verify = cli('verify', '--base', join(root, 'base'), '--residual', out, '--instruct', join(root, 'instruct'));
+    assert.equal(verify.status, 0, verify.stderr);
+    assert.match(verify.stdout, /^OK: \d[\d,]* of \d[\d,]* elements bit-identical \(100\.0000%\)/);
+  });
+
+  it('verify exits 1 with the report when the residual does not reproduce the instruct model', () => {
+    const out = join(root, 'residual-of-other');
+    assert.equal(cli('compute', '--base', join(root, 'instruct'), '--instruct', join(root, 'base'), '--out', out).status, 0);
+    const verify = cli('verify', '--base', join(root, 'base'), '--residual', out, '--instruct', join(root, 'instruct'), '--json');
+    assert.equal(verify.status, 1);
+    const result = JSON.parse(verify.stdout) as { ok: boolean; identical: number; elements: number };
+    assert.equal(result.ok, false);
+    assert.ok(result.identical < result.elements);
+  });
+
+  it('a refusal exits 1 naming file, tensor and rule; nothing is written', async () => {
+    const out = join(root, 'refused');
+    const run = cli('compute', '--base', join(REAL, 'Mistral-DNA-v1-1M-hg38-finetuned-tf0'), '--instruct', join(REAL, 'Mistral-Codon-v1-1M-finetuned-mRFP'), '--out', out);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /vocab_size shrinks from 4096 to 69/);
+    assert.match(run.stderr, /\[incompatible-config\]/);
+    assert.ok(!(await readdir(root)).some((name) => name.includes('refused')));
+  });
+
+  it('bad usage exits 2', () => {
+    assert.equal(cli('compute', '--base', 'x').status, 2);
+    assert.equal(cli('apply', '--base', 'a', '--residual', 'r', '--out', 'o', '--scale', 'much').status, 2);
+    assert.equal(cli('compute', '--base', 'a', '--instruct', 'b', '--out', 'o', '--shard-size', '5XB').status, 2);
+  });
+
+  it('diff of Codon against tf0 reports the embedding shape mismatch instead of throwing', () => {
+    const run = cli('diff', join(REAL, 'Mistral-DNA-v1-1M-hg38-finetuned-tf0'), join(REAL, 'Mistral-Codon-v1-1M-finetuned-mRFP'), '--json');
+    assert.equal(run.status, 0, run.stderr);
+    const { report } = JSON.parse(run.stdout) as { report: { tensors: Array<{ name: string; status: string; a?: { shape: number[] }; b?: { shape: number[] } }> } };
+    const embedding = report.tensors.find((tensor) => tensor.name === 'model.embed_tokens.weight')!;
+    assert.equal(embedding.status, 'shape-mismatch');
+    assert.deepEqual([embedding.a?.shape, embedding.b?.shape], [[4096, 64], [69, 64]]);
+  });
+});
