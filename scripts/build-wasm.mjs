@@ -55,5 +55,8 @@ async function main() {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await main();
+  main().catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
 }

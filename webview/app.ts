@@ -153,7 +153,8 @@ export class ReportApp {
     for (const tab of TABS) {
       const header = document.createElement('vscode-tab-header');
       header.slot = 'header';
-      header.id = `tab-${tab.id}`;
+      // vscode-tabs assigns its own ids to headers and panels, so ours go in data attributes.
+      header.dataset.tab = tab.id;
       header.textContent = tab.title;
       this.tabs.appendChild(header);
     }
@@ -168,7 +169,7 @@ export class ReportApp {
     };
     for (const tab of TABS) {
       const panel = document.createElement('vscode-tab-panel');
-      panel.id = `panel-${tab.id}`;
+      panel.dataset.tab = tab.id;
       panel.appendChild(panels[tab.id]);
       this.tabs.appendChild(panel);
     }

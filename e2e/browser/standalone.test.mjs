@@ -69,8 +69,8 @@ async function visibleNames() {
 }
 
 async function showTab(id) {
-  await page.locator(`#tab-${id}`).click();
-  await page.locator(`#panel-${id}`).waitFor({ state: 'visible' });
+  await page.locator(`vscode-tab-header[data-tab="${id}"]`).click();
+  await page.locator(`vscode-tab-panel[data-tab="${id}"]`).waitFor({ state: 'visible' });
 }
 
 describe('report webview, standalone', () => {
@@ -197,7 +197,7 @@ describe('report webview, standalone', () => {
     await open('dark', { clearState: false });
     const ready = await page.evaluate(() => window.__posted.find((m) => m.type === 'ready'));
     assert.equal(ready.restored, true);
-    assert.equal(await page.locator('#panel-config').isVisible(), true, 'the config tab is still the active one');
+    assert.equal(await page.locator('vscode-tab-panel[data-tab="config"]').isVisible(), true, 'the config tab is still the active one');
     await showTab('tensors');
     await page.locator('.row-count', { hasText: '2 of 5,000 tensors' }).waitFor({ state: 'attached' });
   });

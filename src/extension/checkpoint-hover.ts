@@ -67,7 +67,7 @@ export class CheckpointHoverProvider implements vscode.HoverProvider {
       ['Architecture', result.architecture ?? result.modelType ?? 'unknown'],
       ['Parameters', formatParameters(result.parameters)],
       ['Dtype', dtypes || 'none'],
-      ['Vocabulary', result.tokenizer?.vocabSize == null ? 'unknown' : result.tokenizer.vocabSize.toLocaleString('en-US')],
+      ['Vocabulary', vocabularyOf(result)],
       ['Tensors', `${result.tensors.length.toLocaleString('en-US')} in ${Math.max(1, result.shards.length)} file(s)`],
     ];
     for (const [label, value] of rows) {
@@ -122,6 +122,12 @@ export async function resolveReference(value: string, documentUri: vscode.Uri): 
   } catch {
     return undefined;
   }
+}
+
+/** The tokenizer's vocabulary, else the rows of the input embedding (a folder without tokenizer files). */
+function vocabularyOf(result: InspectResult): string {
+  const rows = result.tokenizer?.vocabSize ?? result.tensors.find((t) => t.name.endsWith('embed_tokens.weight'))?.shape[0];
+  return rows == null ? 'unknown' : rows.toLocaleString('en-US');
 }
 
 function formatParameters(count: number): string {

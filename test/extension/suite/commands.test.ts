@@ -100,7 +100,8 @@ suite('commands with arguments', () => {
     assert.equal(result.kind, 'inspect');
     assert.equal(result.tensors.length, base.tensorNames.length);
     assert.equal(result.parameters, base.parameters);
-    assert.deepEqual(result.dtypes, { BF16: base.tensorNames.length });
+    // Elements per dtype.
+    assert.deepEqual(result.dtypes, { BF16: base.parameters });
     const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
     assert.ok(input instanceof vscode.TabInputCustom, 'the active tab is not a custom editor');
     assert.equal(input.viewType, 'checkpointSurgeon.safetensorsViewer');
