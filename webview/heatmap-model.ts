@@ -58,7 +58,7 @@ export function buildHeatmapGrid(cells: readonly LayerCell[]): HeatmapGrid {
       max = max === null ? value : Math.max(max, value);
     }
   }
-  // Layer 0 at the top, as a model is read; cells outside the layers last.
+  // Numbered layers in order, cells outside the layers last.
   const rows = [...layers].sort((x, y) => x - y).map(String);
   if (hasOutside) rows.push(OUTSIDE_LAYERS);
   const points = cells.map((cell) => ({

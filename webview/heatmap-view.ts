@@ -113,7 +113,8 @@ export class HeatmapView {
         grid: { display: false }, ticks: { maxRotation: 60, autoSkip: false },
       },
       y: {
-        type: 'category', labels: grid.rows, offset: true,
+        // Reversed so layer 0 is at the top, as a model is read.
+        type: 'category', labels: grid.rows, offset: true, reverse: true,
         grid: { display: false }, ticks: { autoSkip: true },
         title: { display: true, text: 'layer' },
       },

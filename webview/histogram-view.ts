@@ -3,7 +3,7 @@ import type { TensorReport } from '../src/shared/report';
 import { Chart } from './charts';
 import { toCss } from './colour';
 import { fileText, h } from './dom';
-import { formatCount, formatStatistic } from './format-number';
+import { formatStatistic } from './format-number';
 import type { ThemeColours } from './theme';
 
 export function binCentres(min: number, max: number, bins: number): number[] {
@@ -34,7 +34,7 @@ export class HistogramView {
     }
     this.title.replaceChildren('Delta histogram of ', fileText(tensor.name));
     const facts: Array<[string, string]> = [
-      ['elements', tensor.elements === undefined ? '—' : formatCount(tensor.elements)],
+      ['elements', tensor.elements === undefined ? '—' : tensor.elements.toLocaleString('en-US')],
       ['mean Δ', formatStatistic(tensor.meanDelta)],
       ['std Δ', formatStatistic(tensor.stdDelta)],
       ['max |Δ|', formatStatistic(tensor.maxAbsDelta)],
@@ -59,7 +59,7 @@ export class HistogramView {
           maintainAspectRatio: false,
           plugins: { legend: { display: false } },
           scales: {
-            x: { title: { display: true, text: 'Δ = B − A (bin centre)' }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+            x: { title: { display: true, text: 'Δ = B − A (bin centre)' }, ticks: { maxRotation: 0, autoSkipPadding: 24 } },
             y: { title: { display: true, text: 'elements' }, beginAtZero: true },
           },
         },

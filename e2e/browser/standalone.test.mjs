@@ -53,8 +53,7 @@ async function post(message) {
 }
 
 async function open(theme, { clearState = true } = {}) {
-  await page.goto(`${server.url}/e2e/browser/standalone.html?theme=${theme}`);
-  if (clearState) await page.evaluate(() => sessionStorage.clear());
+  await page.goto(`${server.url}/e2e/browser/standalone.html?theme=${theme}${clearState ? '&fresh' : ''}`);
   await page.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
 }
 
@@ -124,6 +123,8 @@ describe('report webview, standalone', () => {
   test('the table is virtualised, sorts and filters', async () => {
     await showTab('tensors');
     const domRows = await page.locator('.table-row').count();
+    const displayedHidden = await page.$$eval('.table-row[hidden]', (rows) => rows.filter((row) => getComputedStyle(row).display !== 'none').length);
+    assert.equal(displayedHidden, 0, 'recycled rows that are hidden are not displayed');
     assert.ok(domRows > 10 && domRows < 200, `only visible rows exist (${domRows})`);
 
     const byRelative = report.tensors.filter((t) => typeof t.relativeNorm === 'number').sort((x, y) => y.relativeNorm - x.relativeNorm);
@@ -159,6 +160,7 @@ describe('report webview, standalone', () => {
     await page.locator('.table-scroll').evaluate((scroller) => { scroller.scrollTop = 0; });
     await page.locator('#tensor-filter input').fill(HOSTILE_TENSORS.bidi);
     await page.locator('.row-count', { hasText: '1 of 5,000 tensors' }).waitFor({ state: 'attached' });
+    assert.equal(await page.locator('.table-row:visible').count(), 1, 'one row on screen');
     await page.locator('.table-row:not([hidden])').first().click();
     await page.locator('.histogram canvas').waitFor();
     const bars = await countPixelsNear('.histogram canvas', [0x37, 0x94, 0xff], 8);

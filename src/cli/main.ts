@@ -19,7 +19,7 @@ interface CommonFlags {
   json?: boolean;
 }
 
-const DTYPES: ResidualDtype[] = ['same', 'f32', 'bf16', 'f16'];
+const DTYPES: ResidualDtype[] = ['same', 'f64', 'f32', 'bf16', 'f16'];
 
 function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: JobCallbacks) => Promise<JobResult>) => Promise<void>): Command {
   const program = new Command(TOOL_NAME)
@@ -33,7 +33,7 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .requiredOption('--base <checkpoint>', 'the base model (folder, .safetensors file, or Hub id in the local cache)')
     .requiredOption('--instruct <checkpoint>', 'the instruction-tuned model of the same family')
     .requiredOption('--out <folder>', 'the residual folder to write')
-    .addOption(new Option('--dtype <dtype>', 'residual dtype: same (the instruct tensor\'s), f32 (exact reconstruction), bf16 or f16').choices(DTYPES).default('same'))
+    .addOption(new Option('--dtype <dtype>', 'residual dtype: same (the instruct tensor\'s), f32 (exact reconstruction of bf16/f16 models), f64 (exact for f32 models), bf16 or f16').choices(DTYPES).default('same'))
     .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
     .option('--force', 'go on although the configs belong to different families or tensors are missing')
     .option('--overwrite', 'replace an existing output folder')
@@ -52,7 +52,7 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .option('--scale <alpha>', 'the residual\'s weight alpha', parseScale, 1)
     .option('--include <regex>', 'apply only to tensors whose names match')
     .option('--exclude <regex>', 'copy tensors whose names match unchanged')
-    .addOption(new Option('--dtype <dtype>', 'output dtype: same (the base tensor\'s), f32, bf16 or f16').choices(DTYPES).default('same'))
+    .addOption(new Option('--dtype <dtype>', 'output dtype: same (the base tensor\'s), f64, f32, bf16 or f16').choices(DTYPES).default('same'))
     .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
     .option('--force', 'go on although the residual was computed against another family')
     .option('--overwrite', 'replace an existing output folder')

@@ -9,7 +9,7 @@ export const CONFIG_SECTION = 'checkpointSurgeon';
 
 export type ComputeBackend = 'auto' | 'wasm' | 'js';
 
-const RESIDUAL_DTYPES: readonly ResidualDtype[] = ['same', 'f32', 'bf16', 'f16'];
+const RESIDUAL_DTYPES: readonly ResidualDtype[] = ['same', 'f64', 'f32', 'bf16', 'f16'];
 const COMPUTE_BACKENDS: readonly ComputeBackend[] = ['auto', 'wasm', 'js'];
 /** The Hugging Face default; also the value package.json declares. */
 const DEFAULT_SHARD_BYTES = 5_000_000_000;

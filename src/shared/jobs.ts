@@ -4,7 +4,11 @@
  */
 import type { DiffReport, TensorReport } from './report';
 
-export type ResidualDtype = 'same' | 'f32' | 'bf16' | 'f16';
+/**
+ * `f32` reconstructs bf16 and f16 checkpoints exactly; f32 checkpoints need `f64` for that, since
+ * a binary32 difference of two binary32 values is not always exact.
+ */
+export type ResidualDtype = 'same' | 'f64' | 'f32' | 'bf16' | 'f16';
 
 export interface ComputeOptions {
   base: string;

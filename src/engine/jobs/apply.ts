@@ -6,7 +6,7 @@ import { SurgeonError } from '../errors';
 import { TORCH_DTYPE_NAMES, isFloatDtype, type Dtype } from '../format/dtype';
 import { DEFAULT_MAX_SHARD_BYTES } from '../format/safetensors-writer';
 import { createAtomicOutput } from '../io/atomic-output';
-import { loadKernels } from '../kernels/kernels';
+import { loadJobKernels } from './job-kernels';
 import { diffConfigs } from '../report/config-diff';
 import { appliedCardInput, renderModelCard } from '../report/model-card';
 import { loadTokenizerFiles } from '../report/tokenizer-diff';
@@ -61,7 +61,7 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
   try {
     const weights = await ShardedOutput.create(output.dir, tasks.map((task) => ({ name: outputName(task), dtype: dtypeOf(task), shape: shapeOf(task) })), options.shardSize ?? DEFAULT_MAX_SHARD_BYTES);
     const hashes = await hashInputs([target, residual]);
-    const kernels = await loadKernels();
+    const kernels = await loadJobKernels();
     try {
       await Promise.all([...target.files, ...residual.files].map(assertUnchanged));
       const streamTasks: Array<StreamTask<ApplyTask>> = tasks.map((task) => {
@@ -149,7 +149,7 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
 
 function outputDtype(targetDtype: Dtype, requested: ResidualDtype): Dtype {
   if (!isFloatDtype(targetDtype) || requested === 'same') return targetDtype;
-  return requested === 'f32' ? 'F32' : requested === 'bf16' ? 'BF16' : 'F16';
+  return ({ f64: 'F64', f32: 'F32', bf16: 'BF16', f16: 'F16' } as const)[requested];
 }
 
 /** The target's config.json, with the vocabulary the output really has and the dtype it is stored in. */

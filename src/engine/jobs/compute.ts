@@ -5,7 +5,7 @@ import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import { isFloatDtype, type Dtype } from '../format/dtype';
 import { DEFAULT_MAX_SHARD_BYTES } from '../format/safetensors-writer';
 import { createAtomicOutput } from '../io/atomic-output';
-import { loadKernels } from '../kernels/kernels';
+import { loadJobKernels } from './job-kernels';
 import { residualCardInput, renderModelCard } from '../report/model-card';
 import { residualsConfig } from '../report/residuals-config';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
@@ -52,7 +52,7 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
     const hashes = await hashInputs([base, instruct]);
     try {
       await Promise.all([...base.files, ...instruct.files].map(assertUnchanged));
-      tensors = await runDeltaPass(pairing.pairs, await loadKernels(), { ...callbacks, hashes, output: { weights, dtypeOf } });
+      tensors = await runDeltaPass(pairing.pairs, await loadJobKernels(), { ...callbacks, hashes, output: { weights, dtypeOf } });
     } catch (error) {
       await weights.discard();
       throw error;
@@ -122,6 +122,7 @@ function residualDtype(pair: TensorPair, requested: ResidualDtype): Dtype {
   if (!isFloatDtype(instructDtype) || !pair.arithmetic) return instructDtype;
   switch (requested) {
     case 'same': return instructDtype;
+    case 'f64': return 'F64';
     case 'f32': return 'F32';
     case 'bf16': return 'BF16';
     case 'f16': return 'F16';

@@ -1,4 +1,4 @@
-import { loadKernels } from '../kernels/kernels';
+import { loadJobKernels } from './job-kernels';
 import type { DiffOptions, DiffResult, JobCallbacks } from '../../shared/jobs';
 import { runDeltaPass } from './delta-pass';
 import { buildDiffReport, compareSides } from './diff-report';
@@ -12,7 +12,7 @@ import { pairTensors, type TensorPair } from './pair-tensors';
 export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}): Promise<DiffResult> {
   const started = performance.now();
   callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
-  const kernels = await loadKernels();
+  const kernels = await loadJobKernels();
   if (options.b === undefined) {
     const residual = await openInput(options.a, callbacks);
     const pairs: TensorPair[] = [...residual.tensors.values()].map((ref) => ({

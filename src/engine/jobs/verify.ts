@@ -1,6 +1,7 @@
 import { assertUnchanged } from '../checkpoint/assert-unchanged';
 import { bytesPerElement, isFloatDtype } from '../format/dtype';
-import { createCompareAccumulator, loadKernels, type CompareAccumulator } from '../kernels/kernels';
+import { createCompareAccumulator, type CompareAccumulator } from '../kernels/kernels';
+import { loadJobKernels } from './job-kernels';
 import type { JobCallbacks, PlanIssue, VerifyOptions, VerifyResult, VerifyTensorResult } from '../../shared/jobs';
 import { openInput } from './open-input';
 import { elementCount, pairTensors, rowElements } from './pair-tensors';
@@ -47,7 +48,7 @@ export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks 
   }
   refuseOnErrors(issues);
 
-  const kernels = await loadKernels();
+  const kernels = await loadJobKernels();
   const tasks: Array<StreamTask<VerifyTask>> = [];
   for (const [name, ref] of instruct.tensors) {
     const pair = byName.get(name)!;

@@ -1,26 +1,29 @@
 /**
- * The binary64 cases, shared by both kernel implementations: subtract and addScaled when every operand is
- * F64 (computed in binary64, as PyTorch does for float64 tensors), and compare when either side is F64.
- * They are rare in checkpoints, so they run element by element.
+ * The binary64 cases, shared by both kernel implementations: subtract and addScaled when any operand is F64
+ * (computed in binary64, as PyTorch's type promotion does when a float64 tensor takes part; a narrower output
+ * is rounded through binary32, as `.to(dtype)` does), and compare when either side is F64. F64 residuals of
+ * F32 checkpoints are what makes their reconstruction exact. These run element by element.
  */
 import type { FloatDtype } from '../format/dtype';
 import { fmaF64 } from '../numerics/fused-multiply-add';
 import type { CompareAccumulator } from './compare-accumulator';
 import { addTotals, type DeltaStatistics } from './delta-statistics';
-import { Float32Block, JS_BLOCK_ELEMENTS, widenInto } from './js-conversions';
+import { Float32Block, JS_BLOCK_ELEMENTS, narrowFrom, widenInto } from './js-conversions';
 import { readElements, writableElements } from './typed-views';
 
 const keyScratch = new Float32Array(1);
 const keyScratchBits = new Uint32Array(keyScratch.buffer);
 
 export function subtractF64(
-  a: Uint8Array, b: Uint8Array, out: Uint8Array, count: number, stats: DeltaStatistics | undefined,
+  a: Uint8Array, aDtype: FloatDtype, b: Uint8Array, bDtype: FloatDtype, out: Uint8Array, outDtype: FloatDtype,
+  count: number, stats: DeltaStatistics | undefined,
 ): void {
+  const block = new Float32Block();
   for (let start = 0; start < count; start += JS_BLOCK_ELEMENTS) {
     const length = Math.min(JS_BLOCK_ELEMENTS, count - start);
-    const x = readElements(Float64Array, a, start, length);
-    const y = readElements(Float64Array, b, start, length);
-    const [d, store] = writableElements(Float64Array, out, start, length);
+    const x = widenToF64(a, aDtype, start, length, block);
+    const y = widenToF64(b, bDtype, start, length, block);
+    const [d, store] = binary64Output(out, outDtype, start, length, block);
     let sum = 0;
     let sumSquares = 0;
     let baseSumSquares = 0;
@@ -61,12 +64,16 @@ export function subtractF64(
   }
 }
 
-export function addScaledF64(c: Uint8Array, r: Uint8Array, alpha: number, out: Uint8Array, count: number): void {
+export function addScaledF64(
+  c: Uint8Array, cDtype: FloatDtype, r: Uint8Array, rDtype: FloatDtype, alpha: number,
+  out: Uint8Array, outDtype: FloatDtype, count: number,
+): void {
+  const block = new Float32Block();
   for (let start = 0; start < count; start += JS_BLOCK_ELEMENTS) {
     const length = Math.min(JS_BLOCK_ELEMENTS, count - start);
-    const base = readElements(Float64Array, c, start, length);
-    const residual = readElements(Float64Array, r, start, length);
-    const [result, store] = writableElements(Float64Array, out, start, length);
+    const base = widenToF64(c, cDtype, start, length, block);
+    const residual = widenToF64(r, rDtype, start, length, block);
+    const [result, store] = binary64Output(out, outDtype, start, length, block);
     for (let i = 0; i < length; i++) result[i] = fmaF64(residual[i]!, alpha, base[i]!);
     store();
   }
@@ -103,4 +110,16 @@ function widenToF64(bytes: Uint8Array, dtype: FloatDtype, start: number, length:
   if (dtype === 'F64') return readElements(Float64Array, bytes, start, length);
   widenInto(block, bytes, dtype, start, length);
   return Float64Array.from(block.f32.subarray(0, length));
+}
+
+/** Where binary64 results go: straight into an F64 output, else through binary32 into the narrower dtype. */
+function binary64Output(
+  out: Uint8Array, outDtype: FloatDtype, start: number, length: number, block: Float32Block,
+): [Float64Array, () => void] {
+  if (outDtype === 'F64') return writableElements(Float64Array, out, start, length);
+  const values = new Float64Array(length);
+  return [values, () => {
+    block.f32.set(values);
+    narrowFrom(block, out, outDtype, start, length);
+  }];
 }

@@ -52,8 +52,8 @@ class JsKernels implements ElementwiseKernels {
     checkOperand('a', a, aDtype, count);
     checkOperand('b', b, bDtype, count);
     checkOperand('out', out, outDtype, count);
-    if (aDtype === 'F64' && bDtype === 'F64' && outDtype === 'F64') {
-      subtractF64(this.bytesOf(a), this.bytesOf(b), this.bytesOf(out), count, stats);
+    if (aDtype === 'F64' || bDtype === 'F64' || outDtype === 'F64') {
+      subtractF64(this.bytesOf(a), aDtype, this.bytesOf(b), bDtype, this.bytesOf(out), outDtype, count, stats);
       return;
     }
     const { first, second, result } = this;
@@ -79,8 +79,8 @@ class JsKernels implements ElementwiseKernels {
     checkOperand('c', c, cDtype, count);
     checkOperand('r', r, rDtype, count);
     checkOperand('out', out, outDtype, count);
-    if (cDtype === 'F64' && rDtype === 'F64' && outDtype === 'F64') {
-      addScaledF64(this.bytesOf(c), this.bytesOf(r), alpha, this.bytesOf(out), count);
+    if (cDtype === 'F64' || rDtype === 'F64' || outDtype === 'F64') {
+      addScaledF64(this.bytesOf(c), cDtype, this.bytesOf(r), rDtype, alpha, this.bytesOf(out), outDtype, count);
       return;
     }
     const alpha32 = Math.fround(alpha);

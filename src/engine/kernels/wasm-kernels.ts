@@ -128,8 +128,8 @@ class WasmKernels implements ElementwiseKernels {
     checkOperand('b', b, bDtype, count);
     checkOperand('out', out, outDtype, count);
     const [aAddress, bAddress, outAddress] = [this.addressOf(a), this.addressOf(b), this.addressOf(out)];
-    if (aDtype === 'F64' && bDtype === 'F64' && outDtype === 'F64') {
-      subtractF64(a.bytes, b.bytes, out.bytes, count, stats);
+    if (aDtype === 'F64' || bDtype === 'F64' || outDtype === 'F64') {
+      subtractF64(a.bytes, aDtype, b.bytes, bDtype, out.bytes, outDtype, count, stats);
       return;
     }
     const main = count - (count % SIMD_GROUP);
@@ -167,8 +167,8 @@ class WasmKernels implements ElementwiseKernels {
     checkOperand('r', r, rDtype, count);
     checkOperand('out', out, outDtype, count);
     const [cAddress, rAddress, outAddress] = [this.addressOf(c), this.addressOf(r), this.addressOf(out)];
-    if (cDtype === 'F64' && rDtype === 'F64' && outDtype === 'F64') {
-      addScaledF64(c.bytes, r.bytes, alpha, out.bytes, count);
+    if (cDtype === 'F64' || rDtype === 'F64' || outDtype === 'F64') {
+      addScaledF64(c.bytes, cDtype, r.bytes, rDtype, alpha, out.bytes, outDtype, count);
       return;
     }
     const alpha32 = Math.fround(alpha);

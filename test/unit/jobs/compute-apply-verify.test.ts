@@ -169,6 +169,21 @@ describe('compute -> apply -> verify on generated Llama-like checkpoints', () =>
     assert.deepEqual(await readTensorValues(model, 'model.norm.weight'), bf16Values(base.find((tensor) => tensor.name === 'model.norm.weight')!.data));
   });
 
+  it('the WebAssembly and plain-JS kernels write the same residual bytes', async () => {
+    const outputs: Buffer[] = [];
+    for (const backend of ['wasm', 'js']) {
+      process.env['CHECKPOINT_SURGEON_BACKEND'] = backend;
+      const out = join(root, `residual-${backend}`);
+      try {
+        await runCompute({ base: baseDir, instruct: instructDir, out });
+      } finally {
+        delete process.env['CHECKPOINT_SURGEON_BACKEND'];
+      }
+      outputs.push(await readFile(join(out, 'model.safetensors')));
+    }
+    assert.ok(outputs[0]!.equals(outputs[1]!));
+  });
+
   it('refuses, before reading any data, everything wrong at once and writes nothing', async () => {
     const otherDir = join(root, 'other-family');
     const other = llamaLikeTensors({ layers: LAYERS + 1, hidden: HIDDEN, vocab: BASE_VOCAB, dtype: 'BF16', tied: true, seed: 3 });
@@ -218,9 +233,20 @@ describe('on the real tf0/tf1 Mixtral fine-tunes (F32)', () => {
   before(async () => { root = await mkdtemp(join(tmpdir(), 'surgeon-real-')); });
   after(async () => rm(root, { recursive: true, force: true }));
 
-  it('compute then verify is 100% bit-identical with an f32 residual', async () => {
+  it('an f32 residual of f32 checkpoints cannot reconstruct them exactly, and verify says so', async () => {
+    // fl32(tf1 - tf0) loses bits wherever the two differ in sign or magnitude by more than 2x (Sterbenz);
+    // no binary32 R brings fl32(tf0 + R) back to tf1 there. Verify reports it instead of hiding it.
+    const out = join(root, 'residual-f32');
+    await runCompute({ base: tf0, instruct: tf1, out, dtype: 'f32' });
+    const verdict = await runVerify({ base: tf0, residual: out, instruct: tf1 });
+    assert.equal(verdict.ok, false);
+    assert.ok(verdict.identical > 0.8 * verdict.elements && verdict.identical < verdict.elements);
+    assert.ok(verdict.maxAbsError > 0 && verdict.maxAbsError < 1e-6, String(verdict.maxAbsError));
+  });
+
+  it('compute then verify is 100% bit-identical with an f64 residual', async () => {
     const out = join(root, 'residual');
-    const computed = await runCompute({ base: tf0, instruct: tf1, out, dtype: 'f32' });
+    const computed = await runCompute({ base: tf0, instruct: tf1, out, dtype: 'f64' });
     assert.ok(computed.report.summary.counts.changed > 0);
     const verdict = await runVerify({ base: tf0, residual: out, instruct: tf1 });
     assert.equal(verdict.ok, true, JSON.stringify(verdict.tensors.filter((tensor) => tensor.identical !== tensor.elements).slice(0, 3)));

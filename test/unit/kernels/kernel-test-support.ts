@@ -121,17 +121,23 @@ export function bitsOf(dtype: FloatDtype, value: number): ElementBits {
 export function referenceSubtract(
   aDtype: FloatDtype, a: ElementBits, bDtype: FloatDtype, b: ElementBits, outDtype: FloatDtype,
 ): ElementBits {
-  if (aDtype === 'F64' && bDtype === 'F64' && outDtype === 'F64') return bitsOf('F64', valueOf('F64', b) - valueOf('F64', a));
+  // Any F64 operand promotes the arithmetic to binary64 (PyTorch's type promotion); a narrower output
+  // is rounded through binary32, as `.to(dtype)` does.
+  if (aDtype === 'F64' || bDtype === 'F64' || outDtype === 'F64') return bitsOf(outDtype, throughBinary32(outDtype, valueOf(bDtype, b) - valueOf(aDtype, a)));
   return bitsOf(outDtype, Math.fround(Math.fround(valueOf(bDtype, b)) - Math.fround(valueOf(aDtype, a))));
 }
 
 export function referenceAddScaled(
   cDtype: FloatDtype, c: ElementBits, rDtype: FloatDtype, r: ElementBits, alpha: number, outDtype: FloatDtype,
 ): ElementBits {
-  if (cDtype === 'F64' && rDtype === 'F64' && outDtype === 'F64') {
-    return bitsOf('F64', fmaF64(valueOf('F64', r), alpha, valueOf('F64', c)));
+  if (cDtype === 'F64' || rDtype === 'F64' || outDtype === 'F64') {
+    return bitsOf(outDtype, throughBinary32(outDtype, fmaF64(valueOf(rDtype, r), alpha, valueOf(cDtype, c))));
   }
   return bitsOf(outDtype, fmaF32(Math.fround(valueOf(rDtype, r)), Math.fround(alpha), Math.fround(valueOf(cDtype, c))));
+}
+
+function throughBinary32(outDtype: FloatDtype, value: number): number {
+  return outDtype === 'F64' ? value : Math.fround(value);
 }
 
 export function referenceConvert(srcDtype: FloatDtype, src: ElementBits, outDtype: FloatDtype): ElementBits {
