@@ -113,8 +113,8 @@ export class HeatmapView {
         grid: { display: false }, ticks: { maxRotation: 60, autoSkip: false },
       },
       y: {
-        // Reversed so layer 0 is at the top, as a model is read.
-        type: 'category', labels: grid.rows, offset: true, reverse: true,
+        // The matrix chart reverses y by default; not reversed, layer 0 is at the top as a model is read.
+        type: 'category', labels: grid.rows, offset: true, reverse: false,
         grid: { display: false }, ticks: { autoSkip: true },
         title: { display: true, text: 'layer' },
       },

@@ -6,8 +6,10 @@ import * as vscode from 'vscode';
 import { join } from 'node:path';
 import { CheckpointFinder } from './checkpoint-finder';
 import { CheckpointHoverProvider, HOVER_SELECTOR } from './checkpoint-hover';
+import { CheckpointsTreeProvider, registerCheckpointsView, type CheckpointTreeEntry } from './checkpoints-tree';
 import { createCommands, registerCommands } from './commands';
 import { SurgeonConfig } from './config';
+import { createHubCommands } from './hub-push-command';
 import { JobService, type JobState } from './job-service';
 import { JobWorker } from './job-worker';
 import { ReportPanel } from './report-panel';
@@ -19,6 +21,8 @@ export interface CheckpointSurgeonApi {
   onDidChangeJobState: vscode.Event<JobState>;
   cancelAll(): void;
   openReports(): ReadonlyArray<{ title: string; hasReport: boolean }>;
+  /** The Checkpoints view re-listed, with every header read finished. */
+  checkpointTree(): Promise<CheckpointTreeEntry[]>;
 }
 
 export function activate(context: vscode.ExtensionContext): CheckpointSurgeonApi {
@@ -29,10 +33,13 @@ export function activate(context: vscode.ExtensionContext): CheckpointSurgeonApi
   const finder = new CheckpointFinder();
   const reports = new ReportStore(context);
   const commands = createCommands({ jobs, finder, config, reports, log });
+  const checkpointsTree = new CheckpointsTreeProvider(finder, jobs);
 
   context.subscriptions.push(
     log, worker, jobs, finder,
     ...registerCommands(commands),
+    ...registerCommands(createHubCommands({ secrets: context.secrets, finder, log })),
+    checkpointsTree, ...registerCheckpointsView(checkpointsTree),
     ReportPanel.register(context, {
       log,
       applyResidual: (residual) => vscode.commands.executeCommand('checkpointSurgeon.applyResidual', { residual }),
@@ -51,6 +58,10 @@ export function activate(context: vscode.ExtensionContext): CheckpointSurgeonApi
     onDidChangeJobState: jobs.onDidChangeState,
     cancelAll: () => jobs.cancelAll(),
     openReports: () => ReportPanel.openPanels.map((p) => ({ title: p.title, hasReport: p.report !== undefined })),
+    checkpointTree: async () => {
+      await checkpointsTree.refreshAll();
+      return checkpointsTree.entries();
+    },
   };
 }
 

@@ -2,9 +2,9 @@
  * Leaves no partial output behind a cancelled or failed job. The engine writes into a temporary
  * folder and renames it at the end, but a worker terminated mid-write cannot clean up, so the
  * host removes what the job created: the output folder if it did not exist before the job, and
- * temporary siblings named after it that appeared since the job started.
+ * temporary siblings named after it that appeared since the job started, and the job's lock file.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Names the engine's atomic writer may give its work folder next to `out` (`.out.tmp-…`, `out.partial-…`). */
@@ -44,5 +44,25 @@ export async function removePartialOutput(snapshot: OutputSnapshot): Promise<str
     await rm(path, { recursive: true, force: true });
     removed.push(path);
   }
+  const lockPath = join(parent, `.${outName}.lock`);
+  if (await isLockOfFailedJob(lockPath, snapshot)) {
+    await unlink(lockPath).catch(() => undefined);
+    removed.push(lockPath);
+  }
   return removed;
+}
+
+/**
+ * The engine's lock (`.out.lock`, JSON with `pid` and `createdAt`) outlives a terminated worker,
+ * and a worker thread shares the host's pid, so the engine would take the lock as held by a live
+ * job and refuse every later job to that output. A lock of this process taken since the failed
+ * job started is that job's; an older one belongs to another job still running here.
+ */
+async function isLockOfFailedJob(lockPath: string, snapshot: OutputSnapshot): Promise<boolean> {
+  try {
+    const lock = JSON.parse(await readFile(lockPath, 'utf8')) as { pid?: unknown; createdAt?: unknown };
+    return lock.pid === process.pid && typeof lock.createdAt === 'string' && Date.parse(lock.createdAt) >= snapshot.startedAtMs;
+  } catch {
+    return false;
+  }
 }

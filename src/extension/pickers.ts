@@ -1,10 +1,12 @@
 /**
  * The prompts commands use when they are called without arguments: a quick pick of the
- * workspace's checkpoint folders plus "Browse...", and an input box for the output folder.
+ * workspace's checkpoint folders and the Hugging Face cache's revisions plus "Browse...", and an
+ * input box for the output folder.
  */
 import * as vscode from 'vscode';
 import { basename, dirname, join, relative } from 'node:path';
 import type { CheckpointFinder } from './checkpoint-finder';
+import { cachedCheckpoints } from './checkpoints-tree';
 
 const BROWSE_LABEL = '$(folder-opened) Browse...';
 
@@ -14,9 +16,12 @@ interface CheckpointPickItem extends vscode.QuickPickItem {
 
 /** Asks for a checkpoint; undefined when the user dismisses the prompt. */
 export async function pickCheckpoint(finder: CheckpointFinder, title: string, exclude: readonly string[] = []): Promise<string | undefined> {
-  const folders = (await finder.list()).filter((folder) => !exclude.includes(folder));
+  const [workspace, cache] = await Promise.all([finder.list(), cachedCheckpoints()]);
+  const folders = workspace.filter((folder) => !exclude.includes(folder));
   const items: CheckpointPickItem[] = [
     ...folders.map((folder) => ({ label: `$(database) ${basename(folder)}`, description: workspaceRelative(folder), path: folder })),
+    ...cache.filter((entry) => !exclude.includes(entry.path))
+      .map((entry) => ({ label: `$(cloud) ${entry.label}`, description: entry.location, path: entry.path })),
     { label: BROWSE_LABEL, description: 'a folder, a .safetensors file or an index file', alwaysShow: true },
   ];
   const picked = await vscode.window.showQuickPick(items, { title: `Checkpoint Surgeon: ${title}`, placeHolder: title, matchOnDescription: true, ignoreFocusOut: true });

@@ -19,7 +19,7 @@ import { openInput } from './open-input';
 import { elementCount, pairTensors, rowElements, type TensorPair } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
 import { ShardedOutput } from './sharded-output';
-import { streamTensors, type StreamOperand, type StreamTask } from './tensor-stream';
+import { cancelled, streamTensors, type StreamOperand, type StreamTask } from './tensor-stream';
 import { vocabularyGrowth } from './vocabulary-growth';
 
 interface ApplyTask {
@@ -138,6 +138,8 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
     await writeFile(join(output.dir, 'README.md'), renderModelCard(appliedCardInput(result, {
       base: { path: options.base }, residual: { path: options.residual }, dtype: dominantDtype(outDtypes), ...(report ? { report } : {}),
     }, { createdAt })));
+    // The last moment a Cancel can still leave no output: after the rename the job is done.
+    if (callbacks.signal?.aborted) throw cancelled();
     await output.commit();
     result.seconds = (performance.now() - started) / 1000;
     return result;

@@ -17,6 +17,7 @@ import { openInput } from './open-input';
 import { pairTensors, type TensorPair } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
 import { ShardedOutput } from './sharded-output';
+import { cancelled } from './tensor-stream';
 import { vocabularyGrowth } from './vocabulary-growth';
 
 /** Files of the instruct model a residual folder carries, so it can be applied without the instruct model at hand. */
@@ -108,6 +109,8 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
       createdAt,
       ...(licenseOf(instruct) ? { license: licenseOf(instruct)! } : {}),
     })));
+    // The last moment a Cancel can still leave no output: after the rename the job is done.
+    if (callbacks.signal?.aborted) throw cancelled();
     await output.commit();
     result.seconds = (performance.now() - started) / 1000;
     return result;

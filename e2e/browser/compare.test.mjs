@@ -1,0 +1,113 @@
+// The report in the real workbench: code-server with the extension under development, a workspace
+// of generated checkpoints (vocabulary growth between base and instruct) with the real Mistral
+// tokenizer files, Compare run from the palette and from the explorer's context menu.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser, runCommandFromPalette, webviewFrame } from '../lib/browser.mjs';
+import { REPO_ROOT, startCodeServer, workbenchUrl } from '../lib/code-server.mjs';
+
+const SCREENSHOTS = join(REPO_ROOT, '.test-output', 'screenshots');
+const MISTRAL = join(REPO_ROOT, 'test', 'fixtures', 'real', 'mistral-7b-v0.1-base-vs-instruct');
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+/** Opening the workbench, activating the extension and a diff of the small checkpoints. */
+const STEP_TIMEOUT_MS = 60_000;
+
+let workspace;
+let server;
+let browser;
+let page;
+
+async function makeWorkspace() {
+  const folder = await mkdtemp(join(tmpdir(), 'surgeon-compare-ws-'));
+  await promisify(execFile)(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [join(REPO_ROOT, 'e2e', 'lib', 'make-demo-workspace.ts'), folder]);
+  for (const [model, side] of [['Mistral-7B-v0.1', 'base'], ['Mistral-7B-Instruct-v0.1', 'instruct']]) {
+    for (const file of TOKENIZER_FILES) await copyFile(join(MISTRAL, model, file), join(folder, side, file));
+  }
+  return folder;
+}
+
+/** Picks the quick-pick row whose label is exactly `name`. */
+async function pickFolder(name) {
+  const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${name}\\s*$`) }) });
+  await row.first().waitFor({ timeout: STEP_TIMEOUT_MS });
+  await row.first().click();
+}
+
+async function checkReport(screenshot) {
+  const view = webviewFrame(page);
+  await view.locator('.row-count').filter({ hasText: /^[1-9][\d,]* of [\d,]+ tensors$/ }).waitFor({ state: 'attached', timeout: STEP_TIMEOUT_MS });
+  await view.locator('.status-line').filter({ hasText: /^$/ }).waitFor({ state: 'attached', timeout: STEP_TIMEOUT_MS });
+  await view.locator('.heatmap canvas').waitFor({ timeout: STEP_TIMEOUT_MS });
+  const heat = await view.locator('.heatmap canvas').evaluate((canvas) => {
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 200 && data[i] - Math.max(data[i + 1], data[i + 2]) > 40) count += 1;
+    return count;
+  });
+  assert.ok(heat > 1000, `heatmap cells drawn (${heat} pixels)`);
+  const mismatches = await view.locator('table.mismatches tbody tr').allTextContents();
+  assert.ok(mismatches.some((row) => row.includes('embed_tokens')), `the vocabulary growth is listed: ${mismatches.join(' | ')}`);
+  await page.screenshot({ path: join(SCREENSHOTS, `${screenshot}-overview.png`) });
+
+  await view.locator('vscode-tab-header[data-tab="tensors"]').click();
+  assert.ok(await view.locator('.table-row:visible').count() > 5, 'table rows');
+  await view.locator('vscode-tab-header[data-tab="tokenizer"]').click();
+  const tokenizer = await view.locator('.tokenizer').textContent();
+  assert.match(tokenizer, /Chat template/);
+  assert.match(tokenizer, /\[INST\]/, 'the instruct chat template is shown');
+  await page.screenshot({ path: join(SCREENSHOTS, `${screenshot}-tokenizer.png`) });
+}
+
+/** Saves what the workbench showed when a step failed, then fails. */
+async function withFailureScreenshot(name, steps) {
+  try {
+    await steps();
+  } catch (error) {
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}-failure.png`) }).catch(() => undefined);
+    throw error;
+  }
+}
+
+describe('Compare in the real workbench', { timeout: 300_000 }, () => {
+  before(async () => {
+    await mkdir(SCREENSHOTS, { recursive: true });
+    workspace = await makeWorkspace();
+    server = await startCodeServer();
+    browser = await launchBrowser({ viewport: { width: 1600, height: 1000 } });
+    page = browser.page;
+    await page.goto(workbenchUrl(server, { folder: workspace, extensionDevelopmentPath: REPO_ROOT }));
+    await page.locator('.monaco-workbench').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: STEP_TIMEOUT_MS });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (workspace) await rm(workspace, { recursive: true, force: true });
+  });
+
+  test('from the command palette', async () => {
+    await withFailureScreenshot('workbench-palette', async () => {
+      await runCommandFromPalette(page, 'Checkpoint Surgeon: Compare Checkpoints');
+      await pickFolder('base');
+      await pickFolder('instruct');
+      await checkReport('workbench-palette');
+    });
+  });
+
+  test('from the explorer context menu on two selected folders', async () => {
+    await page.keyboard.press('Escape');
+    await runCommandFromPalette(page, 'View: Close All Editors');
+    const row = (name) => page.locator('.explorer-folders-view .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${name}\\s*$`) }) });
+    await row('base').click();
+    await row('instruct').click({ modifiers: ['Control'] });
+    await row('instruct').click({ button: 'right' });
+    await page.locator('.monaco-menu .action-item', { hasText: 'Compare Selected' }).first().click({ timeout: STEP_TIMEOUT_MS });
+    await checkReport('workbench-explorer');
+  });
+});

@@ -1,0 +1,238 @@
+/**
+ * The "Checkpoints" view in the Explorer: the workspace's checkpoint folders (from the
+ * CheckpointFinder) and the revisions of the Hugging Face cache, each described lazily from its
+ * headers (architecture, dominant dtype, parameter count) through the header-only inspect job.
+ * Its context menu hands the item's path to the existing commands.
+ */
+import * as vscode from 'vscode';
+import { readFile } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
+import { listCachedModels, type CachedModel, type CachedRevision } from '../engine/hub/hub-cache';
+import type { InspectResult } from '../shared/jobs';
+import type { CheckpointFinder } from './checkpoint-finder';
+import type { JobService } from './job-service';
+import { formatBytes } from './progress-format';
+
+export const CHECKPOINTS_VIEW_ID = 'checkpointSurgeon.checkpoints';
+const CHECKPOINT_CONTEXT = 'checkpointSurgeon.checkpoint';
+/** Commit hashes are shown like git's short form. */
+const SHORT_COMMIT_LENGTH = 7;
+
+export type CheckpointSource = 'workspace' | 'cache';
+
+export type CheckpointNode =
+  | { kind: 'root'; source: CheckpointSource }
+  | { kind: 'checkpoint'; source: CheckpointSource; path: string; label: string; location: string; size?: number; commit?: string; refs?: string[]; files?: string[] }
+  | { kind: 'message'; text: string };
+
+/** What the header read found, or why it failed. */
+type Details = { ok: true; result: InspectResult } | { ok: false; message: string };
+
+/** A rendered tree item, for tests and other extensions (the extension API returns these). */
+export interface CheckpointTreeEntry {
+  label: string;
+  description: string;
+  tooltip: string;
+  path?: string;
+  children?: CheckpointTreeEntry[];
+}
+
+/** `repo@ref` for a cached revision: its first branch or tag, else the short commit. */
+export function cacheEntryLabel(repo: string, revision: Pick<CachedRevision, 'commit' | 'refs'>): string {
+  return `${repo}@${revision.refs[0] ?? revision.commit.slice(0, SHORT_COMMIT_LENGTH)}`;
+}
+
+/** The cache's revisions as checkpoint nodes; an unreadable cache is an empty list. */
+export async function cachedCheckpoints(): Promise<Array<Extract<CheckpointNode, { kind: 'checkpoint' }>>> {
+  let models: CachedModel[];
+  try {
+    models = (await listCachedModels()).models;
+  } catch {
+    return [];
+  }
+  return models.flatMap((model) => model.revisions.map((revision) => ({
+    kind: 'checkpoint' as const, source: 'cache' as const, path: revision.path,
+    label: cacheEntryLabel(model.repo, revision), location: 'Hugging Face cache',
+    size: revision.size, commit: revision.commit, refs: revision.refs, files: revision.files,
+  })));
+}
+
+export class CheckpointsTreeProvider implements vscode.TreeDataProvider<CheckpointNode>, vscode.Disposable {
+  private readonly changeEmitter = new vscode.EventEmitter<CheckpointNode | undefined>();
+  readonly onDidChangeTreeData = this.changeEmitter.event;
+  private readonly details = new Map<string, Promise<Details>>();
+  private readonly settled = new Map<string, Details>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly finder: CheckpointFinder, private readonly jobs: JobService) {
+    this.disposables.push(this.changeEmitter, finder.onDidChange(() => this.refresh()));
+  }
+
+  /** The view's Refresh button: rescans the workspace too (its watcher misses some changes). */
+  async refreshAll(): Promise<void> {
+    await this.finder.rescan();
+    this.refresh();
+  }
+
+  /** Re-lists both roots and re-reads headers (files may have been rewritten). */
+  refresh(): void {
+    this.details.clear();
+    this.settled.clear();
+    this.changeEmitter.fire(undefined);
+  }
+
+  async getChildren(node?: CheckpointNode): Promise<CheckpointNode[]> {
+    if (node === undefined) return [{ kind: 'root', source: 'workspace' }, { kind: 'root', source: 'cache' }];
+    if (node.kind !== 'root') return [];
+    const children = node.source === 'workspace' ? (await this.finder.list()).map((path) => workspaceNode(path)) : await cachedCheckpoints();
+    if (children.length > 0) return children;
+    return [{ kind: 'message', text: node.source === 'workspace' ? 'No checkpoint folders in the workspace' : 'No models in the Hugging Face cache' }];
+  }
+
+  getTreeItem(node: CheckpointNode): vscode.TreeItem {
+    if (node.kind === 'root') {
+      const item = new vscode.TreeItem(node.source === 'workspace' ? 'Workspace' : 'Hugging Face cache', vscode.TreeItemCollapsibleState.Expanded);
+      item.iconPath = new vscode.ThemeIcon(node.source === 'workspace' ? 'root-folder' : 'cloud');
+      return item;
+    }
+    if (node.kind === 'message') return new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+    const details = this.settled.get(node.path);
+    if (details === undefined) void this.load(node).then(() => this.changeEmitter.fire(node));
+    const rendered = renderCheckpoint(node, details);
+    item.description = rendered.description;
+    item.tooltip = new vscode.MarkdownString(rendered.tooltip);
+    item.iconPath = new vscode.ThemeIcon('database');
+    item.contextValue = CHECKPOINT_CONTEXT;
+    item.resourceUri = vscode.Uri.file(node.path);
+    item.id = `${node.source}:${node.path}`;
+    return item;
+  }
+
+  /** The whole tree with every header read finished, as the view shows it. */
+  async entries(): Promise<CheckpointTreeEntry[]> {
+    const roots = await this.getChildren();
+    return Promise.all(roots.map(async (root) => {
+      const rootItem = this.getTreeItem(root);
+      const children = await Promise.all((await this.getChildren(root)).map(async (child) => {
+        if (child.kind !== 'checkpoint') return { label: child.kind === 'message' ? child.text : '', description: '', tooltip: '' };
+        const rendered = renderCheckpoint(child, await this.load(child));
+        return { label: child.label, path: child.path, ...rendered };
+      }));
+      return { label: String(rootItem.label), description: '', tooltip: '', children };
+    }));
+  }
+
+  private load(node: Extract<CheckpointNode, { kind: 'checkpoint' }>): Promise<Details> {
+    let pending = this.details.get(node.path);
+    if (pending === undefined) {
+      pending = this.jobs.run<InspectResult>({ kind: 'inspect', options: { path: headerTarget(node) } }, { title: `Read headers of ${node.label}`, quiet: true })
+        .then(async (result): Promise<Details> => ({ ok: true, result: { ...result, architecture: result.architecture ?? await configArchitecture(node.path) } }),
+          (error: unknown): Details => ({ ok: false, message: error instanceof Error ? error.message : String(error) }))
+        .then((details) => {
+          this.settled.set(node.path, details);
+          return details;
+        });
+      this.details.set(node.path, pending);
+    }
+    return pending;
+  }
+
+  dispose(): void {
+    for (const disposable of this.disposables) disposable.dispose();
+  }
+}
+
+/**
+ * What the header read opens. A cache snapshot's files are symlinks into the blobs, which the
+ * engine's folder listing does not take for weights files, so the index or the single weights file
+ * is opened by name instead.
+ */
+function headerTarget(node: Extract<CheckpointNode, { kind: 'checkpoint' }>): string {
+  const files = node.files ?? [];
+  const weights = files.find((name) => name.endsWith('.safetensors.index.json')) ?? files.find((name) => name.endsWith('.safetensors'));
+  return node.source === 'cache' && weights !== undefined ? join(node.path, weights) : node.path;
+}
+
+/** `architectures[0]` of the folder's config.json; opening a single file does not read it. */
+async function configArchitecture(folder: string): Promise<string | null> {
+  try {
+    const config = JSON.parse(await readFile(join(folder, 'config.json'), 'utf8')) as { architectures?: unknown };
+    return Array.isArray(config.architectures) && typeof config.architectures[0] === 'string' ? config.architectures[0] : null;
+  } catch {
+    return null;
+  }
+}
+
+function workspaceNode(path: string): CheckpointNode {
+  return { kind: 'checkpoint', source: 'workspace', path, label: basename(path), location: workspaceRelative(path) };
+}
+
+function renderCheckpoint(node: Extract<CheckpointNode, { kind: 'checkpoint' }>, details: Details | undefined): { description: string; tooltip: string } {
+  const facts: string[] = [];
+  const lines = [`**${node.label}**`, '', `Path: \`${node.path}\``];
+  if (node.commit !== undefined) lines.push(`Commit: \`${node.commit}\``);
+  if (node.refs !== undefined && node.refs.length > 0) lines.push(`Refs: ${node.refs.join(', ')}`);
+  if (node.size !== undefined) {
+    facts.push(formatBytes(node.size));
+    lines.push(`Size on disk: ${formatBytes(node.size)}`);
+  }
+  if (details === undefined) {
+    facts.push('reading headers…');
+  } else if (!details.ok) {
+    facts.push('unreadable');
+    lines.push(`Could not read the headers: ${details.message}`);
+  } else {
+    const { architecture, parameters, dtypes, bytes } = details.result;
+    const dtype = dominantDtype(dtypes);
+    if (architecture !== null) facts.push(architecture);
+    facts.push(dtype, `${formatParameters(parameters)} params`);
+    if (node.size === undefined) facts.push(formatBytes(bytes));
+    lines.push(`Architecture: ${architecture ?? 'unknown'}`, `Dtype: ${dtype}`, `Parameters: ${parameters.toLocaleString('en-US')}`, `Tensor bytes: ${formatBytes(bytes)}`);
+  }
+  if (node.source === 'workspace') facts.unshift(node.location);
+  return { description: facts.join(' · '), tooltip: lines.join('  \n') };
+}
+
+function dominantDtype(dtypes: Record<string, number>): string {
+  return Object.entries(dtypes).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'no tensors';
+}
+
+/** `1.2B`, `350M`, `12.3K`, or the plain count below a thousand. */
+export function formatParameters(count: number): string {
+  const units: Array<[number, string]> = [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'K']];
+  for (const [size, unit] of units) {
+    if (count >= size) return `${Number((count / size).toPrecision(3))}${unit}`;
+  }
+  return String(count);
+}
+
+function workspaceRelative(path: string): string {
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    const rel = relative(folder.uri.fsPath, path);
+    if (!rel.startsWith('..')) return rel === '' ? folder.name : rel;
+  }
+  return path;
+}
+
+/** The view's context-menu commands: each passes the item's path to an existing command. */
+export function registerCheckpointsView(provider: CheckpointsTreeProvider): vscode.Disposable[] {
+  const path = (node: CheckpointNode | undefined): string => {
+    if (node?.kind !== 'checkpoint') throw new Error('Pick a checkpoint in the Checkpoints view.');
+    return node.path;
+  };
+  const forward: Record<string, (node: CheckpointNode) => Thenable<unknown>> = {
+    'checkpointSurgeon.checkpoints.computeAsBase': (node) => vscode.commands.executeCommand('checkpointSurgeon.computeResidual', { base: path(node) }),
+    'checkpointSurgeon.checkpoints.computeAsInstruct': (node) => vscode.commands.executeCommand('checkpointSurgeon.computeResidual', { instruct: path(node) }),
+    'checkpointSurgeon.checkpoints.applyTo': (node) => vscode.commands.executeCommand('checkpointSurgeon.explorer.applyTo', vscode.Uri.file(path(node))),
+    'checkpointSurgeon.checkpoints.compareWith': (node) => vscode.commands.executeCommand('checkpointSurgeon.compare', { a: path(node) }),
+    'checkpointSurgeon.checkpoints.inspect': (node) => vscode.commands.executeCommand('checkpointSurgeon.inspect', { path: path(node) }),
+    'checkpointSurgeon.checkpoints.pushToHub': (node) => vscode.commands.executeCommand('checkpointSurgeon.pushToHub', { dir: path(node) }),
+    'checkpointSurgeon.checkpoints.reveal': (node) => vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(path(node))),
+  };
+  return [
+    vscode.window.createTreeView(CHECKPOINTS_VIEW_ID, { treeDataProvider: provider, showCollapseAll: false }),
+    vscode.commands.registerCommand('checkpointSurgeon.checkpoints.refresh', () => provider.refreshAll()),
+    ...Object.entries(forward).map(([id, run]) => vscode.commands.registerCommand(id, run)),
+  ];
+}
