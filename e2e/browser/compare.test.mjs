@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, runCommandFromPalette, webviewFrame } from '../lib/browser.mjs';
+import { launchBrowser, webviewFrame } from '../lib/browser.mjs';
 import { REPO_ROOT, startCodeServer, workbenchUrl } from '../lib/code-server.mjs';
 
 const SCREENSHOTS = join(REPO_ROOT, '.test-output', 'screenshots');
@@ -29,6 +29,29 @@ async function makeWorkspace() {
     for (const file of TOKENIZER_FILES) await copyFile(join(MISTRAL, model, file), join(folder, side, file));
   }
   return folder;
+}
+
+/**
+ * Runs a command from the palette, retrying while the extension host is still registering the
+ * extension's commands (the workbench shows before they are in the palette).
+ */
+async function runCommand(title) {
+  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  for (;;) {
+    await page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(`>${title}`);
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    try {
+      await row.waitFor({ timeout: 3_000 });
+      await page.keyboard.press('Enter');
+      return;
+    } catch (error) {
+      await page.keyboard.press('Escape');
+      if (Date.now() > deadline) throw error;
+    }
+  }
 }
 
 /** Picks the quick-pick row whose label is exactly `name`. */
@@ -93,7 +116,7 @@ describe('Compare in the real workbench', { timeout: 300_000 }, () => {
 
   test('from the command palette', async () => {
     await withFailureScreenshot('workbench-palette', async () => {
-      await runCommandFromPalette(page, 'Checkpoint Surgeon: Compare Checkpoints');
+      await runCommand('Checkpoint Surgeon: Compare Checkpoints');
       await pickFolder('base');
       await pickFolder('instruct');
       await checkReport('workbench-palette');
@@ -102,12 +125,14 @@ describe('Compare in the real workbench', { timeout: 300_000 }, () => {
 
   test('from the explorer context menu on two selected folders', async () => {
     await page.keyboard.press('Escape');
-    await runCommandFromPalette(page, 'View: Close All Editors');
+    await runCommand('View: Close All Editors');
     const row = (name) => page.locator('.explorer-folders-view .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${name}\\s*$`) }) });
     await row('base').click();
     await row('instruct').click({ modifiers: ['Control'] });
-    await row('instruct').click({ button: 'right' });
-    await page.locator('.monaco-menu .action-item', { hasText: 'Compare Selected' }).first().click({ timeout: STEP_TIMEOUT_MS });
-    await checkReport('workbench-explorer');
+    await withFailureScreenshot('workbench-explorer', async () => {
+      await row('instruct').click({ button: 'right' });
+      await page.locator('.monaco-menu .action-item', { hasText: 'Compare Selected' }).first().click({ timeout: STEP_TIMEOUT_MS });
+      await checkReport('workbench-explorer');
+    });
   });
 });

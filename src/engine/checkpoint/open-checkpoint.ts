@@ -5,6 +5,7 @@ import { readSafetensorsHeaderWithStats } from '../format/safetensors-header';
 import { compareCodePoints, INDEX_FILE_NAME, SINGLE_FILE_NAME } from '../format/safetensors-writer';
 import { parseCheckpointIndex } from './checkpoint-index';
 import type { Checkpoint, CheckpointFile, CheckpointLayout, TensorRef } from './checkpoint-types';
+import { listFiles } from './list-files';
 import { listSideFiles, readCheckpointConfigs } from './side-files';
 
 /**
@@ -35,8 +36,7 @@ export async function openCheckpoint(path: string): Promise<Checkpoint> {
 }
 
 async function openFolder(root: string): Promise<Checkpoint> {
-  const entries = await readdir(root, { withFileTypes: true });
-  const files = entries.filter((entry) => entry.isFile()).map((entry) => entry.name).sort(compareCodePoints);
+  const files = (await listFiles(root)).sort(compareCodePoints);
   // transformers looks for the single file before the index; so do we.
   if (files.includes(SINGLE_FILE_NAME)) return openSingle(root, SINGLE_FILE_NAME);
   if (files.includes(INDEX_FILE_NAME)) return openSharded(root, join(root, INDEX_FILE_NAME));

@@ -1,7 +1,8 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SurgeonError } from '../errors';
 import { parseStrictJson } from '../format/strict-json';
+import { listFiles } from './list-files';
 
 /** Files that travel with weights and that jobs copy, compare or report on. */
 export const SIDE_FILE_NAMES = [
@@ -12,10 +13,9 @@ export const SIDE_FILE_NAMES = [
 export const CONFIG_FILE_NAME = 'config.json';
 export const GENERATION_CONFIG_FILE_NAME = 'generation_config.json';
 
-/** The known side files present in the folder as regular files, in SIDE_FILE_NAMES order. */
+/** The known side files present in the folder (as files or links to files), in SIDE_FILE_NAMES order. */
 export async function listSideFiles(folder: string): Promise<string[]> {
-  const entries = await readdir(folder, { withFileTypes: true });
-  const present = new Set(entries.filter((entry) => entry.isFile()).map((entry) => entry.name));
+  const present = new Set(await listFiles(folder));
   return SIDE_FILE_NAMES.filter((name) => present.has(name));
 }
 

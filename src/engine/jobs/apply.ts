@@ -18,6 +18,7 @@ import { finishHashes, hashInputs } from './input-hashes';
 import { openInput } from './open-input';
 import { elementCount, pairTensors, rowElements, type TensorPair } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
+import { requestedDtype } from './requested-dtype';
 import { ShardedOutput } from './sharded-output';
 import { cancelled, streamTensors, type StreamOperand, type StreamTask } from './tensor-stream';
 import { vocabularyGrowth } from './vocabulary-growth';
@@ -54,7 +55,7 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
   }));
   const untiesHead = tasks.some((task) => task.add && task.pair.tiedFrom !== undefined);
   const outputName = (task: ApplyTask): string => task.pair.name;
-  const dtypeOf = (task: ApplyTask): Dtype => outputDtype(task.pair.a!.dtype, options.dtype ?? 'same');
+  const dtypeOf = (task: ApplyTask): Dtype => requestedDtype(task.pair.a!.dtype, options.dtype ?? 'same');
   const shapeOf = (task: ApplyTask): number[] => (task.add ? task.pair.shape : task.pair.a!.shape);
 
   const output = await createAtomicOutput(options.out, { overwrite: options.overwrite === true });
@@ -147,11 +148,6 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
     await output.abort();
     throw error;
   }
-}
-
-function outputDtype(targetDtype: Dtype, requested: ResidualDtype): Dtype {
-  if (!isFloatDtype(targetDtype) || requested === 'same') return targetDtype;
-  return ({ f64: 'F64', f32: 'F32', bf16: 'BF16', f16: 'F16' } as const)[requested];
 }
 
 /** The target's config.json, with the vocabulary the output really has and the dtype it is stored in. */

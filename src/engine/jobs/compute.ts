@@ -2,7 +2,7 @@ import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertUnchanged } from '../checkpoint/assert-unchanged';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
-import { isFloatDtype, type Dtype } from '../format/dtype';
+import type { Dtype } from '../format/dtype';
 import { DEFAULT_MAX_SHARD_BYTES } from '../format/safetensors-writer';
 import { createAtomicOutput } from '../io/atomic-output';
 import { loadJobKernels } from './job-kernels';
@@ -16,6 +16,7 @@ import { hashInputs, finishHashes } from './input-hashes';
 import { openInput } from './open-input';
 import { pairTensors, type TensorPair } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
+import { requestedDtype } from './requested-dtype';
 import { ShardedOutput } from './sharded-output';
 import { cancelled } from './tensor-stream';
 import { vocabularyGrowth } from './vocabulary-growth';
@@ -120,16 +121,9 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
   }
 }
 
+/** Non-float pairs (copied from the instruct model) keep their dtype whatever `--dtype` says. */
 function residualDtype(pair: TensorPair, requested: ResidualDtype): Dtype {
-  const instructDtype = pair.b!.dtype;
-  if (!isFloatDtype(instructDtype) || !pair.arithmetic) return instructDtype;
-  switch (requested) {
-    case 'same': return instructDtype;
-    case 'f64': return 'F64';
-    case 'f32': return 'F32';
-    case 'bf16': return 'BF16';
-    case 'f16': return 'F16';
-  }
+  return pair.arithmetic ? requestedDtype(pair.b!.dtype, requested) : pair.b!.dtype;
 }
 
 export function dominantDtype(dtypes: readonly string[]): string {

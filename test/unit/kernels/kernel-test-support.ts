@@ -6,16 +6,7 @@ export const DTYPE_BYTES: Record<FloatDtype, number> = { BF16: 2, F16: 2, F32: 4
 export const FLOAT_DTYPES: FloatDtype[] = ['BF16', 'F16', 'F32', 'F64'];
 
 /** Mulberry32: a small seeded generator, so failures reproduce. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+export { mulberry32 as seededRandom } from '../../helpers/make-checkpoint';
 
 /** Stored bits of one element: a number for 16/32-bit dtypes, a bigint for F64. */
 export type ElementBits = number | bigint;

@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mulberry32 } from '../../helpers/make-checkpoint';
 import type { TensorReport, TensorStatus } from '../../../src/shared/report';
 import { aggregateLayers, finishTensorStats, summarize, type DeltaAccumulator } from '../../../src/engine/report/delta-stats';
-
-/** A small deterministic generator (mulberry32), so the data differ between tensors but not between runs. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Pair { a: Float32Array; b: Float32Array }
 
 function pair(seed: number, length: number, spread: number, zeroEvery = 0): Pair {
-  const random = generator(seed);
+  const random = mulberry32(seed);
   const a = new Float32Array(length);
   const b = new Float32Array(length);
   for (let index = 0; index < length; index++) {
