@@ -17,6 +17,7 @@ const EXIT_INTERRUPTED = 130;
 
 interface CommonFlags {
   json?: boolean;
+  download?: boolean;
 }
 
 const DTYPES: ResidualDtype[] = ['same', 'f64', 'f32', 'bf16', 'f16'];
@@ -37,6 +38,7 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
     .option('--force', 'go on although the configs belong to different families or tensors are missing')
     .option('--overwrite', 'replace an existing output folder')
+    .option('--download', 'fetch Hub ids that are not in the local cache into it first')
     .option('--json', 'print one JSON result object to stdout')
     .action((flags: { base: string; instruct: string; out: string; dtype: ResidualDtype; shardSize: number; force?: boolean; overwrite?: boolean } & CommonFlags) =>
       run('compute', flags, (callbacks) => runCompute({
@@ -56,6 +58,7 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
     .option('--force', 'go on although the residual was computed against another family')
     .option('--overwrite', 'replace an existing output folder')
+    .option('--download', 'fetch Hub ids that are not in the local cache into it first')
     .option('--json', 'print one JSON result object to stdout')
     .action((flags: { base: string; residual: string; out: string; scale: number; include?: string; exclude?: string; dtype: ResidualDtype; shardSize: number; force?: boolean; overwrite?: boolean } & CommonFlags) =>
       run('apply', flags, (callbacks) => runApply({
@@ -69,6 +72,7 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .requiredOption('--base <checkpoint>', 'the base model')
     .requiredOption('--residual <checkpoint>', 'the residual folder')
     .requiredOption('--instruct <checkpoint>', 'the instruct model')
+    .option('--download', 'fetch Hub ids that are not in the local cache into it first')
     .option('--json', 'print one JSON result object to stdout')
     .action((flags: { base: string; residual: string; instruct: string } & CommonFlags) =>
       run('verify', flags, (callbacks) => runVerify({ base: flags.base, residual: flags.residual, instruct: flags.instruct }, callbacks)));
@@ -77,6 +81,7 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .description('per-tensor statistics of B - A, tokenizer and config diffs (A alone: a residual\'s statistics)')
     .argument('<a>', 'the base (or a residual folder alone)')
     .argument('[b]', 'the instruct model or any sibling')
+    .option('--download', 'fetch Hub ids that are not in the local cache into it first')
     .option('--json', 'print one JSON result object to stdout')
     .action((a: string, b: string | undefined, flags: CommonFlags) =>
       run('diff', flags, (callbacks) => runDiff({ a, ...(b !== undefined ? { b } : {}) }, callbacks)));
@@ -84,6 +89,7 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
   program.command('inspect')
     .description('tensors, dtypes, shapes, parameters, shards, architecture and tokenizer, from headers alone')
     .argument('<checkpoint>', 'folder, .safetensors file, index, or Hub id in the local cache')
+    .option('--download', 'fetch Hub ids that are not in the local cache into it first')
     .option('--json', 'print one JSON result object to stdout')
     .action((path: string, flags: CommonFlags) => run('inspect', flags, (callbacks) => runInspect({ path }, callbacks)));
 
@@ -98,7 +104,10 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .argument('<id>', 'org/name[@revision]')
     .option('--json', 'print one JSON result object to stdout')
     .action((id: string, flags: CommonFlags) => run('pull', flags, async (callbacks) => {
-      const downloaded = await downloadCheckpoint(id, callbacks.signal ? { signal: callbacks.signal } : {});
+      const downloaded = await downloadCheckpoint(id, {
+        ...(callbacks.signal ? { signal: callbacks.signal } : {}),
+        onProgress: (progress) => callbacks.onProgress?.({ phase: 'stream', bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal, tensorsDone: 0, tensorsTotal: 0, tensor: progress.file }),
+      });
       return { kind: 'pull', repo: downloaded.repo, revision: downloaded.revision, commit: downloaded.commit, path: downloaded.path, files: downloaded.files, bytesDownloaded: downloaded.bytesDownloaded };
     }));
 
@@ -138,7 +147,11 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const program = buildProgram(async (label, flags, job) => {
     const bar = createProgressBar(label);
-    const callbacks: JobCallbacks = { signal: controller.signal, onProgress: (progress: JobProgress) => bar.update(progress) };
+    const callbacks: JobCallbacks = {
+      signal: controller.signal,
+      onProgress: (progress: JobProgress) => bar.update(progress),
+      ...(flags.download ? { allowDownload: true } : {}),
+    };
     try {
       const result = await job(callbacks);
       bar.stop();

@@ -12,10 +12,10 @@ export function createProgressBar(label: string): { update(progress: JobProgress
     etaBuffer: 50,
     fps: 5,
   }, Presets.shades_classic);
-  let started_ = false;
+  let running = false;
   return {
     update(progress) {
-      if (progress.phase !== 'stream' || progress.bytesTotal === 0) return;
+      if (progress.phase === 'finalize' || progress.bytesTotal === 0) return;
       const seconds = (performance.now() - started) / 1000;
       const payload = {
         done: formatBytes(progress.bytesDone),
@@ -23,15 +23,17 @@ export function createProgressBar(label: string): { update(progress: JobProgress
         rate: `${formatBytes(seconds > 0 ? progress.bytesDone / seconds : 0)}/s`,
         tensor: progress.tensor ?? '',
       };
-      if (!started_) {
+      if (!running) {
         bar.start(progress.bytesTotal, progress.bytesDone, payload);
-        started_ = true;
+        running = true;
       } else {
+        // A download (plan phase) and the stream that follows it have different totals.
+        if (bar.getTotal() !== progress.bytesTotal) bar.setTotal(progress.bytesTotal);
         bar.update(progress.bytesDone, payload);
       }
     },
     stop() {
-      if (started_) bar.stop();
+      if (running) bar.stop();
     },
   };
 }

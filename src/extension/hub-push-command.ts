@@ -6,6 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
+import { hubEndpoint } from '../engine/hub/hub-endpoint';
 import { pushToHub } from '../engine/hub/hub-push';
 import { redactSecret } from '../engine/hub/hub-token';
 import type { PushResult } from '../shared/jobs';
@@ -22,12 +23,6 @@ export interface HubCommandContext {
   secrets: vscode.SecretStorage;
   finder: CheckpointFinder;
   log: vscode.LogOutputChannel;
-}
-
-/** The Hub to talk to: `HF_ENDPOINT` as huggingface_hub honours it, else the library's default. */
-function hubEndpoint(): string | undefined {
-  const endpoint = process.env['HF_ENDPOINT']?.trim();
-  return endpoint ? endpoint.replace(/\/+$/, '') : undefined;
 }
 
 export function createHubCommands(ctx: HubCommandContext): Record<string, (...args: never[]) => Promise<unknown>> {

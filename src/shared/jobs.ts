@@ -176,6 +176,8 @@ export interface CardResult {
 
 export interface JobCallbacks {
   signal?: AbortSignal;
+  /** Fetch Hub ids that are not in the local cache (into the cache) instead of refusing them. */
+  allowDownload?: boolean;
   onProgress?(progress: JobProgress): void;
   /** Called as each tensor's statistics are final, so a report can fill in live. */
   onTensor?(tensor: TensorReport): void;

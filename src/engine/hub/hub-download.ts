@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { downloadFileToCacheDir, HUB_URL, listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
+import { downloadFileToCacheDir, listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
+import { hubEndpoint } from './hub-endpoint';
 import { SurgeonError } from '../errors';
 import { planCheckpointFiles, shardNamesOfIndex } from './checkpoint-files';
 import { cachedModelFolder, hubCacheDir } from './hub-cache';
@@ -57,7 +58,7 @@ export function isHubOffline(env: NodeJS.ProcessEnv = process.env): boolean {
 export async function downloadCheckpoint(spec: string | HubId, options: HubDownloadOptions = {}): Promise<HubDownloadResult> {
   const id = typeof spec === 'string' ? parseHubId(spec) : spec;
   const revision = id.revision ?? DEFAULT_REVISION;
-  const hubUrl = options.hubUrl ?? HUB_URL;
+  const hubUrl = hubEndpoint(options.hubUrl);
   const cacheDir = options.cacheDir ?? hubCacheDir();
   const action = `downloading ${formatHubId(id)}`;
   if (isHubOffline()) {

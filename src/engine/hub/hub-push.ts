@@ -2,12 +2,13 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  createRepo, HUB_URL, HubApiError, uploadFilesWithProgress, whoAmI, type CommitOutput, type CommitProgressEvent,
+  createRepo, HubApiError, uploadFilesWithProgress, whoAmI, type CommitOutput, type CommitProgressEvent,
 } from '@huggingface/hub';
 import { SurgeonError } from '../errors';
 import { toHubError } from './hub-errors';
 import { createGuardedFetch } from './hub-fetch';
 import { parseHubId } from './hub-id';
+import { hubEndpoint } from './hub-endpoint';
 import { resolveHubToken } from './hub-token';
 
 export const MODEL_CARD_FILE = 'README.md';
@@ -56,7 +57,7 @@ export interface HubPushResult {
  * errors or progress.
  */
 export async function pushToHub(options: HubPushOptions): Promise<HubPushResult> {
-  const hubUrl = options.hubUrl ?? HUB_URL;
+  const hubUrl = hubEndpoint(options.hubUrl);
   const action = `pushing to ${options.repo}`;
   const requested = parseHubId(options.repo);
   if (requested.revision !== undefined) {

@@ -1,13 +1,23 @@
 import { openCheckpoint } from '../checkpoint/open-checkpoint';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
+import type { HubDownloadProgress } from '../hub/hub-download';
 import { resolveCheckpointPath } from '../hub/resolve-checkpoint';
 import type { JobCallbacks } from '../../shared/jobs';
 
 /**
- * Opens a checkpoint named the way users name them: a folder, a file, or a Hub id that is in the
- * local Hugging Face cache. Jobs never download; fetching is an explicit, separate step.
+ * Opens a checkpoint named the way users name them: a folder, a file, or a Hub id in the local
+ * Hugging Face cache; with `allowDownload`, an id that is not cached is fetched into the cache first
+ * (its progress reported as the plan phase).
  */
-export async function openInput(spec: string, callbacks: Pick<JobCallbacks, 'signal'> = {}): Promise<Checkpoint> {
-  const path = await resolveCheckpointPath(spec, callbacks.signal ? { signal: callbacks.signal } : {});
+export async function openInput(spec: string, callbacks: Pick<JobCallbacks, 'signal' | 'allowDownload' | 'onProgress'> = {}): Promise<Checkpoint> {
+  const path = await resolveCheckpointPath(spec, {
+    ...(callbacks.signal ? { signal: callbacks.signal } : {}),
+    ...(callbacks.allowDownload ? {
+      allowDownload: true,
+      onProgress: (progress: HubDownloadProgress) => callbacks.onProgress?.({
+        phase: 'plan', bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal, tensorsDone: 0, tensorsTotal: 0, tensor: progress.file,
+      }),
+    } : {}),
+  });
   return openCheckpoint(path);
 }
