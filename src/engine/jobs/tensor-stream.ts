@@ -94,7 +94,8 @@ export async function streamTensors<T>(
 ): Promise<void> {
   const { kernels, signal } = options;
   const operandCount = Math.max(1, ...tasks.map((task) => task.operands.length));
-  const widestElement = Math.max(8, ...tasks.flatMap((task) => [
+  // At least 4 bytes: a task without an output still has the kernel write binary32 scratch.
+  const widestElement = Math.max(4, ...tasks.flatMap((task) => [
     ...task.operands.map((operand) => elementBytes(operand.dtype, task.name)),
     task.output ? elementBytes(task.output.dtype, task.name) : 0,
   ]));
