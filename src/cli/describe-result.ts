@@ -1,4 +1,5 @@
 import type { JobResult, PlanIssue } from '../shared/jobs';
+import type { DiffReport } from '../shared/report';
 import { formatBytes } from './progress-bar';
 
 /** The human-readable summary printed without --json. */
@@ -28,6 +29,7 @@ export function describeResult(result: JobResult): string {
         ...summary.mostChanged.map((tensor) => `  ${formatNumber(tensor.relativeNorm)}  ${tensor.name}`),
         ...result.report.tensors.filter((tensor) => tensor.status === 'shape-mismatch').map((tensor) => `  shape mismatch: ${tensor.name} [${tensor.a?.shape.join(', ')}] vs [${tensor.b?.shape.join(', ')}]`),
         ...(config ? [`config: ${config.verdict}${config.reasons.length ? ` (${config.reasons.join('; ')})` : ''}`] : []),
+        ...spectraLines(result.report),
         ...(tokenizer ? [`tokenizer: vocabulary ${tokenizer.vocabSize.a} -> ${tokenizer.vocabSize.b}, ${tokenizer.addedTokens.onlyInB.length} tokens added, chat template ${tokenizer.chatTemplate.changed ? 'changed' : 'unchanged'}`] : []),
       ].join('\n');
     }
@@ -43,6 +45,20 @@ export function describeResult(result: JobResult): string {
       ? `No models in the Hugging Face cache (${result.cacheDir}).`
       : result.models.map((model) => `${model.repo}  ${formatBytes(model.sizeOnDisk)}  ${model.revisions.map((revision) => `${revision.refs.join(',') || revision.commit.slice(0, 12)}`).join(' ')}`).join('\n');
   }
+}
+
+/** One line per matrix with a spectrum: effective rank and the energy in the 8 and 64 leading directions. */
+function spectraLines(report: DiffReport): string[] {
+  const matrices = report.tensors.filter((tensor) => tensor.spectra !== undefined);
+  if (report.spectraProvider === undefined) return [];
+  return [
+    `${report.spectraProvider}: ${matrices.length} matrices; effective rank, energy at rank 8 / 64`,
+    ...matrices.map((tensor) => `  ${formatNumber(tensor.spectra!.effectiveRank).padStart(9)}  ${formatShare(tensor.spectra!.energyAtRank[8])} / ${formatShare(tensor.spectra!.energyAtRank[64])}  ${tensor.name}`),
+  ];
+}
+
+function formatShare(share: number | null): string {
+  return share === null ? '   n/a' : `${(share * 100).toFixed(1)}%`.padStart(6);
 }
 
 function issueLines(issues: readonly PlanIssue[]): string[] {

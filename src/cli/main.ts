@@ -5,7 +5,8 @@ import { listCachedModels } from '../engine/hub/hub-cache';
 import { downloadCheckpoint } from '../engine/hub/hub-download';
 import { pushToHub } from '../engine/hub/hub-push';
 import { TOOL_NAME, TOOL_VERSION } from '../engine/version';
-import type { JobCallbacks, JobProgress, JobResult, ResidualDtype } from '../shared/jobs';
+import type { JobCallbacks, JobProgress, JobResult, ResidualDtype, SpectraBackendPreference } from '../shared/jobs';
+import { loadMatrixBackend, type LoadedMatrixBackend } from '../worker/backends/load-matrix-backend';
 import { parseScale, parseSize } from './parse-size';
 import { createProgressBar } from './progress-bar';
 import { describeResult } from './describe-result';
@@ -21,6 +22,14 @@ interface CommonFlags {
 }
 
 const DTYPES: ResidualDtype[] = ['same', 'f64', 'f32', 'bf16', 'f16'];
+const SPECTRA_BACKENDS: SpectraBackendPreference[] = ['auto', 'ort', 'js'];
+
+/** The CLI may load onnxruntime-node; what runs the spectra goes to stderr, so that --json stays clean. */
+async function loadSpectraBackendLoudly(preference: SpectraBackendPreference): Promise<LoadedMatrixBackend> {
+  const loaded = await loadMatrixBackend(preference);
+  process.stderr.write(`${loaded.message}\n`);
+  return loaded;
+}
 
 function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: JobCallbacks) => Promise<JobResult>) => Promise<void>): Command {
   const program = new Command(TOOL_NAME)
@@ -83,8 +92,14 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .argument('[b]', 'the instruct model or any sibling')
     .option('--download', 'fetch Hub ids that are not in the local cache into it first')
     .option('--json', 'print one JSON result object to stdout')
-    .action((a: string, b: string | undefined, flags: CommonFlags) =>
-      run('diff', flags, (callbacks) => runDiff({ a, ...(b !== undefined ? { b } : {}) }, callbacks)));
+    .option('--spectra', 'also the spectrum of every 2-D float delta: effective rank, energy at rank 8/16/64/256')
+    .addOption(new Option('--spectra-backend <backend>', 'where the spectral products run').choices(SPECTRA_BACKENDS).default('auto'))
+    .action((a: string, b: string | undefined, flags: CommonFlags & { spectra?: boolean; spectraBackend: SpectraBackendPreference }) =>
+      run('diff', flags, (callbacks) => runDiff(
+        { a, ...(b !== undefined ? { b } : {}), ...(flags.spectra ? { spectra: true, spectraBackend: flags.spectraBackend } : {}) },
+        callbacks,
+        { loadSpectraBackend: loadSpectraBackendLoudly },
+      )));
 
   program.command('inspect')
     .description('tensors, dtypes, shapes, parameters, shards, architecture and tokenizer, from headers alone')

@@ -40,9 +40,17 @@ export interface VerifyOptions {
   instruct: string;
 }
 
+export type SpectraBackendPreference = 'auto' | 'ort' | 'js';
+
 export interface DiffOptions {
   a: string;
   b?: string;
+  /** Also compute the spectrum of every 2-D float delta that fits the budget (opt-in: it reads the tensors again). */
+  spectra?: boolean;
+  /** Where the spectral products run; 'auto' when absent. */
+  spectraBackend?: SpectraBackendPreference;
+  /** Leading singular values per matrix; min(64, rows, cols) when absent. */
+  spectraRank?: number;
 }
 
 export interface InspectOptions {

@@ -40,6 +40,19 @@ export interface DeltaStats {
   histogram: Histogram;
 }
 
+/** Spectrum of a 2-D float delta (or residual), from a randomized SVD of its k leading singular values. */
+export interface SpectralSummary {
+  /** The k leading singular values, descending. */
+  singularValues: number[];
+  frobeniusNorm: number;
+  /** Share of the squared Frobenius norm in the r leading singular values; null where r exceeds the k computed. */
+  energyAtRank: { 8: number | null; 16: number | null; 64: number | null; 256: number | null };
+  /** Roy and Vetterli's effective rank over the k computed values (0 for a zero matrix). */
+  effectiveRank: number;
+  /** The hardware path that ran the products, e.g. "plain JavaScript" or "onnxruntime-node CUDA ...". */
+  provider: string;
+}
+
 export interface TensorReport extends Partial<DeltaStats> {
   name: string;
   status: TensorStatus;
@@ -51,6 +64,8 @@ export interface TensorReport extends Partial<DeltaStats> {
   module: string;
   /** What compute/apply does about a mismatch, in words (vocabulary growth, tied embeddings). */
   resolution?: string;
+  /** Present when the diff ran with spectra and this tensor is a 2-D float matrix within the budget. */
+  spectra?: SpectralSummary;
 }
 
 export interface LayerCell {
@@ -114,4 +129,6 @@ export interface DiffReport {
   tokenizer: TokenizerReport | null;
   config: ConfigReport | null;
   summary: DiffSummary;
+  /** What ran the spectral pass, in words ("Spectra on ..."); present when the diff ran with spectra. */
+  spectraProvider?: string;
 }

@@ -4,6 +4,7 @@
  * so it is tested directly with node:test.
  */
 import { runApply, runCard, runCompute, runDiff, runInspect, runVerify } from '../engine/jobs/index';
+import { loadMatrixBackend } from './backends/load-matrix-backend';
 import { isSurgeonError } from '../engine/errors';
 import type { JobCallbacks, JobProgress, PlanIssue } from '../shared/jobs';
 import type { DiffReport, TensorReport } from '../shared/report';
@@ -61,7 +62,7 @@ function dispatch(job: JobRequest, callbacks: JobCallbacks): Promise<JobResult> 
     case 'compute': return runCompute(job.options, callbacks);
     case 'apply': return runApply(job.options, callbacks);
     case 'verify': return runVerify(job.options, callbacks);
-    case 'diff': return runDiff(job.options, callbacks);
+    case 'diff': return runDiff(job.options, callbacks, { loadSpectraBackend: loadMatrixBackend });
     case 'inspect': return runInspect(job.options, callbacks);
     case 'card': return runCard(job.options);
   }

@@ -4,12 +4,20 @@ import { runDeltaPass } from './delta-pass';
 import { buildDiffReport, compareSides } from './diff-report';
 import { openInput } from './open-input';
 import { pairTensors, type TensorPair } from './pair-tensors';
+import { loadJsSpectraBackend, runSpectraPass, type SpectraBackendLoader } from './spectra-pass';
+import type { DiffReport } from '../../shared/report';
+
+/** What the host lends the job; the engine itself never loads onnxruntime-node. */
+export interface DiffHost {
+  /** Loads the spectral backend when options.spectra is set; plain JavaScript when absent. */
+  loadSpectraBackend?: SpectraBackendLoader;
+}
 
 /**
  * Statistics of B - A for every tensor, the tokenizer and config diffs, in one streaming pass.
  * With A alone (a residual folder), the statistics describe the residual itself.
  */
-export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}): Promise<DiffResult> {
+export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}, host: DiffHost = {}): Promise<DiffResult> {
   const started = performance.now();
   callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
   const kernels = await loadJobKernels();
@@ -20,6 +28,7 @@ export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}
     }));
     const tensors = await runDeltaPass(pairs, kernels, callbacks);
     const report = buildDiffReport(options.a, undefined, tensors, { config: null, tokenizer: null });
+    await addSpectra(report, pairs, options, callbacks, host);
     return { kind: 'diff', report, seconds: (performance.now() - started) / 1000 };
   }
   const [a, b] = await Promise.all([openInput(options.a, callbacks), openInput(options.b, callbacks)]);
@@ -31,7 +40,19 @@ export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}
   });
   const tensors = await runDeltaPass(pairs, kernels, callbacks);
   const report = buildDiffReport(options.a, options.b, tensors, sides);
+  await addSpectra(report, pairs, options, callbacks, host);
   return { kind: 'diff', report, seconds: (performance.now() - started) / 1000 };
+}
+
+async function addSpectra(report: DiffReport, pairs: readonly TensorPair[], options: DiffOptions, callbacks: JobCallbacks, host: DiffHost): Promise<void> {
+  if (!options.spectra) return;
+  const { backend, message } = await (host.loadSpectraBackend ?? loadJsSpectraBackend)(options.spectraBackend ?? 'auto');
+  try {
+    await runSpectraPass(pairs, report.tensors, backend, { rank: options.spectraRank, signal: callbacks.signal }, callbacks);
+    report.spectraProvider = message;
+  } finally {
+    await backend.dispose?.();
+  }
 }
 
 function isArithmetic(dtype: string): boolean {

@@ -42,6 +42,7 @@ interface KernelExports {
   demote_f64: Unary;
   promote_f32: Unary;
   compare_f32: (x: number, y: number, count: number) => void;
+  collect_touched: () => void;
 }
 
 let compiledModule: Promise<WebAssembly.Module> | undefined;
@@ -356,6 +357,7 @@ class WasmKernels implements ElementwiseKernels {
       unchanged: view.getInt32(STATS_UNCHANGED, true),
       nonFinite: count - finite,
     });
+    this.k.collect_touched();
     const touched = view.getInt32(STATS_TOUCHED, true);
     const keys = new Uint32Array(buffer, TOUCHED_KEYS_ADDRESS, touched);
     const counters = new Uint32Array(buffer, HISTOGRAM_ADDRESS, 65_536);

@@ -10,8 +10,9 @@
 ;;           finite (52), touched keys (56). `compare` reuses f64 max abs error (0), i32 identical (48),
 ;;           i32 non-finite mismatches (52).
 ;;   65536   histogram: 65536 u32 counters keyed by the top 16 bits of the f32 delta
-;;   327680  touched keys: the keys whose counter went from 0 to 1 during this call, so the driver
-;;           reads and clears only those instead of scanning all 65536 counters
+;;   327680  touched keys: `collect_touched` lists here the keys whose counter is not zero, so the driver
+;;           reads and clears only those. The statistics kernels count without a branch per element (a
+;;           first-touch test there cost more than one SIMD scan of the counters per call).
 ;;   589824  scratch blocks for mixed-dtype kernels, then the heap
 ;;
 ;; bfloat16 lanes are processed as two interleaved halves: `v << 16` holds elements 0, 2, 4, 6 as binary32
@@ -56,6 +57,29 @@
     (i32.store offset=52 (i32.const 0) (i32.add (i32.load offset=52 (i32.const 0))
       (i32.add (i32.add (i32x4.extract_lane 0 (local.get $finite)) (i32x4.extract_lane 1 (local.get $finite)))
                (i32.add (i32x4.extract_lane 2 (local.get $finite)) (i32x4.extract_lane 3 (local.get $finite))))))
+    (i32.store offset=56 (i32.const 0) (local.get $touched)))
+
+  ;; Lists the keys of the non-zero histogram counters at 327680 and stores how many there are at 56.
+  (func (export "collect_touched")
+    (local $address i32) (local $touched i32) (local $v v128)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $address) (i32.const 262144)))
+      (local.set $v (v128.load offset=65536 (local.get $address)))
+      (if (v128.any_true (local.get $v)) (then
+        (if (i32x4.extract_lane 0 (local.get $v)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $address) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (if (i32x4.extract_lane 1 (local.get $v)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.add (i32.shr_u (local.get $address) (i32.const 2)) (i32.const 1)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (if (i32x4.extract_lane 2 (local.get $v)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.add (i32.shr_u (local.get $address) (i32.const 2)) (i32.const 2)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
+        (if (i32x4.extract_lane 3 (local.get $v)) (then
+          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.add (i32.shr_u (local.get $address) (i32.const 2)) (i32.const 3)))
+          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))))
+      (local.set $address (i32.add (local.get $address) (i32.const 16)))
+      (br $next)))
     (i32.store offset=56 (i32.const 0) (local.get $touched)))
 
   ;; out = bf16(b - a) for bfloat16 a, b.
@@ -133,27 +157,15 @@
         (local.set $key (i32.shl (i32x4.extract_lane 0 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (local.set $key (i32.shl (i32x4.extract_lane 1 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (local.set $key (i32.shl (i32x4.extract_lane 2 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (local.set $key (i32.shl (i32x4.extract_lane 3 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
 
         ;; statistics of lanes ($ao, $bo, $o)
         (local.set $fin (f32x4.lt (f32x4.abs (local.get $o)) (v128.const f32x4 inf inf inf inf)))
@@ -185,27 +197,15 @@
         (local.set $key (i32.shl (i32x4.extract_lane 0 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (local.set $key (i32.shl (i32x4.extract_lane 1 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (local.set $key (i32.shl (i32x4.extract_lane 2 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (local.set $key (i32.shl (i32x4.extract_lane 3 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
       (local.set $e (i32x4.add (i32x4.add (local.get $e) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
                                (v128.and (i32x4.shr_u (local.get $e) (i32.const 16)) (v128.const i32x4 1 1 1 1))))
       (local.set $o (i32x4.add (i32x4.add (local.get $o) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
@@ -387,27 +387,15 @@
         (local.set $key (i32.shl (i32x4.extract_lane 0 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (local.set $key (i32.shl (i32x4.extract_lane 1 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (local.set $key (i32.shl (i32x4.extract_lane 2 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (local.set $key (i32.shl (i32x4.extract_lane 3 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
 
         ;; statistics of lanes ($a1, $b1, $d1)
         (local.set $fin (f32x4.lt (f32x4.abs (local.get $d1)) (v128.const f32x4 inf inf inf inf)))
@@ -439,27 +427,15 @@
         (local.set $key (i32.shl (i32x4.extract_lane 0 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (local.set $key (i32.shl (i32x4.extract_lane 1 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (local.set $key (i32.shl (i32x4.extract_lane 2 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (local.set $key (i32.shl (i32x4.extract_lane 3 (local.get $t)) (i32.const 2)))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (if (i32.eq (local.get $n1) (i32.const 1)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $key) (i32.const 2)))
-          (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
       (local.set $a (i32.add (local.get $a) (i32.const 32)))
       (local.set $b (i32.add (local.get $b) (i32.const 32)))
       (local.set $out (i32.add (local.get $out) (i32.const 32)))

@@ -1,0 +1,156 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import type { TensorRef } from '../checkpoint/checkpoint-types';
+import { isSurgeonError, SurgeonError } from '../errors';
+import { bf16BitsToF32Bits } from '../numerics/bfloat16';
+import { f16BitsToF32Bits } from '../numerics/float16';
+import { createJsMatrixBackend } from '../spectra/js-matrix-backend';
+import type { MatrixBackend } from '../spectra/matrix-backend';
+import { fitsSpectralBudget, spectralStats } from '../spectra/spectral-stats';
+import type { JobCallbacks, SpectraBackendPreference } from '../../shared/jobs';
+import type { TensorReport } from '../../shared/report';
+import type { TensorPair } from './pair-tensors';
+
+/**
+ * Singular values per matrix unless the caller asks otherwise: enough for the energy at ranks 8,
+ * 16 and 64, and a tenth of the work of the 256 the energy at rank 256 would need.
+ */
+export const DEFAULT_SPECTRA_PASS_RANK = 64;
+
+/**
+ * Bytes read from one side at a time. The delta matrix itself is held whole (the SVD needs it),
+ * so the reads only need to stay small next to it.
+ */
+const READ_CHUNK_BYTES = 16 * 1024 * 1024;
+
+export interface LoadedSpectraBackend {
+  backend: MatrixBackend;
+  /** What runs the pass, in words, for the log and the report. */
+  message: string;
+}
+
+/**
+ * Loads the backend of the pass. The engine never loads onnxruntime-node itself; hosts that may
+ * (the CLI, the worker) pass src/worker/backends/load-matrix-backend's loadMatrixBackend here.
+ */
+export type SpectraBackendLoader = (preference: SpectraBackendPreference) => Promise<LoadedSpectraBackend>;
+
+/** The loader of a host that offers no onnxruntime-node: plain JavaScript, or a refusal for 'ort'. */
+export const loadJsSpectraBackend: SpectraBackendLoader = async (preference) => {
+  if (preference === 'ort') {
+    throw new SurgeonError('usage', 'this host does not load onnxruntime-node; use the js or auto spectra backend');
+  }
+  return { backend: createJsMatrixBackend(), message: 'Spectra on plain JavaScript' };
+};
+
+export interface SpectraPassOptions {
+  /** Leading singular values per matrix; min(DEFAULT_SPECTRA_PASS_RANK, rows, cols) when absent. */
+  rank?: number;
+  signal?: AbortSignal;
+}
+
+/** Whether the pass computes a spectrum for this pair: a 2-D float matrix, changed, finite, within the budget. */
+export function wantsSpectrum(pair: TensorPair, report: TensorReport | undefined): boolean {
+  if (!pair.comparable || !pair.arithmetic || pair.shape.length !== 2 || pair.b === undefined) return false;
+  if (report === undefined || report.status === 'unchanged' || (report.nonFinite ?? 0) > 0) return false;
+  return fitsSpectralBudget(pair.shape[0]!, pair.shape[1]!);
+}
+
+/**
+ * Attaches `spectra` to the report of every pair that wantsSpectrum, reading B - A again (widened
+ * to f32, the smaller side grown with zero rows) one matrix at a time. A pair without side A is a
+ * residual read alone. Returns the tensors that received a spectrum.
+ */
+export async function runSpectraPass(
+  pairs: readonly TensorPair[],
+  reports: readonly TensorReport[],
+  backend: MatrixBackend,
+  options: SpectraPassOptions = {},
+  callbacks: Pick<JobCallbacks, 'onTensor'> = {},
+): Promise<string[]> {
+  const byName = new Map(reports.map((report) => [report.name, report]));
+  const handles = new Map<string, FileHandle>();
+  const done: string[] = [];
+  try {
+    for (const pair of pairs) {
+      const report = byName.get(pair.name);
+      if (!wantsSpectrum(pair, report)) continue;
+      if (options.signal?.aborted) throw new SurgeonError('cancelled', 'the spectral pass was cancelled', undefined, pair.name);
+      const [rows, cols] = pair.shape as [number, number];
+      const delta = await readDeltaMatrix(pair, handles);
+      const requested = Math.min(options.rank ?? DEFAULT_SPECTRA_PASS_RANK, rows, cols);
+      if (requested < 1) continue;
+      try {
+        const stats = await spectralStats(delta, rows, cols, { backend, k: requested, signal: options.signal, tensor: pair.name });
+        report!.spectra = {
+          singularValues: stats.singularValues,
+          frobeniusNorm: stats.frobeniusNorm,
+          energyAtRank: stats.energyAtRank,
+          effectiveRank: stats.effectiveRank,
+          provider: stats.provider,
+        };
+        done.push(pair.name);
+        callbacks.onTensor?.(report!);
+      } catch (error) {
+        // Overflow in the f32 difference can create infinities the delta statistics did not see; such a matrix has no spectrum.
+        if (!(isSurgeonError(error) && error.rule === 'non-finite-matrix')) throw error;
+      }
+    }
+  } finally {
+    await Promise.all([...handles.values()].map((handle) => handle.close()));
+  }
+  return done;
+}
+
+/** B - A as a row-major f32 matrix of pair.shape; rows a side lacks read as zeros. */
+export async function readDeltaMatrix(pair: TensorPair, handles: Map<string, FileHandle> = new Map()): Promise<Float32Array> {
+  const delta = new Float32Array(pair.shape[0]! * pair.shape[1]!);
+  if (pair.b !== undefined) await accumulate(delta, pair.b, 1, handles, pair.name);
+  if (pair.a !== undefined) await accumulate(delta, pair.a, -1, handles, pair.name);
+  return delta;
+}
+
+/**
+ * delta[i] += sign * side[i] over the side's elements, each widened to f32. Adding B to zeros is
+ * exact, and one f64 subtraction of two f32 values rounded to f32 is the f32 subtraction, so the
+ * result holds the same bits as PyTorch's b.float() - a.float().
+ */
+async function accumulate(delta: Float32Array, ref: TensorRef, sign: 1 | -1, handles: Map<string, FileHandle>, tensor: string): Promise<void> {
+  const elementBytes = ref.dtype === 'F64' ? 8 : ref.dtype === 'F32' ? 4 : ref.dtype === 'BF16' || ref.dtype === 'F16' ? 2 : 0;
+  if (elementBytes === 0) throw new SurgeonError('usage', `dtype ${ref.dtype} has no spectrum`, ref.file.path, tensor);
+  if (ref.elementCount > delta.length) {
+    throw new SurgeonError('shape-mismatch', `${ref.elementCount} elements do not fit a ${delta.length}-element matrix`, ref.file.path, tensor);
+  }
+  let handle = handles.get(ref.file.path);
+  if (handle === undefined) {
+    handle = await open(ref.file.path, 'r');
+    handles.set(ref.file.path, handle);
+  }
+  const chunkElements = Math.floor(READ_CHUNK_BYTES / elementBytes);
+  const buffer = new ArrayBuffer(Math.min(ref.elementCount, chunkElements) * elementBytes);
+  const bytes = new Uint8Array(buffer);
+  const bitsScratch = new Uint32Array(1);
+  const asFloat = new Float32Array(bitsScratch.buffer);
+  for (let start = 0; start < ref.elementCount; start += chunkElements) {
+    const count = Math.min(chunkElements, ref.elementCount - start);
+    const length = count * elementBytes;
+    const { bytesRead } = await handle.read(bytes, 0, length, ref.offset + start * elementBytes);
+    if (bytesRead !== length) throw new SurgeonError('file-length', `read ${bytesRead} of ${length} bytes`, ref.file.path, tensor);
+    // Safetensors is little-endian, as is every host Node runs on.
+    if (ref.dtype === 'F32' || ref.dtype === 'F64') {
+      const values = ref.dtype === 'F32' ? new Float32Array(buffer, 0, count) : new Float64Array(buffer, 0, count);
+      // F64 values narrow to f32 first (round to nearest even on the Float32Array store), as .float() does.
+      for (let i = 0; i < count; i++) {
+        const value = ref.dtype === 'F64' ? Math.fround(values[i]!) : values[i]!;
+        delta[start + i] = sign > 0 ? delta[start + i]! + value : delta[start + i]! - value;
+      }
+    } else {
+      const halves = new Uint16Array(buffer, 0, count);
+      const widen = ref.dtype === 'BF16' ? bf16BitsToF32Bits : f16BitsToF32Bits;
+      for (let i = 0; i < count; i++) {
+        bitsScratch[0] = widen(halves[i]!);
+        const value = asFloat[0]!;
+        delta[start + i] = sign > 0 ? delta[start + i]! + value : delta[start + i]! - value;
+      }
+    }
+  }
+}

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runDiff } from '../../../src/engine/jobs';
+import type { TensorReport } from '../../../src/shared/report';
+import { makeTensor, mulberry32, writeCheckpoint } from '../../helpers/make-checkpoint';
+
+const MAIN = resolve(__dirname, '../../../src/cli/main.ts');
+const LOW_RANK = 'model.layers.0.self_attn.q_proj.weight';
+const FULL_RANK = 'model.layers.0.mlp.up_proj.weight';
+const GROWN = 'model.embed_tokens.weight';
+const NORM = 'model.layers.0.input_layernorm.weight';
+
+/** sum over `rank` random outer products u_i v_i^T: a matrix of rank `rank` exactly (in f64). */
+function lowRank(rows: number, cols: number, rank: number, random: () => number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rank; r++) {
+    const u = Array.from({ length: rows }, () => random() - 0.5);
+    const v = Array.from({ length: cols }, () => random() - 0.5);
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[i * cols + j] = out[i * cols + j]! + u[i]! * v[j]!;
+  }
+  return out;
+}
+
+function elementsOf(values: Float32Array): () => number {
+  let index = 0;
+  return () => values[index++]!;
+}
+
+/** ||b - a||_F with a grown with zero rows, from the f32 differences, in f64. */
+function deltaNorm(a: Float32Array, b: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < b.length; i++) sum += Math.fround(b[i]! - (a[i] ?? 0)) ** 2;
+  return Math.sqrt(sum);
+}
+
+describe('spectra pass: spectra of B - A in the diff report', () => {
+  let root: string;
+  const values = new Map<string, { a: Float32Array; b: Float32Array }>();
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'surgeon-spectra-'));
+    const random = mulberry32(23);
+    const base = (count: number) => new Float32Array(count).map(() => random() - 0.5);
+    // Rank 4 delta in an f32 matrix.
+    const qa = base(96 * 80);
+    const qDelta = lowRank(96, 80, 4, random);
+    values.set(LOW_RANK, { a: qa, b: qa.map((value, i) => value + qDelta[i]!) });
+    // A full-rank delta, to show that the effective rank tells the two apart.
+    const ua = base(64 * 48);
+    values.set(FULL_RANK, { a: ua, b: ua.map((value) => value + (random() - 0.5)) });
+    // Vocabulary growth 12 -> 14 rows: rank 2 on the shared rows plus two new rows, at most rank 4.
+    const ea = base(12 * 16);
+    const eDelta = lowRank(12, 16, 2, random);
+    const eb = new Float32Array(14 * 16);
+    eb.set(ea.map((value, i) => value + eDelta[i]!));
+    for (let i = 12 * 16; i < eb.length; i++) eb[i] = random() - 0.5;
+    values.set(GROWN, { a: ea, b: eb });
+    values.set(NORM, { a: base(16), b: base(16) });
+    const shapes = new Map([[LOW_RANK, [96, 80]], [FULL_RANK, [64, 48]], [GROWN, [12, 16]], [NORM, [16]]]);
+    const a = []; const b = [];
+    for (const [name, side] of values) {
+      const shape = shapes.get(name)!;
+      a.push(makeTensor(name, shape, 'F32', elementsOf(side.a)));
+      b.push(makeTensor(name, name === GROWN ? [14, 16] : shape, 'F32', elementsOf(side.b)));
+    }
+    const config = { model_type: 'llama', vocab_size: 12, tie_word_embeddings: true };
+    await writeCheckpoint(join(root, 'a'), a, { config });
+    await writeCheckpoint(join(root, 'b'), b, { config: { ...config, vocab_size: 14 } });
+    await writeCheckpoint(join(root, 'residual'), [makeTensor(LOW_RANK, [96, 80], 'BF16', elementsOf(new Float32Array(qDelta)))]);
+  });
+  after(async () => rm(root, { recursive: true, force: true }));
+
+  function tensor(tensors: TensorReport[], name: string): TensorReport {
+    const found = tensors.find((candidate) => candidate.name === name);
+    assert.ok(found, name);
+    return found;
+  }
+
+  it('is absent unless asked for', async () => {
+    const { report } = await runDiff({ a: join(root, 'a'), b: join(root, 'b') });
+    assert.equal(report.spectraProvider, undefined);
+    assert.ok(report.tensors.every((entry) => entry.spectra === undefined));
+  });
+
+  it('finds a rank 4 delta: small effective rank, all the energy in 8 directions', async () => {
+    const { report } = await runDiff({ a: join(root, 'a'), b: join(root, 'b'), spectra: true, spectraBackend: 'js' });
+    assert.match(report.spectraProvider ?? '', /plain JavaScript/);
+    const low = tensor(report.tensors, LOW_RANK).spectra!;
+    assert.equal(low.singularValues.length, 64);
+    assert.ok(low.effectiveRank >= 1 && low.effectiveRank < 4.1, `effective rank ${low.effectiveRank}`);
+    assert.ok(Math.abs(low.energyAtRank[8]! - 1) < 1e-6, `energy at 8: ${low.energyAtRank[8]}`);
+    assert.ok(low.singularValues[4]! < 1e-4 * low.singularValues[3]!, `s5 ${low.singularValues[4]} vs s4 ${low.singularValues[3]}`);
+    const { a, b } = values.get(LOW_RANK)!;
+    assert.ok(Math.abs(low.frobeniusNorm - deltaNorm(a, b)) <= 1e-9 * low.frobeniusNorm);
+    assert.equal(low.provider, 'plain JavaScript');
+
+    const full = tensor(report.tensors, FULL_RANK).spectra!;
+    assert.equal(full.singularValues.length, 48); // min(64, 64, 48)
+    assert.ok(full.effectiveRank > 20, `effective rank ${full.effectiveRank}`);
+    assert.ok(full.energyAtRank[8]! < 0.6);
+    assert.equal(full.energyAtRank[64], 1); // 64 >= min(rows, cols): the whole spectrum
+
+    const grown = tensor(report.tensors, GROWN);
+    assert.equal(grown.status, 'shape-mismatch');
+    const grownSide = values.get(GROWN)!;
+    assert.ok(Math.abs(grown.spectra!.frobeniusNorm - deltaNorm(grownSide.a, grownSide.b)) <= 1e-9 * grown.spectra!.frobeniusNorm);
+    assert.ok(grown.spectra!.singularValues[4]! < 1e-4 * grown.spectra!.singularValues[0]!);
+    assert.equal(tensor(report.tensors, NORM).spectra, undefined); // 1-D
+  });
+
+  it('describes a residual read alone', async () => {
+    const { report } = await runDiff({ a: join(root, 'residual'), spectra: true, spectraRank: 16 });
+    const spectra = tensor(report.tensors, LOW_RANK).spectra!;
+    assert.equal(spectra.singularValues.length, 16);
+    assert.ok(spectra.effectiveRank < 4.1 && Math.abs(spectra.energyAtRank[8]! - 1) < 1e-4, JSON.stringify(spectra.energyAtRank));
+  });
+
+  it('refuses the ort backend when the host lends no onnxruntime-node loader', async () => {
+    await assert.rejects(runDiff({ a: join(root, 'residual'), spectra: true, spectraBackend: 'ort' }), { rule: 'usage' });
+  });
+
+  it('the CLI prints the provider on stderr, spectra in --json and per matrix in words', () => {
+    const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1' } });
+    const json = cli('diff', join(root, 'a'), join(root, 'b'), '--spectra', '--spectra-backend', 'js', '--json');
+    assert.equal(json.status, 0, json.stderr);
+    assert.match(json.stderr, /Spectra on plain JavaScript/);
+    const result = JSON.parse(json.stdout) as { report: { tensors: TensorReport[]; spectraProvider: string } };
+    assert.ok(tensor(result.report.tensors, LOW_RANK).spectra!.effectiveRank < 4.1);
+    const words = cli('diff', join(root, 'a'), join(root, 'b'), '--spectra', '--spectra-backend', 'js');
+    assert.equal(words.status, 0, words.stderr);
+    assert.match(words.stdout, /Spectra on plain JavaScript.*: 3 matrices; effective rank, energy at rank 8 \/ 64/);
+    assert.match(words.stdout, new RegExp(`100\\.0% / 100\\.0%  ${LOW_RANK.replace(/\./g, '\\.')}`));
+    assert.equal(cli('diff', join(root, 'a'), '--spectra-backend', 'gpu').status, 2);
+  });
+});
