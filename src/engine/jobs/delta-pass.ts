@@ -100,9 +100,11 @@ export function tensorReport(pair: TensorPair, context?: PassContext): TensorRep
   if (!context) return report;
   report.elements = elementCount(pair.shape);
   if (context.stats) {
-    const stats = finishTensorStats({ ...context.stats, histogram: finalizeHistogram(context.stats) });
+    // The kernels count every element; the statistics divide by the finite ones, which the sums hold.
+    const finite = context.stats.count - context.stats.nonFinite;
+    const stats = finishTensorStats({ ...context.stats, count: finite, histogram: finalizeHistogram(context.stats) });
     Object.assign(report, stats);
-    if (pair.status === 'changed' && context.stats.unchanged === context.stats.count && context.stats.nonFinite === 0) report.status = 'unchanged';
+    if (pair.status === 'changed' && context.stats.unchanged === finite && context.stats.nonFinite === 0) report.status = 'unchanged';
   } else if (pair.status === 'changed' && context.equal) {
     report.status = 'unchanged';
   }

@@ -2,33 +2,14 @@
  * Turns the sums a kernel accumulates while streaming a tensor into the statistics of its delta,
  * and rolls tensor statistics up into layer-by-module cells and a whole-model summary.
  */
+import type { DeltaStatistics } from '../kernels/delta-statistics';
 import type { DeltaStats, DiffSummary, Histogram, LayerCell, TensorReport, TensorStatus } from '../../shared/report';
 
 /**
- * What a kernel accumulates over one tensor, in f64, for the f32 delta d = b - a. Elements where a,
- * b or d is NaN or infinite are counted in `nonFinite` and left out of every other field.
+ * What a kernel accumulates over one tensor (in f64, for the f32 delta d = b - a), with its histogram
+ * already reduced to equal-width bins. Here `count` is the finite elements only: those in the sums.
  */
-export interface DeltaAccumulator {
-  /** Elements that entered the sums (the finite ones). */
-  count: number;
-  /** Sum of d. */
-  sum: number;
-  /** Sum of d squared. */
-  sumSquares: number;
-  /** Sum of a squared (the base side). */
-  baseSumSquares: number;
-  /** Sum of b squared (the other side). */
-  otherSumSquares: number;
-  /** Sum of a times b. */
-  dot: number;
-  /** Largest |d|. */
-  maxAbs: number;
-  /** Elements with d equal to zero. */
-  unchanged: number;
-  nonFinite: number;
-  /** The histogram of d, already reduced to equal-width bins. */
-  histogram: Histogram;
-}
+export type DeltaAccumulator = Omit<DeltaStatistics, 'histogram' | 'min' | 'max'> & { histogram: Histogram };
 
 /** How many tensors the summary lists as most changed. */
 export const MOST_CHANGED_COUNT = 10;

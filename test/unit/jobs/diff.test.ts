@@ -73,6 +73,19 @@ describe('diff: per-tensor statistics of B - A in one pass', () => {
     assert.deepEqual(report.layers.map((cell) => [cell.layer, cell.module]), [[0, 'down'], [0, 'q'], [1, 'q']]);
   });
 
+  it('leaves non-finite elements out of the statistics and counts them', async () => {
+    const a = new Float32Array([1, 2, 3, 4]);
+    const b = new Float32Array([2, NaN, 5, 4]);
+    await writeCheckpoint(join(root, 'nan-a'), [makeTensor('w', [4], 'F32', elementsOf(a))]);
+    await writeCheckpoint(join(root, 'nan-b'), [makeTensor('w', [4], 'F32', elementsOf(b))]);
+    const { report } = await runDiff({ a: join(root, 'nan-a'), b: join(root, 'nan-b') });
+    const tensor = report.tensors[0]!;
+    assert.equal(tensor.nonFinite, 1);
+    assert.equal(tensor.meanDelta, (1 + 2 + 0) / 3);
+    assert.equal(tensor.zeroFraction, 1 / 3);
+    assert.equal(tensor.deltaNorm, Math.sqrt(1 + 4));
+  });
+
   it('describes a residual alone: the delta is the residual itself', async () => {
     const { report } = await runDiff({ a: join(root, 'b') });
     const [name, { b }] = [...values.entries()][0]!;
