@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { assertUnchanged } from '../checkpoint/assert-unchanged';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import { SurgeonError } from '../errors';
-import { TORCH_DTYPE_NAMES, isFloatDtype, type Dtype } from '../format/dtype';
+import { TORCH_DTYPE_NAMES, bytesPerElement, isFloatDtype, type Dtype } from '../format/dtype';
 import { DEFAULT_MAX_SHARD_BYTES } from '../format/safetensors-writer';
 import { createAtomicOutput } from '../io/atomic-output';
 import { loadJobKernels } from './job-kernels';
@@ -90,7 +90,7 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
           } else if (cDtype !== outDtype && isFloatDtype(cDtype)) {
             kernels.convert(c!, cDtype, out, outDtype, count);
           } else {
-            out.bytes.set(c!.bytes.subarray(0, count * (task.context.pair.a!.byteLength / Math.max(1, task.context.pair.a!.elementCount))));
+            out.bytes.set(c!.bytes.subarray(0, count * (bytesPerElement(cDtype) ?? 1)));
           }
         },
       }, { kernels, hashes, ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) });

@@ -1,4 +1,4 @@
-import type { Dtype } from '../format/dtype';
+import { bytesPerElement, type Dtype } from '../format/dtype';
 import { createDeltaStatistics, finalizeHistogram, type DeltaStatistics, type ElementwiseKernels, type KernelBuffer } from '../kernels/kernels';
 import type { StreamingFileHash } from '../io/file-hash';
 import { finishTensorStats } from '../report/delta-stats';
@@ -68,7 +68,7 @@ export async function runDeltaPass(
         return;
       }
       // Integer and bool tensors: compared for equality, and B's bytes are what a residual stores.
-      const bytes = count * (pair.b!.byteLength / Math.max(1, pair.b!.elementCount));
+      const bytes = count * (bytesPerElement(bOperand.dtype) ?? 1);
       const aBytes = a.bytes.subarray(0, bytes);
       const bBytes = b.bytes.subarray(0, bytes);
       if (task.context.equal && !Buffer.from(aBytes.buffer, aBytes.byteOffset, bytes).equals(Buffer.from(bBytes.buffer, bBytes.byteOffset, bytes))) {

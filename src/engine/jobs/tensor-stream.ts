@@ -169,8 +169,7 @@ async function readPiece<T>(piece: PlannedPiece<T>, slot: Slot, files: FileHandl
   await Promise.all(piece.task.operands.map(async (operand, index) => {
     const target = slot.inputs[index]!;
     const size = elementBytes(operand.dtype, piece.task.name);
-    const presentEnd = Math.min(piece.start + piece.count, operand.ref ? operand.presentElements : 0);
-    const presentCount = Math.max(0, presentEnd - piece.start);
+    const presentCount = presentInPiece(operand, piece);
     if (presentCount < piece.count) target.bytes.fill(0, presentCount * size, piece.count * size);
     if (presentCount === 0 || !operand.ref) return;
     const handle = await files.get(operand.ref.file.path);
@@ -197,7 +196,7 @@ function feedHashes<T>(piece: PlannedPiece<T>, slot: Slot, hashes: Map<string, S
   piece.task.operands.forEach((operand, index) => {
     if (!operand.ref) return;
     const size = elementBytes(operand.dtype, piece.task.name);
-    const presentCount = Math.max(0, Math.min(piece.count, operand.presentElements - piece.start));
+    const presentCount = presentInPiece(operand, piece);
     if (presentCount === 0) return;
     hashes.get(operand.ref.file.path)?.feed(operand.ref.offset + piece.start * size, slot.inputs[index]!.bytes.subarray(0, presentCount * size));
   });
@@ -226,10 +225,13 @@ function taskInputBytes<T>(task: StreamTask<T>): number {
 
 function pieceInputBytes<T>(piece: PlannedPiece<T>): number {
   return piece.task.operands.reduce((sum, operand) => {
-    if (!operand.ref) return sum;
-    const present = Math.max(0, Math.min(piece.count, operand.presentElements - piece.start));
-    return sum + present * elementBytes(operand.dtype, piece.task.name);
+    return sum + presentInPiece(operand, piece) * elementBytes(operand.dtype, piece.task.name);
   }, 0);
+}
+
+/** Elements of the piece that come from the operand's file; the rest read as zeros. */
+function presentInPiece(operand: StreamOperand, piece: { start: number; count: number }): number {
+  return operand.ref ? Math.max(0, Math.min(piece.count, operand.presentElements - piece.start)) : 0;
 }
 
 function elementBytes(dtype: Dtype, tensor: string): number {
