@@ -1,7 +1,8 @@
 // Runs the engine's node:test suites through tsx. Node 20's test runner does not expand globs,
 // so the files are listed here: every `*.test.ts` under the folders given (default test/unit, test/fuzz).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['test/unit', 'test/fuzz'];
@@ -21,5 +22,11 @@ if (files.length === 0) {
   console.error(`no test files under ${roots.join(', ')}`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], { stdio: 'inherit' });
+// Jobs remember input digests in a cache folder; tests get their own so they neither read nor fill the user's.
+const cache = mkdtempSync(join(tmpdir(), 'surgeon-test-cache-'));
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, CHECKPOINT_SURGEON_CACHE: process.env.CHECKPOINT_SURGEON_CACHE ?? cache },
+});
+rmSync(cache, { recursive: true, force: true });
 process.exit(result.status ?? 1);

@@ -5,6 +5,11 @@ import { formatBytes } from './progress-bar';
 /** The human-readable summary printed without --json. */
 export function describeResult(result: JobResult): string {
   switch (result.kind) {
+    case 'dry-run': return [
+      `Dry run of ${result.operation}: the plan holds (${result.tensors} tensors, ${result.parameters.toLocaleString('en-US')} parameters) in ${(result.seconds * 1000).toFixed(0)} ms; nothing was written.`,
+      ...issueLines(result.issues),
+      `  would write ${result.out}: ${result.files.map((file) => `${file.file} (${formatBytes(file.bytes)})`).join(', ')}`,
+    ].join('\n');
     case 'compute': return [
       `Residual written to ${result.out} (${result.tensors} tensors, ${result.parameters.toLocaleString('en-US')} parameters, ${result.dtype}) in ${result.seconds.toFixed(2)} s.`,
       ...issueLines(result.issues),

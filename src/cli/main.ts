@@ -47,12 +47,14 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
     .option('--force', 'go on although the configs belong to different families or tensors are missing')
     .option('--overwrite', 'replace an existing output folder')
+    .option('--dry-run', 'check both checkpoints and plan the output, reading headers only; write nothing')
+    .option('--no-stats', 'skip the per-tensor statistics (norms, cosine, histogram); the report then lists shapes and dtypes only')
     .option('--download', 'fetch Hub ids that are not in the local cache into it first')
     .option('--json', 'print one JSON result object to stdout')
-    .action((flags: { base: string; instruct: string; out: string; dtype: ResidualDtype; shardSize: number; force?: boolean; overwrite?: boolean } & CommonFlags) =>
+    .action((flags: { base: string; instruct: string; out: string; dtype: ResidualDtype; shardSize: number; force?: boolean; overwrite?: boolean; stats: boolean; dryRun?: boolean } & CommonFlags) =>
       run('compute', flags, (callbacks) => runCompute({
         base: flags.base, instruct: flags.instruct, out: flags.out, dtype: flags.dtype, shardSize: flags.shardSize,
-        force: flags.force === true, overwrite: flags.overwrite === true,
+        force: flags.force === true, overwrite: flags.overwrite === true, statistics: flags.stats, dryRun: flags.dryRun === true,
       }, callbacks)));
 
   program.command('apply')
@@ -67,12 +69,13 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
     .option('--force', 'go on although the residual was computed against another family')
     .option('--overwrite', 'replace an existing output folder')
+    .option('--dry-run', 'check both checkpoints and plan the output, reading headers only; write nothing')
     .option('--download', 'fetch Hub ids that are not in the local cache into it first')
     .option('--json', 'print one JSON result object to stdout')
-    .action((flags: { base: string; residual: string; out: string; scale: number; include?: string; exclude?: string; dtype: ResidualDtype; shardSize: number; force?: boolean; overwrite?: boolean } & CommonFlags) =>
+    .action((flags: { base: string; residual: string; out: string; scale: number; include?: string; exclude?: string; dtype: ResidualDtype; shardSize: number; force?: boolean; overwrite?: boolean; dryRun?: boolean } & CommonFlags) =>
       run('apply', flags, (callbacks) => runApply({
         base: flags.base, residual: flags.residual, out: flags.out, scale: flags.scale, dtype: flags.dtype, shardSize: flags.shardSize,
-        force: flags.force === true, overwrite: flags.overwrite === true,
+        force: flags.force === true, overwrite: flags.overwrite === true, dryRun: flags.dryRun === true,
         ...(flags.include !== undefined ? { include: flags.include } : {}), ...(flags.exclude !== undefined ? { exclude: flags.exclude } : {}),
       }, callbacks)));
 

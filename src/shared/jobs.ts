@@ -19,6 +19,10 @@ export interface ComputeOptions {
   shardSize?: number;
   force?: boolean;
   overwrite?: boolean;
+  /** Per-tensor statistics of the residual in the same pass (default true). */
+  statistics?: boolean;
+  /** Plan only: check everything and report the files it would write, without reading tensor data. */
+  dryRun?: boolean;
 }
 
 export interface ApplyOptions {
@@ -32,6 +36,8 @@ export interface ApplyOptions {
   shardSize?: number;
   force?: boolean;
   overwrite?: boolean;
+  /** Plan only: check everything and report the files it would write, without reading tensor data. */
+  dryRun?: boolean;
 }
 
 export interface VerifyOptions {
@@ -217,4 +223,18 @@ export interface CacheResult {
   models: Array<{ repo: string; sizeOnDisk: number; revisions: Array<{ commit: string; refs: string[]; path: string }> }>;
 }
 
-export type JobResult = ComputeResult | ApplyResult | VerifyResult | DiffResult | InspectResult | CardResult | PullResult | PushResult | CacheResult;
+/** What `compute --dry-run` / `apply --dry-run` found and would write; nothing was read past the headers. */
+export interface DryRunResult {
+  kind: 'dry-run';
+  operation: 'compute' | 'apply';
+  out: string;
+  /** Warnings and notes; a plan with errors is refused like the job itself. */
+  issues: PlanIssue[];
+  tensors: number;
+  parameters: number;
+  /** The files the job would write (shards, and the index when there is more than one), with their sizes. */
+  files: OutputFile[];
+  seconds: number;
+}
+
+export type JobResult = DryRunResult | ComputeResult | ApplyResult | VerifyResult | DiffResult | InspectResult | CardResult | PullResult | PushResult | CacheResult;

@@ -59,8 +59,9 @@ export class JobRunner {
 
 function dispatch(job: JobRequest, callbacks: JobCallbacks): Promise<JobResult> {
   switch (job.kind) {
-    case 'compute': return runCompute(job.options, callbacks);
-    case 'apply': return runApply(job.options, callbacks);
+    // Dry runs are the CLI's; the extension shows a plan's problems from the job's refusal.
+    case 'compute': return runCompute({ ...job.options, dryRun: false }, callbacks);
+    case 'apply': return runApply({ ...job.options, dryRun: false }, callbacks);
     case 'verify': return runVerify(job.options, callbacks);
     case 'diff': return runDiff(job.options, callbacks, { loadSpectraBackend: loadMatrixBackend });
     case 'inspect': return runInspect(job.options, callbacks);

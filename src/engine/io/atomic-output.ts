@@ -40,7 +40,7 @@ export async function createAtomicOutput(target: string, options: AtomicOutputOp
   await acquireLock(lockPath, finalPath);
   let dir: string;
   try {
-    await refuseExisting(finalPath, options.overwrite === true);
+    await refuseExistingOutput(finalPath, options.overwrite === true);
     dir = await mkdtemp(join(parent, `.${base}.partial-`));
   } catch (error) {
     await unlink(lockPath).catch(() => undefined);
@@ -54,7 +54,7 @@ export async function createAtomicOutput(target: string, options: AtomicOutputOp
       if (state !== 'open') throw new SurgeonError('usage', `the output was already ${state}`, finalPath);
       try {
         await syncTree(dir);
-        await refuseExisting(finalPath, options.overwrite === true);
+        await refuseExistingOutput(finalPath, options.overwrite === true);
         await moveIntoPlace(dir, finalPath);
         await syncFolder(parent);
       } catch (error) {
@@ -119,7 +119,8 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-async function refuseExisting(target: string, overwrite: boolean): Promise<void> {
+/** Refuses (rule `output-exists`) a target that exists and is not an empty folder, unless `overwrite`. */
+export async function refuseExistingOutput(target: string, overwrite: boolean): Promise<void> {
   if (overwrite) return;
   const stats = await lstat(target).catch(() => undefined);
   if (stats === undefined) return;

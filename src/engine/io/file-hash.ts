@@ -1,69 +1,89 @@
-import { createHash, type Hash } from 'node:crypto';
-import { open } from 'node:fs/promises';
-
-/** Pieces read to finish a hash that the streaming pass could not cover. */
-const HASH_READ_BYTES = 4 * 1024 * 1024;
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { SurgeonError } from '../errors';
+import { ioError } from './output-file';
 
 /**
- * SHA-256 of one input file, fed by the streaming pass as its pieces go by, so provenance
- * costs no second read. Pieces must arrive in file order; a piece that skips ahead means the
- * job reads this file out of order (a checkpoint laid out differently from its partner), and
- * `finish` then hashes the file again from the start. Bytes the job never reads (the header,
- * tensors it skips) are read at `finish` only.
+ * The hashing thread's program. It is evaluated from this string rather than loaded from a file so
+ * that it runs the same under the CLI bundle, the extension's worker bundle and tsx in tests. It
+ * reads the file itself, in large synchronous reads, and never touches the job's buffers: SHA-256
+ * is sequential and as costly per byte as the rest of the job together, so it gets its own core.
  */
-export class StreamingFileHash {
-  private hash: Hash = createHash('sha256');
-  private cursor = 0;
-  private outOfOrder = false;
-
-  constructor(readonly path: string, readonly size: number) {}
-
-  feed(offset: number, bytes: Uint8Array): void {
-    if (this.outOfOrder) return;
-    const end = offset + bytes.byteLength;
-    if (end <= this.cursor) return; // Read twice (a tied embedding serves two tensors): already hashed.
-    if (offset > this.cursor) {
-      this.outOfOrder = true;
-      return;
-    }
-    this.hash.update(offset === this.cursor ? bytes : bytes.subarray(this.cursor - offset));
-    this.cursor = end;
-  }
-
-  /** The hex digest, and how many bytes had to be read for it after the streaming pass. */
-  async finish(): Promise<{ sha256: string; extraBytesRead: number }> {
-    if (this.outOfOrder) {
-      this.hash = createHash('sha256');
-      this.cursor = 0;
-    }
-    const extraBytesRead = this.size - this.cursor;
-    if (this.cursor < this.size) await this.hashRange(this.cursor, this.size);
-    return { sha256: this.hash.digest('hex'), extraBytesRead };
-  }
-
-  /** Hashes the bytes before the first tensor (the header) so data pieces can follow in order. */
-  async feedPrefix(end: number): Promise<void> {
-    if (this.cursor === 0 && end > 0) await this.hashRange(0, end);
-  }
-
-  private async hashRange(start: number, end: number): Promise<void> {
-    const handle = await open(this.path, 'r');
+const HASH_THREAD_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const { openSync, readSync, closeSync } = require('node:fs');
+const buffer = Buffer.allocUnsafe(${4 * 1024 * 1024});
+parentPort.on('message', (path) => {
+  try {
+    const fd = openSync(path, 'r');
+    const hash = createHash('sha256');
+    let bytes = 0;
     try {
-      const buffer = Buffer.allocUnsafe(Math.min(HASH_READ_BYTES, end - start));
-      let position = start;
-      while (position < end) {
-        const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.byteLength, end - position), position);
-        if (bytesRead === 0) throw new Error(`${this.path}: the file ended at ${position} bytes, expected ${end}`);
-        this.hash.update(buffer.subarray(0, bytesRead));
-        position += bytesRead;
-      }
-      this.cursor = end;
+      for (let read; (read = readSync(fd, buffer, 0, buffer.length, bytes)) > 0; bytes += read) hash.update(buffer.subarray(0, read));
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
+    parentPort.postMessage({ path, bytes, sha256: hash.digest('hex') });
+  } catch (error) {
+    parentPort.postMessage({ path, error: { message: error.message, code: error.code } });
   }
+});
+`;
+
+type HashThreadReply =
+  | { path: string; bytes: number; sha256: string }
+  | { path: string; error: { message: string; code?: string } };
+
+export interface FileToHash {
+  path: string;
+  /** The size the job planned with; a file that hashes to another length changed under the job. */
+  size: number;
 }
 
-export async function sha256File(path: string, size: number): Promise<string> {
-  return (await new StreamingFileHash(path, size).finish()).sha256;
+/**
+ * SHA-256 of whole files on background threads, the largest files first, at most one thread per
+ * core. Resolves with the hex digests by path; a read error or an abort stops every thread.
+ */
+export function sha256Files(files: readonly FileToHash[], signal?: AbortSignal): Promise<Map<string, string>> {
+  const sizes = new Map(files.map((file) => [file.path, file.size]));
+  const queue = [...sizes.keys()].sort((x, y) => sizes.get(y)! - sizes.get(x)!);
+  const digests = new Map<string, string>();
+  if (queue.length === 0) return Promise.resolve(digests);
+  const threads = Array.from({ length: Math.min(queue.length, availableParallelism()) }, () => new Worker(HASH_THREAD_SOURCE, { eval: true }));
+
+  return new Promise<Map<string, string>>((resolve, reject) => {
+    let settled = false;
+    const stop = (error?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      for (const thread of threads) void thread.terminate();
+      if (error === undefined) resolve(digests);
+      else reject(error);
+    };
+    const onAbort = (): void => stop(new SurgeonError('cancelled', 'the job was cancelled'));
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const next = (thread: Worker): void => {
+      const path = queue.shift();
+      if (path !== undefined) thread.postMessage(path);
+      else if (digests.size === sizes.size) stop();
+    };
+    for (const thread of threads) {
+      thread.on('message', (reply: HashThreadReply) => {
+        if ('error' in reply) {
+          return stop(ioError(reply.path, 'cannot read the file to hash it', Object.assign(new Error(reply.error.message), { code: reply.error.code })));
+        }
+        if (reply.bytes !== sizes.get(reply.path)) {
+          return stop(new SurgeonError('input-changed', `the file is ${reply.bytes} bytes long now, ${sizes.get(reply.path)} when the job began`, reply.path));
+        }
+        digests.set(reply.path, reply.sha256);
+        next(thread);
+      });
+      thread.on('error', (error) => stop(error));
+      next(thread);
+    }
+  });
 }

@@ -11,10 +11,11 @@ import { diffConfigs } from '../report/config-diff';
 import { appliedCardInput, renderModelCard } from '../report/model-card';
 import { loadTokenizerFiles } from '../report/tokenizer-diff';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
-import type { ApplyOptions, ApplyResult, JobCallbacks, PlanIssue, ResidualDtype } from '../../shared/jobs';
+import type { ApplyOptions, ApplyResult, DryRunResult, JobCallbacks, PlanIssue, ResidualDtype } from '../../shared/jobs';
 import type { DiffReport } from '../../shared/report';
 import { PROVENANCE_FILE, REPORT_FILE, RESIDUAL_SIDE_FILES, dominantDtype } from './compute';
-import { finishHashes, hashInputs } from './input-hashes';
+import { dryRunResult } from './dry-run';
+import { InputHashes } from './input-hashes';
 import { openInput } from './open-input';
 import { elementCount, pairTensors, rowElements, type TensorPair } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
@@ -29,8 +30,14 @@ interface ApplyTask {
   add: boolean;
 }
 
-/** M = C + scale * R, tensor by tensor, narrowed once from f32 to C's dtype (or `dtype`). */
-export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = {}): Promise<ApplyResult> {
+/**
+ * M = C + scale * R, tensor by tensor, narrowed once from f32 to C's dtype (or `dtype`). With `dryRun`
+ * it stops after the plan and says what it would write.
+ */
+export async function runApply(options: ApplyOptions & { dryRun: true }, callbacks?: JobCallbacks): Promise<DryRunResult>;
+export async function runApply(options: ApplyOptions & { dryRun?: false }, callbacks?: JobCallbacks): Promise<ApplyResult>;
+export async function runApply(options: ApplyOptions, callbacks?: JobCallbacks): Promise<ApplyResult | DryRunResult>;
+export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = {}): Promise<ApplyResult | DryRunResult> {
   const started = performance.now();
   const scale = options.scale ?? 1;
   if (!Number.isFinite(scale)) throw new SurgeonError('usage', `the scale must be a finite number, not ${scale}`);
@@ -57,14 +64,17 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
   const outputName = (task: ApplyTask): string => task.pair.name;
   const dtypeOf = (task: ApplyTask): Dtype => requestedDtype(task.pair.a!.dtype, options.dtype ?? 'same');
   const shapeOf = (task: ApplyTask): number[] => (task.add ? task.pair.shape : task.pair.a!.shape);
+  const planned = tasks.map((task) => ({ name: outputName(task), dtype: dtypeOf(task), shape: shapeOf(task) }));
+  if (options.dryRun) return dryRunResult('apply', options.out, options.overwrite === true, issues, planned, options.shardSize ?? DEFAULT_MAX_SHARD_BYTES, started);
 
+  let hashes: InputHashes | undefined;
   const output = await createAtomicOutput(options.out, { overwrite: options.overwrite === true });
   try {
-    const weights = await ShardedOutput.create(output.dir, tasks.map((task) => ({ name: outputName(task), dtype: dtypeOf(task), shape: shapeOf(task) })), options.shardSize ?? DEFAULT_MAX_SHARD_BYTES);
-    const hashes = await hashInputs([target, residual]);
+    const weights = await ShardedOutput.create(output.dir, planned, options.shardSize ?? DEFAULT_MAX_SHARD_BYTES);
     const kernels = await loadJobKernels();
+    await Promise.all([...target.files, ...residual.files].map(assertUnchanged));
+    hashes = InputHashes.start([target, residual], callbacks.signal);
     try {
-      await Promise.all([...target.files, ...residual.files].map(assertUnchanged));
       const streamTasks: Array<StreamTask<ApplyTask>> = tasks.map((task) => {
         const { pair } = task;
         const rows = rowElements(pair.shape);
@@ -93,14 +103,14 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
             out.bytes.set(c!.bytes.subarray(0, count * (bytesPerElement(cDtype) ?? 1)));
           }
         },
-      }, { kernels, hashes, ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) });
+      }, { kernels, ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) });
     } catch (error) {
       await weights.discard();
       throw error;
     }
     const files = await weights.finish();
+    const [targetHashes, residualHashes] = await hashes.provenance([target, residual] as const);
     await Promise.all([...target.files, ...residual.files].map(assertUnchanged));
-    const [targetHashes, residualHashes] = await finishHashes(hashes, [target, residual] as const);
 
     const residualTokenizer = residual.layout === 'file' ? null : await loadTokenizerFiles(residual.root);
     const growth = vocabularyGrowth(tasks.filter((task) => task.add).map((task) => task.pair), residualTokenizer);
@@ -145,6 +155,7 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
     result.seconds = (performance.now() - started) / 1000;
     return result;
   } catch (error) {
+    hashes?.stop();
     await output.abort();
     throw error;
   }

@@ -9,10 +9,11 @@ import { loadJobKernels } from './job-kernels';
 import { residualCardInput, renderModelCard } from '../report/model-card';
 import { residualsConfig } from '../report/residuals-config';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
-import type { ComputeOptions, ComputeResult, JobCallbacks, ResidualDtype } from '../../shared/jobs';
+import type { ComputeOptions, ComputeResult, DryRunResult, JobCallbacks, ResidualDtype } from '../../shared/jobs';
 import { runDeltaPass, tensorReport } from './delta-pass';
 import { buildDiffReport, compareSides } from './diff-report';
-import { hashInputs, finishHashes } from './input-hashes';
+import { dryRunResult } from './dry-run';
+import { InputHashes } from './input-hashes';
 import { openInput } from './open-input';
 import { pairTensors, type TensorPair } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
@@ -30,8 +31,14 @@ export const RESIDUAL_SIDE_FILES = [
 export const PROVENANCE_FILE = 'provenance.json';
 export const REPORT_FILE = 'diff-report.json';
 
-/** R = instruct - base, tensor by tensor, with the statistics of the difference in the same pass. */
-export async function runCompute(options: ComputeOptions, callbacks: JobCallbacks = {}): Promise<ComputeResult> {
+/**
+ * R = instruct - base, tensor by tensor, with the statistics of the difference in the same pass. With
+ * `dryRun` it stops after the plan and says what it would write.
+ */
+export async function runCompute(options: ComputeOptions & { dryRun: true }, callbacks?: JobCallbacks): Promise<DryRunResult>;
+export async function runCompute(options: ComputeOptions & { dryRun?: false }, callbacks?: JobCallbacks): Promise<ComputeResult>;
+export async function runCompute(options: ComputeOptions, callbacks?: JobCallbacks): Promise<ComputeResult | DryRunResult>;
+export async function runCompute(options: ComputeOptions, callbacks: JobCallbacks = {}): Promise<ComputeResult | DryRunResult> {
   const started = performance.now();
   callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
   const [base, instruct] = await Promise.all([openInput(options.base, callbacks), openInput(options.instruct, callbacks)]);
@@ -47,27 +54,30 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
 
   const written = pairing.pairs.filter((pair) => pair.comparable && pair.a && pair.b);
   const dtypeOf = (pair: TensorPair): Dtype => residualDtype(pair, options.dtype ?? 'same');
+  const planned = written.map((pair) => ({ name: pair.name, dtype: dtypeOf(pair), shape: pair.shape }));
+  if (options.dryRun) return dryRunResult('compute', options.out, options.overwrite === true, issues, planned, options.shardSize ?? DEFAULT_MAX_SHARD_BYTES, started);
+  let hashes: InputHashes | undefined;
   const output = await createAtomicOutput(options.out, { overwrite: options.overwrite === true });
   try {
-    const weights = await ShardedOutput.create(output.dir, written.map((pair) => ({ name: pair.name, dtype: dtypeOf(pair), shape: pair.shape })), options.shardSize ?? DEFAULT_MAX_SHARD_BYTES);
+    const weights = await ShardedOutput.create(output.dir, planned, options.shardSize ?? DEFAULT_MAX_SHARD_BYTES);
     let tensors;
-    const hashes = await hashInputs([base, instruct]);
+    await Promise.all([...base.files, ...instruct.files].map(assertUnchanged));
+    hashes = InputHashes.start([base, instruct], callbacks.signal);
     try {
-      await Promise.all([...base.files, ...instruct.files].map(assertUnchanged));
-      tensors = await runDeltaPass(pairing.pairs, await loadJobKernels(), { ...callbacks, hashes, output: { weights, dtypeOf } });
+      tensors = await runDeltaPass(pairing.pairs, await loadJobKernels(), { ...callbacks, output: { weights, dtypeOf }, statistics: options.statistics !== false });
     } catch (error) {
       await weights.discard();
       throw error;
     }
     const files = await weights.finish();
     callbacks.onProgress?.({ phase: 'finalize', bytesDone: 0, bytesTotal: 0, tensorsDone: tensors.length, tensorsTotal: tensors.length });
+    const [baseHashes, instructHashes] = await hashes.provenance([base, instruct] as const);
     await Promise.all([...base.files, ...instruct.files].map(assertUnchanged));
-    const [baseHashes, instructHashes] = await finishHashes(hashes, [base, instruct] as const);
 
     const report = buildDiffReport(options.base, options.instruct, tensors, sides);
     const growth = vocabularyGrowth(pairing.pairs, sides.tokenizerB);
     const createdAt = new Date();
-    const residualTensors = written.map((pair) => ({ name: pair.name, dtype: dtypeOf(pair), shape: pair.shape }));
+    const residualTensors = planned;
     const result: ComputeResult = {
       kind: 'compute',
       out: output.target,
@@ -116,6 +126,7 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
     result.seconds = (performance.now() - started) / 1000;
     return result;
   } catch (error) {
+    hashes?.stop();
     await output.abort();
     throw error;
   }

@@ -1,6 +1,5 @@
 import { bytesPerElement, type Dtype } from '../format/dtype';
 import { createDeltaStatistics, finalizeHistogram, type DeltaStatistics, type ElementwiseKernels, type KernelBuffer } from '../kernels/kernels';
-import type { StreamingFileHash } from '../io/file-hash';
 import { finishTensorStats } from '../report/delta-stats';
 import { parseTensorName } from '../report/layer-names';
 import type { JobCallbacks } from '../../shared/jobs';
@@ -17,6 +16,8 @@ export interface DeltaPassOutput {
 
 interface PassContext {
   pair: TensorPair;
+  /** Float pairs: computed with the kernels (with `stats` unless the pass skips statistics). */
+  arithmetic: boolean;
   stats?: DeltaStatistics;
   /** Non-float tensors: still equal so far. */
   equal: boolean;
@@ -30,7 +31,7 @@ interface PassContext {
 export async function runDeltaPass(
   pairs: readonly TensorPair[],
   kernels: ElementwiseKernels,
-  callbacks: JobCallbacks & { hashes?: Map<string, StreamingFileHash>; output?: DeltaPassOutput },
+  callbacks: JobCallbacks & { output?: DeltaPassOutput; statistics?: boolean },
 ): Promise<TensorReport[]> {
   const reports = new Map<string, TensorReport>();
   const tasks: Array<StreamTask<PassContext>> = [];
@@ -54,16 +55,16 @@ export async function runDeltaPass(
       elements: elementCount(pair.shape),
       operands: [operand('a'), operand('b')],
       ...(output && outDtype ? { output: { ...output.weights.locate(pair.name), dtype: outDtype } } : {}),
-      context: { pair, equal: true, ...(pair.arithmetic ? { stats: createDeltaStatistics() } : {}) },
+      context: { pair, equal: true, arithmetic: pair.arithmetic, ...(pair.arithmetic && callbacks.statistics !== false ? { stats: createDeltaStatistics() } : {}) },
     });
   }
 
   await streamTensors(tasks, {
     processPiece({ task, count, inputs, output }) {
-      const { pair, stats } = task.context;
+      const { arithmetic, stats } = task.context;
       const [a, b] = inputs as [KernelBuffer, KernelBuffer];
       const [aOperand, bOperand] = task.operands as [StreamOperand, StreamOperand];
-      if (stats) {
+      if (arithmetic) {
         kernels.subtract(a, aOperand.dtype, b, bOperand.dtype, output, task.output?.dtype ?? 'F32', count, stats);
         return;
       }
@@ -81,7 +82,7 @@ export async function runDeltaPass(
       reports.set(task.name, report);
       callbacks.onTensor?.(report);
     },
-  }, { kernels, ...(callbacks.hashes ? { hashes: callbacks.hashes } : {}), ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) });
+  }, { kernels, ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) });
 
   return pairs.map((pair) => reports.get(pair.name)!);
 }
@@ -105,7 +106,7 @@ export function tensorReport(pair: TensorPair, context?: PassContext): TensorRep
     const stats = finishTensorStats({ ...context.stats, count: finite, histogram: finalizeHistogram(context.stats) });
     Object.assign(report, stats);
     if (pair.status === 'changed' && context.stats.unchanged === finite && context.stats.nonFinite === 0) report.status = 'unchanged';
-  } else if (pair.status === 'changed' && context.equal) {
+  } else if (pair.status === 'changed' && !context.arithmetic && context.equal) {
     report.status = 'unchanged';
   }
   return report;

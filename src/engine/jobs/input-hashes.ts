@@ -1,30 +1,68 @@
 import { relative } from 'node:path';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
-import { StreamingFileHash } from '../io/file-hash';
+import { DigestCache, identify, type IdentifiedFile } from '../io/digest-cache';
+import { sha256Files } from '../io/file-hash';
 import type { FileProvenance } from '../../shared/jobs';
 
-/** One SHA-256 tracker per input weights file, primed with the bytes before its first tensor. */
-export async function hashInputs(checkpoints: readonly Checkpoint[]): Promise<Map<string, StreamingFileHash>> {
-  const hashes = new Map<string, StreamingFileHash>();
-  for (const file of checkpoints.flatMap((checkpoint) => checkpoint.files)) {
-    if (hashes.has(file.path)) continue;
-    const hash = new StreamingFileHash(file.path, file.size);
-    await hash.feedPrefix(file.header.dataStart);
-    hashes.set(file.path, hash);
+/**
+ * The SHA-256 of every input weights file, for provenance. Hashing runs on background threads while
+ * the tensors stream (it costs about as much CPU as the job itself), and files hashed before and
+ * unchanged since come from the digest cache. Stop it with `stop()` when the job fails.
+ */
+export class InputHashes {
+  private readonly stopper = new AbortController();
+  private readonly digests: Promise<Map<string, string>>;
+
+  private constructor(checkpoints: readonly Checkpoint[], signal: AbortSignal | undefined) {
+    const signals = signal ? [signal, this.stopper.signal] : [this.stopper.signal];
+    this.digests = hashFiles(checkpoints.flatMap((checkpoint) => checkpoint.files), AbortSignal.any(signals));
+    // Awaited by `provenance()`; a job that fails first never asks, and that must not crash the process.
+    this.digests.catch(() => undefined);
   }
-  return hashes;
+
+  static start(checkpoints: readonly Checkpoint[], signal?: AbortSignal): InputHashes {
+    return new InputHashes(checkpoints, signal);
+  }
+
+  stop(): void {
+    this.stopper.abort();
+  }
+
+  /** The provenance of each checkpoint's files, paths relative to its root. */
+  async provenance<T extends readonly Checkpoint[]>(checkpoints: T): Promise<{ [K in keyof T]: FileProvenance[] }> {
+    const digests = await this.digests;
+    return checkpoints.map((checkpoint) => checkpoint.files.map((file) => ({
+      file: relative(checkpoint.root, file.path) || file.name,
+      bytes: file.size,
+      sha256: digests.get(file.path)!,
+    }))) as { [K in keyof T]: FileProvenance[] };
+  }
 }
 
-/** The provenance of each checkpoint's files, paths relative to its root. */
-export async function finishHashes<T extends readonly Checkpoint[]>(
-  hashes: Map<string, StreamingFileHash>, checkpoints: T,
-): Promise<{ [K in keyof T]: FileProvenance[] }> {
-  const digests = new Map<string, Promise<{ sha256: string }>>();
-  for (const [path, hash] of hashes) digests.set(path, hash.finish());
-  const provenance = await Promise.all(checkpoints.map((checkpoint) => Promise.all(checkpoint.files.map(async (file) => ({
-    file: relative(checkpoint.root, file.path) || file.name,
-    bytes: file.size,
-    sha256: (await digests.get(file.path)!).sha256,
-  })))));
-  return provenance as { [K in keyof T]: FileProvenance[] };
+async function hashFiles(files: ReadonlyArray<{ path: string; size: number }>, signal: AbortSignal): Promise<Map<string, string>> {
+  const cache = await DigestCache.open();
+  const digests = new Map<string, string>();
+  const identities = new Map<string, IdentifiedFile>();
+  const unknown: Array<{ path: string; size: number }> = [];
+  const seen = new Set<string>();
+  for (const file of files) {
+    if (seen.has(file.path)) continue;
+    seen.add(file.path);
+    // Taken before hashing: a file written meanwhile gets a new ctime and its entry never matches.
+    const identity = await identify(file.path);
+    const known = identity && cache.lookup(identity);
+    if (known) {
+      digests.set(file.path, known);
+      continue;
+    }
+    if (identity) identities.set(file.path, identity);
+    unknown.push(file);
+  }
+  for (const [path, sha256] of await sha256Files(unknown, signal)) {
+    digests.set(path, sha256);
+    const identity = identities.get(path);
+    if (identity) cache.remember(identity, sha256);
+  }
+  await cache.save();
+  return digests;
 }

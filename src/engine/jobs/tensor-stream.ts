@@ -3,7 +3,6 @@ import type { TensorRef } from '../checkpoint/checkpoint-types';
 import { bytesPerElement, type Dtype } from '../format/dtype';
 import { SurgeonError } from '../errors';
 import type { ElementwiseKernels, KernelBuffer } from '../kernels/kernels';
-import type { StreamingFileHash } from '../io/file-hash';
 import { ioError, type OutputFile } from '../io/output-file';
 import type { JobProgress } from '../../shared/jobs';
 
@@ -61,8 +60,6 @@ export interface StreamHandlers<T> {
 
 export interface StreamOptions {
   kernels: ElementwiseKernels;
-  /** SHA-256 trackers by input file path; pieces are fed in read order. */
-  hashes?: Map<string, StreamingFileHash>;
   signal?: AbortSignal;
   onProgress?(progress: JobProgress): void;
 }
@@ -124,7 +121,6 @@ export async function streamTensors<T>(
       const slot = slots[index % slots.length]!;
       await reads[index];
       reads[index] = undefined;
-      feedHashes(planned, slot, options.hashes);
       await slot.pendingWrite;
       const piece: StreamPiece<T> = { task: planned.task, start: planned.start, count: planned.count, inputs: slot.inputs, output: slot.output };
       handlers.processPiece(piece);
@@ -189,17 +185,6 @@ async function readPiece<T>(piece: PlannedPiece<T>, slot: Slot, files: FileHandl
       throw ioError(operand.ref.file.path, `cannot read tensor ${JSON.stringify(operand.ref.name)}`, error);
     }
   }));
-}
-
-function feedHashes<T>(piece: PlannedPiece<T>, slot: Slot, hashes: Map<string, StreamingFileHash> | undefined): void {
-  if (!hashes) return;
-  piece.task.operands.forEach((operand, index) => {
-    if (!operand.ref) return;
-    const size = elementBytes(operand.dtype, piece.task.name);
-    const presentCount = presentInPiece(operand, piece);
-    if (presentCount === 0) return;
-    hashes.get(operand.ref.file.path)?.feed(operand.ref.offset + piece.start * size, slot.inputs[index]!.bytes.subarray(0, presentCount * size));
-  });
 }
 
 /** All buffers are allocated before the first read: growing WebAssembly memory mid-read would detach them. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -33,6 +33,20 @@ describe('the checkpoint-surgeon CLI', () => {
     const verify = cli('verify', '--base', join(root, 'base'), '--residual', out, '--instruct', join(root, 'instruct'));
     assert.equal(verify.status, 0, verify.stderr);
     assert.match(verify.stdout, /^OK: \d[\d,]* of \d[\d,]* elements bit-identical \(100\.0000%\)/);
+  });
+
+  it('compute --no-stats writes the same weights and a report without statistics', async () => {
+    const withStats = join(root, 'residual-stats');
+    const without = join(root, 'residual-no-stats');
+    for (const [out, extra] of [[withStats, []], [without, ['--no-stats']]] as const) {
+      const run = cli('compute', '--base', join(root, 'base'), '--instruct', join(root, 'instruct'), '--out', out, ...extra);
+      assert.equal(run.status, 0, run.stderr);
+    }
+    assert.ok((await readFile(join(without, 'model.safetensors'))).equals(await readFile(join(withStats, 'model.safetensors'))));
+    type Report = { tensors: Array<{ name: string; deltaNorm?: number }> };
+    const report = (dir: string): Promise<Report> => readFile(join(dir, 'diff-report.json'), 'utf8').then((text) => JSON.parse(text) as Report);
+    assert.ok((await report(withStats)).tensors.every((tensor) => typeof tensor.deltaNorm === 'number'));
+    assert.ok((await report(without)).tensors.every((tensor) => tensor.deltaNorm === undefined));
   });
 
   it('verify exits 1 with the report when the residual does not reproduce the instruct model', () => {

@@ -1,0 +1,90 @@
+/**
+ * SHA-256 on background threads, and the cache of digests keyed by file identity: what is computed,
+ * what is refused, and when a remembered digest is (not) trusted.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { SurgeonError } from '../../../src/engine/errors';
+import { DigestCache, identify } from '../../../src/engine/io/digest-cache';
+import { sha256Files } from '../../../src/engine/io/file-hash';
+
+const scratch = mkdtemp(join(tmpdir(), 'surgeon-hash-'));
+after(async () => rm(await scratch, { recursive: true, force: true }));
+
+async function fileOf(name: string, bytes: Buffer): Promise<{ path: string; size: number; sha256: string }> {
+  const path = join(await scratch, name);
+  await writeFile(path, bytes);
+  return { path, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+test('sha256Files hashes every file, larger than one read and empty ones too, on background threads', async () => {
+  const files = [
+    await fileOf('big.bin', randomBytes(9 * 1024 * 1024 + 13)),
+    await fileOf('small.bin', randomBytes(100)),
+    await fileOf('empty.bin', Buffer.alloc(0)),
+  ];
+  const digests = await sha256Files([...files, files[1]!]);
+  assert.equal(digests.size, 3);
+  for (const file of files) assert.equal(digests.get(file.path), file.sha256, file.path);
+});
+
+test('a file whose length differs from the planned size is refused as changed, naming it', async () => {
+  const file = await fileOf('grown.bin', randomBytes(1000));
+  await assert.rejects(sha256Files([{ path: file.path, size: 999 }]), (error: unknown) =>
+    error instanceof SurgeonError && error.rule === 'input-changed' && error.file === file.path);
+});
+
+test('a missing file is an io error naming it; an aborted signal cancels', async () => {
+  const missing = join(await scratch, 'missing.bin');
+  await assert.rejects(sha256Files([{ path: missing, size: 1 }]), (error: unknown) =>
+    error instanceof SurgeonError && error.rule === 'io' && error.file === missing && /ENOENT/.test(error.message));
+  const file = await fileOf('cancelled.bin', randomBytes(1000));
+  const controller = new AbortController();
+  const hashing = sha256Files([{ path: file.path, size: file.size }], controller.signal);
+  controller.abort();
+  await assert.rejects(hashing, (error: unknown) => error instanceof SurgeonError && error.rule === 'cancelled');
+});
+
+test('the digest cache remembers by resolved path and identity, and forgets a rewritten or touched file', async () => {
+  const dir = join(await scratch, 'cache');
+  const file = await fileOf('weights.bin', randomBytes(4096));
+  const link = join(await scratch, 'snapshot-link.bin');
+  await symlink(file.path, link);
+
+  const first = await DigestCache.open({ CHECKPOINT_SURGEON_CACHE: dir });
+  const identity = (await identify(file.path))!;
+  assert.equal(first.lookup(identity), undefined);
+  first.remember(identity, file.sha256);
+  await first.save();
+
+  const second = await DigestCache.open({ CHECKPOINT_SURGEON_CACHE: dir });
+  assert.equal(second.lookup((await identify(link))!), file.sha256, 'a symlink to the same file hits');
+
+  await utimes(file.path, new Date(), new Date(Date.now() - 60_000));
+  assert.equal(second.lookup((await identify(file.path))!), undefined, 'touched: not trusted');
+  await writeFile(file.path, randomBytes(4096));
+  assert.equal(second.lookup((await identify(file.path))!), undefined, 'rewritten: not trusted');
+});
+
+test('a damaged cache file starts empty, "off" disables the cache, and neither fails', async () => {
+  const dir = join(await scratch, 'damaged');
+  const file = await fileOf('other.bin', randomBytes(64));
+  const cache = await DigestCache.open({ CHECKPOINT_SURGEON_CACHE: dir });
+  cache.remember((await identify(file.path))!, file.sha256);
+  await cache.save();
+  const stored = join(dir, 'sha256-v1.json');
+  assert.match(await readFile(stored, 'utf8'), new RegExp(file.sha256));
+  await writeFile(stored, '{"entries": {"x": ');
+  const reopened = await DigestCache.open({ CHECKPOINT_SURGEON_CACHE: dir });
+  assert.equal(reopened.lookup((await identify(file.path))!), undefined);
+
+  const off = await DigestCache.open({ CHECKPOINT_SURGEON_CACHE: 'off' });
+  off.remember((await identify(file.path))!, file.sha256);
+  await off.save();
+  assert.equal(off.lookup((await identify(file.path))!), file.sha256, 'remembered for this job only');
+  assert.equal((await DigestCache.open({ CHECKPOINT_SURGEON_CACHE: 'off' })).lookup((await identify(file.path))!), undefined);
+});

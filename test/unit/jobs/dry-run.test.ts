@@ -1,0 +1,60 @@
+/**
+ * `--dry-run` of compute and apply: the plan's verdict and the exact files the job would write, with
+ * nothing written.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { SurgeonError } from '../../../src/engine/errors';
+import { runApply, runCompute } from '../../../src/engine/jobs';
+import { PlanRefusal } from '../../../src/engine/jobs/plan-error';
+import { llamaLikeTensors, writeCheckpoint } from '../../helpers/make-checkpoint';
+
+const config = (vocab: number) => ({ model_type: 'llama', hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, vocab_size: vocab });
+let root: string;
+const at = (name: string): string => join(root, name);
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'surgeon-dry-run-'));
+  await writeCheckpoint(at('base'), llamaLikeTensors({ layers: 2, hidden: 16, vocab: 40, dtype: 'BF16', tied: false, seed: 1 }), { config: config(40) });
+  await writeCheckpoint(at('instruct'), llamaLikeTensors({ layers: 2, hidden: 16, vocab: 40, dtype: 'BF16', tied: false, seed: 2 }), { config: config(40) });
+  await writeCheckpoint(at('other-family'), llamaLikeTensors({ layers: 3, hidden: 16, vocab: 40, dtype: 'BF16', tied: false, seed: 3 }),
+    { config: { ...config(40), num_hidden_layers: 3 } });
+});
+after(async () => rm(root, { recursive: true, force: true }));
+
+async function filesIn(dir: string): Promise<Array<{ file: string; bytes: number }>> {
+  const names = (await readdir(dir)).filter((name) => name.endsWith('.safetensors') || name.endsWith('.index.json')).sort();
+  return Promise.all(names.map(async (file) => ({ file, bytes: (await stat(join(dir, file))).size })));
+}
+
+test('compute and apply dry runs name exactly the files the jobs then write, and write nothing', async () => {
+  const planned = await runCompute({ base: at('base'), instruct: at('instruct'), out: at('residual'), shardSize: 4096, dryRun: true });
+  assert.equal(planned.kind, 'dry-run');
+  assert.ok(planned.files.length > 2, 'sharded: several shards and an index');
+  await assert.rejects(stat(at('residual')), 'nothing written');
+  assert.deepEqual((await readdir(root)).sort(), ['base', 'instruct', 'other-family']);
+
+  const computed = await runCompute({ base: at('base'), instruct: at('instruct'), out: at('residual'), shardSize: 4096 });
+  assert.deepEqual([...planned.files].sort((x, y) => x.file.localeCompare(y.file)), await filesIn(at('residual')));
+  assert.deepEqual([planned.tensors, planned.parameters], [computed.tensors, computed.parameters]);
+
+  const plannedApply = await runApply({ base: at('base'), residual: at('residual'), out: at('merged'), dryRun: true });
+  await assert.rejects(stat(at('merged')));
+  await runApply({ base: at('base'), residual: at('residual'), out: at('merged') });
+  assert.deepEqual(plannedApply.files, await filesIn(at('merged')));
+});
+
+test('a dry run refuses what the job would refuse: another family, an existing output', async () => {
+  await assert.rejects(runCompute({ base: at('base'), instruct: at('other-family'), out: at('nope'), dryRun: true }), (error: unknown) =>
+    error instanceof PlanRefusal && error.issues.some((issue) => issue.rule === 'incompatible-config'));
+  await mkdir(at('occupied'));
+  await writeFile(join(at('occupied'), 'keep.txt'), 'mine');
+  await assert.rejects(runCompute({ base: at('base'), instruct: at('instruct'), out: at('occupied'), dryRun: true }), (error: unknown) =>
+    error instanceof SurgeonError && error.rule === 'output-exists');
+  const allowed = await runCompute({ base: at('base'), instruct: at('instruct'), out: at('occupied'), overwrite: true, dryRun: true });
+  assert.equal(allowed.kind, 'dry-run');
+  assert.deepEqual(await readdir(at('occupied')), ['keep.txt']);
+});
