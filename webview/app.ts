@@ -19,6 +19,7 @@ import { layerLabel } from './heatmap-model';
 import { HistogramView } from './histogram-view';
 import { renderMismatches } from './mismatch-view';
 import { ReportStore } from './report-store';
+import { SpectraView } from './spectra-view';
 import { renderSummary } from './summary-view';
 import { queryTensors } from './table-model';
 import { TensorTable } from './tensor-table';
@@ -61,6 +62,7 @@ export class ReportApp {
   private readonly heatmap: HeatmapView;
   private readonly table: TensorTable;
   private readonly histogram: HistogramView;
+  private readonly spectra: SpectraView;
 
   constructor(private readonly root: HTMLElement, private readonly host: HostApi) {
     const saved = host.getState();
@@ -69,6 +71,7 @@ export class ReportApp {
     applyChartDefaults(theme);
     this.heatmap = new HeatmapView(theme, (cell) => this.showCell(cell));
     this.histogram = new HistogramView(theme);
+    this.spectra = new SpectraView(theme, (name) => this.select(name, true));
     this.table = new TensorTable({
       onSort: (key) => this.sortBy(key),
       onSelect: (tensor) => this.select(tensor.name, false),
@@ -79,6 +82,7 @@ export class ReportApp {
       applyChartDefaults(next);
       this.heatmap.setTheme(next);
       this.histogram.setTheme(next);
+      this.spectra.setTheme(next);
     });
     this.layout();
     if (saved?.protocol === WEBVIEW_PROTOCOL_VERSION && saved.report !== null) {
@@ -162,6 +166,7 @@ export class ReportApp {
       overview: h('div', { className: 'panel-body' },
         section('Summary', this.summaryBox),
         section('Layer × module heatmap', this.heatmap.element),
+        this.spectra.element,
         section('Shape and dtype mismatches', this.mismatchBox)),
       tensors: h('div', { className: 'panel-body' }, this.tensorControls(), this.table.element, this.histogram.element),
       tokenizer: h('div', { className: 'panel-body' }, this.tokenizerBox),
@@ -295,6 +300,8 @@ export class ReportApp {
     this.heatmapTimer = undefined;
     this.heatmapDrawnAt = performance.now();
     this.heatmap.update(this.store.report?.layers ?? []);
+    // Spectra arrive after the delta pass (the same tensors again), so they redraw on the heatmap's timer.
+    this.spectra.update(this.store.report);
   }
 
   private addLiveTensors(tensors: TensorReport[]): void {

@@ -1,6 +1,8 @@
 // Builds a synthetic DiffReport for the browser tests: a MoE-shaped model with a chosen number of
 // tensors, a vocabulary growth (the shape-mismatch section), a dtype change, tensors on one side
-// only, a tokenizer and config diff, and hostile strings wherever a file's text is shown.
+// only, a tokenizer and config diff, and hostile strings wherever a file's text is shown. With
+// `spectra`, every changed 2-D matrix also gets a spectrum (as `diff --spectra` attaches), the
+// hostile-named ones the lowest effective ranks so that they lead the lowest-rank table.
 
 /** Strings that would execute or reorder text if the view used innerHTML or ignored bidi. */
 export const HOSTILE = {
@@ -19,6 +21,9 @@ const HISTOGRAM_BINS = 64;
 const EXPERT_WEIGHTS = ['w1', 'w2', 'w3'];
 const ATTENTION = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj'];
 const NORMS = ['input_layernorm', 'post_attention_layernorm'];
+/** The singular values `diff --spectra` computes by default (DEFAULT_SPECTRA_PASS_RANK). */
+const SPECTRA_RANK = 64;
+export const SPECTRA_PROVIDER = 'Spectra on onnxruntime-node CPU execution provider';
 
 function random(seed) {
   let state = seed >>> 0;
@@ -49,7 +54,43 @@ function changed(name, layer, module, shape, rand, scale) {
   };
 }
 
-/** @param {{ tensors?: number, seed?: number }} [options] */
+/**
+ * A spectrum shaped like a fine-tune's delta: singular values decaying as i^-decay, so a larger
+ * decay gives a lower effective rank and more energy in the leading values.
+ */
+function spectrum(decay, frobeniusNorm, shape) {
+  const smallerSide = Math.min(...shape);
+  const values = Array.from({ length: Math.min(SPECTRA_RANK, smallerSide) }, (_, i) => (i + 1) ** -decay);
+  const computedEnergy = values.reduce((sum, s) => sum + s * s, 0);
+  // The computed values hold most, not all, of the energy: the tail past rank 64 holds the rest.
+  // The computed values hold all the energy when they are all the matrix has (as the engine reports).
+  const total = values.length === smallerSide ? computedEnergy : computedEnergy / 0.9;
+  const scale = frobeniusNorm / Math.sqrt(total);
+  const energyAt = (rank) => (rank >= smallerSide ? 1 : rank > values.length ? null
+    : values.slice(0, rank).reduce((sum, s) => sum + s * s, 0) / total);
+  const sum = values.reduce((x, y) => x + y, 0);
+  const entropy = -values.reduce((h, s) => h + (s / sum) * Math.log(s / sum), 0);
+  return {
+    singularValues: values.map((s) => s * scale),
+    frobeniusNorm,
+    energyAtRank: { 8: energyAt(8), 16: energyAt(16), 64: energyAt(64), 256: energyAt(256) },
+    effectiveRank: Math.exp(entropy),
+    provider: 'onnxruntime-node CPU execution provider',
+  };
+}
+
+function addSpectra(tensors, rand) {
+  const hostile = new Set(Object.values(HOSTILE_TENSORS));
+  for (const t of tensors) {
+    if (t.status !== 'changed' || t.b?.shape.length !== 2) continue;
+    const layerDepth = (t.layer ?? 0) / 24;
+    // Attention deltas of later layers are closer to low rank; experts spread their change more.
+    const decay = hostile.has(t.name) ? 3 : t.module.startsWith('self_attn') ? 0.6 + 0.8 * layerDepth + 0.1 * rand() : 0.3 + 0.2 * rand();
+    t.spectra = spectrum(decay, t.deltaNorm, t.b.shape);
+  }
+}
+
+/** @param {{ tensors?: number, seed?: number, spectra?: boolean }} [options] */
 export function makeReport(options = {}) {
   const total = options.tensors ?? 5000;
   const rand = random(options.seed ?? 7);
@@ -68,9 +109,11 @@ export function makeReport(options = {}) {
   });
   special.push({ name: 'model.rotary_emb.inv_freq', status: 'dtype-mismatch', a: { dtype: 'F32', shape: [64] }, b: { dtype: 'BF16', shape: [64] }, layer: null, module: 'rotary_emb' });
   special.push({ name: 'score.weight', status: 'only-in-b', b: { dtype: 'F32', shape: [2, hidden] }, layer: null, module: 'score' });
-  special.push({ ...changed(HOSTILE_TENSORS.img, 0, 'mlp', [hidden], rand, 0.01), status: 'changed' });
-  special.push({ ...changed(HOSTILE_TENSORS.script, 0, 'mlp', [hidden], rand, 0.01), status: 'changed' });
-  special.push({ ...changed(HOSTILE_TENSORS.bidi, 1, 'mlp', [hidden], rand, 0.01), status: 'changed' });
+  // With spectra the hostile tensors are matrices, so that their names reach the lowest-rank table too.
+  const hostileShape = options.spectra ? [16, hidden] : [hidden];
+  special.push({ ...changed(HOSTILE_TENSORS.img, 0, 'mlp', hostileShape, rand, 0.01), status: 'changed' });
+  special.push({ ...changed(HOSTILE_TENSORS.script, 0, 'mlp', hostileShape, rand, 0.01), status: 'changed' });
+  special.push({ ...changed(HOSTILE_TENSORS.bidi, 1, 'mlp', hostileShape, rand, 0.01), status: 'changed' });
   special.push({ ...changed('model.norm.weight', null, 'norm', [hidden], rand, 0.05) });
 
   const budget = total - special.length;
@@ -97,6 +140,7 @@ export function makeReport(options = {}) {
     }
   }
   const all = [...special, ...tensors];
+  if (options.spectra) addSpectra(all, rand);
   return {
     schema: 'checkpoint-surgeon/diff@1',
     a: { path: `/models/base-${HOSTILE.img}` },
@@ -133,6 +177,7 @@ export function makeReport(options = {}) {
       reasons: ['Same architecture (MixtralForCausalLM), hidden size and layer count.'],
     },
     summary: summary(all),
+    ...(options.spectra ? { spectraProvider: SPECTRA_PROVIDER } : {}),
   };
 }
 

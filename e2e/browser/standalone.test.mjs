@@ -1,5 +1,6 @@
 // The report webview in headless Chromium, outside VS Code: the standalone page mocks
-// acquireVsCodeApi and the test plays the host (postMessage). 5,000 tensors with hostile names.
+// acquireVsCodeApi and the test plays the host (postMessage). 5,000 tensors with hostile names,
+// with the spectra `diff --spectra` attaches to the 2-D deltas.
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,12 +8,20 @@ import { after, before, describe, test } from 'node:test';
 import { launchBrowser } from '../lib/browser.mjs';
 import { REPO_ROOT } from '../lib/code-server.mjs';
 import { buildWebview } from './build-webview.mjs';
-import { HOSTILE, HOSTILE_TENSORS, makeReport } from './make-report.mjs';
+import { HOSTILE, HOSTILE_TENSORS, makeReport, SPECTRA_PROVIDER } from './make-report.mjs';
 import { startStaticServer } from './static-server.mjs';
 
 const SCREENSHOTS = join(REPO_ROOT, '.test-output', 'screenshots');
 const TENSORS = 5000;
 const report = makeReport({ tensors: TENSORS });
+/**
+ * Spectra add ~2.5 KB of JSON per matrix; the page saves state in sessionStorage, whose quota a
+ * 5,000-matrix report would pass, so the spectra tests use a smaller one.
+ */
+const SPECTRA_TENSORS = 1500;
+const spectraReport = makeReport({ tensors: SPECTRA_TENSORS, spectra: true });
+/** Lines, points and legend swatches of the spectra chart: far more than the legend alone would colour. */
+const MIN_SPECTRA_LINE_PIXELS = 3000;
 
 let server;
 let browser;
@@ -43,6 +52,23 @@ async function countHeatPixels() {
     let count = 0;
     for (let i = 0; i < data.length; i += 4) {
       if (data[i + 3] > 200 && data[i] - Math.max(data[i + 1], data[i + 2]) > 40) count += 1;
+    }
+    return count;
+  });
+}
+
+/**
+ * Pixels of the spectra chart in a saturated colour: the module lines. Text and grid lines are
+ * shades of the foreground colour and the canvas background is transparent, so neither counts.
+ */
+async function countLinePixels() {
+  return page.evaluate(() => {
+    const canvas = document.querySelector('.spectra canvas');
+    if (!(canvas instanceof HTMLCanvasElement) || canvas.width === 0) return -1;
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] > 200 && Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]) > 60) count += 1;
     }
     return count;
   });
@@ -204,6 +230,54 @@ describe('report webview, standalone', () => {
     await page.locator('.row-count', { hasText: '2 of 5,000 tensors' }).waitFor({ state: 'attached' });
   });
 
+  test('the spectra section: a line per module across the layers, the provider, the lowest ranks as text', async () => {
+    await open('dark');
+    await post({ type: 'report', report: makeReport({ tensors: 200 }) });
+    await page.locator('.row-count', { hasText: '200 of 200 tensors' }).waitFor({ state: 'attached' });
+    assert.equal(await page.locator('section.spectra').isHidden(), true, 'no spectra, no section');
+
+    await post({ type: 'report', report: spectraReport });
+    await page.locator('.row-count', { hasText: '1,500 of 1,500 tensors' }).waitFor({ state: 'attached' });
+    await page.locator('section.spectra').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('.spectra-provider').textContent(), SPECTRA_PROVIDER);
+    const drawn = await countLinePixels();
+    assert.ok(drawn > MIN_SPECTRA_LINE_PIXELS, `spectra lines drawn (${drawn} coloured pixels)`);
+
+    // The lowest effective ranks are the three hostile matrices (ties in name order), shown as text.
+    const rows = page.locator('table.spectra-lowest tbody tr');
+    assert.equal(await rows.count(), 10);
+    const names = await rows.evaluateAll((trs) => trs.slice(0, 3).map((tr) => tr.querySelector('td')?.textContent));
+    const bidiShown = HOSTILE_TENSORS.bidi.replace('‮', 'U+202E');
+    assert.deepEqual([...names].sort(), [bidiShown, HOSTILE_TENSORS.img, HOSTILE_TENSORS.script].sort());
+    assert.equal(await page.locator('table.spectra-lowest .control-char', { hasText: 'U+202E' }).count(), 1);
+    const firstRank = await rows.first().locator('td').nth(4).textContent();
+    const lowest = spectraReport.tensors.filter((t) => t.spectra !== undefined)
+      .reduce((x, y) => (y.spectra.effectiveRank < x.spectra.effectiveRank ? y : x)).spectra;
+    assert.equal(firstRank, `${Number(lowest.effectiveRank.toPrecision(4))} of ${lowest.singularValues.length}`);
+    assert.deepEqual(await page.evaluate(() => ({ images: document.querySelectorAll('img').length, pwned: window.__pwned === true })),
+      { images: 0, pwned: false });
+    await page.locator('section.spectra').screenshot({ path: join(SCREENSHOTS, 'standalone-spectra-dark.png') });
+
+    // Another metric redraws the chart on a 0-100% axis.
+    const before = await page.locator('.spectra canvas').evaluate((canvas) => canvas.toDataURL());
+    const metrics = await page.$$eval('#spectra-metric vscode-option', (options) => options.map((option) => option.value));
+    assert.deepEqual(metrics, ['effectiveRank', 'energy8', 'energy16', 'energy64', 'energy256'],
+      'energy at 256 only from the matrices with at most 256 columns (their whole spectrum)');
+    await page.locator('#spectra-metric').evaluate((select) => {
+      select.value = 'energy8';
+      select.dispatchEvent(new Event('change'));
+    });
+    const after = await page.locator('.spectra canvas').evaluate((canvas) => canvas.toDataURL());
+    assert.notEqual(after, before, 'the chart was redrawn');
+    assert.ok(await countLinePixels() > MIN_SPECTRA_LINE_PIXELS, 'energy lines drawn');
+
+    // A row of the table selects its tensor.
+    await rows.first().locator('button.link').click();
+    await page.locator('vscode-tab-panel[data-tab="tensors"]').waitFor({ state: 'visible' });
+    const heading = await page.locator('.histogram h3').textContent();
+    assert.equal(heading, `Delta histogram of ${names[0]}`);
+  });
+
   test('a live run fills in from batches of tensor reports', async () => {
     await open('dark');
     await post({ type: 'begin', a: report.a, b: report.b, tensorsTotal: TENSORS });
@@ -222,6 +296,23 @@ describe('report webview, standalone', () => {
     assert.match(await page.locator('.status-line').textContent(), /Cancelled: cancelled by the user/);
   });
 
+  test('a live run shows the spectra as they arrive, after the tensors', async () => {
+    await open('dark');
+    await post({ type: 'begin', a: spectraReport.a, b: spectraReport.b, tensorsTotal: SPECTRA_TENSORS });
+    const withoutSpectra = spectraReport.tensors.map(({ spectra, ...tensor }) => tensor);
+    await post({ type: 'tensors', tensors: withoutSpectra });
+    await page.locator('.row-count', { hasText: '1,500 of 1,500 tensors' }).waitFor({ state: 'attached' });
+    await page.waitForTimeout(400);
+    assert.equal(await page.locator('section.spectra').isHidden(), true, 'no spectra during the delta pass');
+    // The spectral pass sends the same tensors again, with their spectra; the run has no provider line of its own yet.
+    await post({ type: 'tensors', tensors: spectraReport.tensors.filter((t) => t.spectra !== undefined) });
+    await page.locator('section.spectra').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('.spectra-provider').textContent(), SPECTRA_PROVIDER);
+    await page.waitForTimeout(400);
+    assert.ok(await countLinePixels() > MIN_SPECTRA_LINE_PIXELS, 'spectra drawn from the live tensors');
+    assert.equal(await page.locator('.row-count').textContent(), '1,500 of 1,500 tensors', 'replaced, not added');
+  });
+
   for (const theme of ['light', 'hc']) {
     test(`draws in the ${theme} theme`, async () => {
       await open(theme);
@@ -229,6 +320,10 @@ describe('report webview, standalone', () => {
       await page.locator('.row-count', { hasText: '5,000 of 5,000 tensors' }).waitFor({ state: 'attached' });
       assert.ok(await countHeatPixels() > 5000, 'heatmap cells drawn');
       await page.screenshot({ path: join(SCREENSHOTS, `standalone-overview-${theme}.png`), fullPage: true });
+      await post({ type: 'report', report: spectraReport });
+      await page.locator('section.spectra').waitFor({ state: 'visible' });
+      assert.ok(await countLinePixels() > MIN_SPECTRA_LINE_PIXELS, 'spectra lines drawn');
+      await page.locator('section.spectra').screenshot({ path: join(SCREENSHOTS, `standalone-spectra-${theme}.png`) });
     });
   }
 

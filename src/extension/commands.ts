@@ -31,7 +31,8 @@ export interface CommandContext {
 
 export interface ComputeArgs { base?: string; instruct?: string; out?: string; dtype?: ResidualDtype }
 export interface ApplyArgs { base?: string; residual?: string; out?: string; scale?: number; include?: string; exclude?: string }
-export interface CompareArgs { a?: string; b?: string; select?: string }
+/** `spectra` overrides the checkpointSurgeon.diff.spectra setting for this call. */
+export interface CompareArgs { a?: string; b?: string; select?: string; spectra?: boolean }
 export interface InspectArgs { path?: string }
 export interface VerifyArgs { base?: string; residual?: string; instruct?: string }
 export interface CardArgs { dir?: string }
@@ -55,6 +56,10 @@ function str(args: Record<string, unknown>, key: string): string | undefined {
 function num(args: Record<string, unknown>, key: string): number | undefined {
   const value = args[key];
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+function bool(args: Record<string, unknown>, key: string): boolean | undefined {
+  const value = args[key];
+  return typeof value === 'boolean' ? value : undefined;
 }
 
 export function isResidualFolder(path: string): boolean {
@@ -124,10 +129,11 @@ export function createCommands(ctx: CommandContext) {
     const a = str(args, 'a') ?? required(await pickCheckpoint(finder, 'First checkpoint (A)'));
     const b = str(args, 'b') ?? required(await pickCheckpoint(finder, 'Second checkpoint (B)', [a]));
     const select = str(args, 'select');
+    const spectra = bool(args, 'spectra') ?? config.diffSpectra;
     const title = `Compare ${basename(a)} ↔ ${basename(b)}`;
     let panel: ReportPanel | undefined;
     try {
-      const result = await jobs.run<DiffResult>({ kind: 'diff', options: { a, b } }, {
+      const result = await jobs.run<DiffResult>({ kind: 'diff', options: { a, b, ...(spectra ? { spectra } : {}) } }, {
         title,
         onProgress: (progress) => {
           panel ??= ReportPanel.beginLive({ path: a }, { path: b }, progress.tensorsTotal, { title });

@@ -52,6 +52,11 @@ export class SurgeonConfig {
     return oneOf(this.section.get<string>('computeBackend'), COMPUTE_BACKENDS, 'auto');
   }
 
+  /** Compare also runs the spectral pass (a second read of every 2-D float delta). */
+  get diffSpectra(): boolean {
+    return this.section.get<boolean>('diff.spectra') === true;
+  }
+
   /** True when a change event touches a setting the worker was started with. */
   static affectsWorker(event: vscode.ConfigurationChangeEvent): boolean {
     return event.affectsConfiguration(`${CONFIG_SECTION}.workerThreads`) || event.affectsConfiguration(`${CONFIG_SECTION}.computeBackend`);

@@ -95,6 +95,22 @@ suite('commands with arguments', () => {
     assert.ok(api.openReports().some((panel) => panel.hasReport));
   });
 
+  test('compare runs the spectral pass when the checkpointSurgeon.diff.spectra setting is on', async () => {
+    const setting = vscode.workspace.getConfiguration('checkpointSurgeon');
+    const plain = await vscode.commands.executeCommand<DiffResult>('checkpointSurgeon.compare', { a: base.dir, b: instruct.dir });
+    assert.equal(plain.report.spectraProvider, undefined);
+    await setting.update('diff.spectra', true, vscode.ConfigurationTarget.Global);
+    try {
+      const result = await vscode.commands.executeCommand<DiffResult>('checkpointSurgeon.compare', { a: base.dir, b: instruct.dir });
+      assert.match(result.report.spectraProvider ?? '', /^Spectra on /);
+      const matrices = result.report.tensors.filter((tensor) => tensor.spectra !== undefined);
+      assert.ok(matrices.length > 0, 'the changed 2-D matrices have spectra');
+      for (const tensor of matrices) assert.ok(tensor.spectra!.effectiveRank > 0 && tensor.spectra!.effectiveRank <= Math.min(...tensor.b!.shape));
+    } finally {
+      await setting.update('diff.spectra', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   test('inspect returns the tensor table and opens the safetensors viewer', async () => {
     const result = await vscode.commands.executeCommand<InspectResult>('checkpointSurgeon.inspect', { path: base.dir });
     assert.equal(result.kind, 'inspect');
