@@ -13,13 +13,24 @@ export const GENERATED_PATH = path.join(root, 'src/engine/kernels/wasm/kernels.w
 /** Base64 lines of the generated module are wrapped at this width to keep diffs readable. */
 const LINE_WIDTH = 100;
 
-/** Compiles WAT text to WebAssembly bytes (SIMD enabled; no debug names, so the bytes are reproducible). */
+/**
+ * Compiles WAT text to WebAssembly bytes (SIMD and threads enabled; no debug names, so the bytes are
+ * reproducible). wabt.js's own validator rejects shared memories whatever the features say, so the bytes
+ * are validated by the engine that will run them.
+ */
 export async function compileWat(watText, fileName = 'kernels.wat') {
   const wabt = await initWabt();
-  const module = wabt.parseWat(fileName, watText, { simd: true });
+  const module = wabt.parseWat(fileName, watText, { simd: true, threads: true });
   try {
-    module.validate();
-    return module.toBinary({ write_debug_names: false }).buffer;
+    const bytes = module.toBinary({ write_debug_names: false }).buffer;
+    if (!WebAssembly.validate(bytes)) {
+      try {
+        new WebAssembly.Module(bytes);
+      } catch (error) {
+        throw new Error(`${fileName} does not validate: ${error.message}`);
+      }
+    }
+    return bytes;
   } finally {
     module.destroy();
   }

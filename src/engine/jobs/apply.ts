@@ -107,6 +107,8 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
     } catch (error) {
       await weights.discard();
       throw error;
+    } finally {
+      kernels.dispose();
     }
     const files = await weights.finish();
     const [targetHashes, residualHashes] = await hashes.provenance([target, residual] as const);

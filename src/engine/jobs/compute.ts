@@ -5,7 +5,7 @@ import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import type { Dtype } from '../format/dtype';
 import { DEFAULT_MAX_SHARD_BYTES } from '../format/safetensors-writer';
 import { createAtomicOutput } from '../io/atomic-output';
-import { loadJobKernels } from './job-kernels';
+import { withJobKernels } from './job-kernels';
 import { residualCardInput, renderModelCard } from '../report/model-card';
 import { residualsConfig } from '../report/residuals-config';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
@@ -64,7 +64,7 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
     await Promise.all([...base.files, ...instruct.files].map(assertUnchanged));
     hashes = InputHashes.start([base, instruct], callbacks.signal);
     try {
-      tensors = await runDeltaPass(pairing.pairs, await loadJobKernels(), { ...callbacks, output: { weights, dtypeOf }, statistics: options.statistics !== false });
+      tensors = await withJobKernels((kernels) => runDeltaPass(pairing.pairs, kernels, { ...callbacks, output: { weights, dtypeOf }, statistics: options.statistics !== false }));
     } catch (error) {
       await weights.discard();
       throw error;

@@ -1,4 +1,4 @@
-import { loadJobKernels } from './job-kernels';
+import { withJobKernels } from './job-kernels';
 import type { DiffOptions, DiffResult, JobCallbacks } from '../../shared/jobs';
 import { runDeltaPass } from './delta-pass';
 import { buildDiffReport, compareSides } from './diff-report';
@@ -20,13 +20,12 @@ export interface DiffHost {
 export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}, host: DiffHost = {}): Promise<DiffResult> {
   const started = performance.now();
   callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
-  const kernels = await loadJobKernels();
   if (options.b === undefined) {
     const residual = await openInput(options.a, callbacks);
     const pairs: TensorPair[] = [...residual.tensors.values()].map((ref) => ({
       name: ref.name, b: ref, status: 'changed', comparable: true, arithmetic: isArithmetic(ref.dtype), shape: ref.shape,
     }));
-    const tensors = await runDeltaPass(pairs, kernels, callbacks);
+    const tensors = await withJobKernels((kernels) => runDeltaPass(pairs, kernels, callbacks));
     const report = buildDiffReport(options.a, undefined, tensors, { config: null, tokenizer: null });
     await addSpectra(report, pairs, options, callbacks, host);
     return { kind: 'diff', report, seconds: (performance.now() - started) / 1000 };
@@ -38,7 +37,7 @@ export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}
     onlyInB: { severity: 'info', resolution: 'only in B' },
     resolveTiedHead: true,
   });
-  const tensors = await runDeltaPass(pairs, kernels, callbacks);
+  const tensors = await withJobKernels((kernels) => runDeltaPass(pairs, kernels, callbacks));
   const report = buildDiffReport(options.a, options.b, tensors, sides);
   await addSpectra(report, pairs, options, callbacks, host);
   return { kind: 'diff', report, seconds: (performance.now() - started) / 1000 };

@@ -7,3 +7,13 @@ import { loadKernels, type ElementwiseKernels } from '../kernels/kernels';
 export function loadJobKernels(backend = process.env['CHECKPOINT_SURGEON_BACKEND']): Promise<ElementwiseKernels> {
   return loadKernels(backend === 'js' ? 'js' : backend === 'wasm' ? 'wasm-simd' : undefined);
 }
+
+/** Runs `work` on a job's kernels and stops their threads afterwards, however it ends. */
+export async function withJobKernels<T>(work: (kernels: ElementwiseKernels) => Promise<T>): Promise<T> {
+  const kernels = await loadJobKernels();
+  try {
+    return await work(kernels);
+  } finally {
+    kernels.dispose();
+  }
+}

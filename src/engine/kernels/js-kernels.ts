@@ -39,6 +39,14 @@ class JsKernels implements ElementwiseKernels {
     return new JsBuffer(new Uint8Array(new ArrayBuffer(padded), 0, byteLength), this);
   }
 
+  dispose(): void {
+    // Nothing to stop: the plain-JS kernels run on the calling thread.
+  }
+
+  activeThreads(): number {
+    return 1;
+  }
+
   free(buffer: KernelBuffer): void {
     // Garbage collection reclaims the memory; only ownership is checked, as the WebAssembly kernels do.
     this.bytesOf(buffer);

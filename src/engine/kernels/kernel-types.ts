@@ -25,6 +25,10 @@ export interface ElementwiseKernels {
   allocate(byteLength: number): KernelBuffer;
   /** Returns a buffer from `allocate` for reuse; using it (or its views) afterwards is an error. */
   free(buffer: KernelBuffer): void;
+  /** Stops any kernel threads; the kernels still work afterwards, on the calling thread alone. */
+  dispose(): void;
+  /** Threads that would share a large call now: the calling thread and the kernel threads started and free. */
+  activeThreads(): number;
   /**
    * out = narrow(widen(b) - widen(a)), b minus a (instruct minus base), in binary32, or in binary64 when a, b
    * and out are all F64. `stats` (optional) accumulates the unrounded delta. `out` may be `a` or `b` when the

@@ -4,6 +4,7 @@
  * that are not a multiple of the SIMD group go through zero-padded copies, so no kernel reads or writes
  * past a buffer, and their statistics are added in JavaScript.
  */
+import { availableParallelism } from 'node:os';
 import { SurgeonError } from '../errors';
 import type { Dtype, FloatDtype } from '../format/dtype';
 import type { CompareAccumulator } from './compare-accumulator';
@@ -11,6 +12,7 @@ import { accumulateDeltas, addTotals, type DeltaStatistics } from './delta-stati
 import { addScaledF64, compareF64, subtractF64 } from './float64-paths';
 import { checkCount, checkOperand, checkViewRange, FLOAT_DTYPE_BYTES } from './kernel-arguments';
 import type { ElementwiseKernels, KernelBuffer } from './kernel-types';
+import { KernelTeam, type TeamKernel } from './kernel-team';
 import { KERNELS_WASM_BASE64 } from './wasm/kernels.wasm';
 import { WasmHeap } from './wasm-heap';
 import {
@@ -18,8 +20,28 @@ import {
   SCRATCH_RESULT_ADDRESS, SCRATCH_SECOND_ADDRESS, SIMD_GROUP, STATS_ADDRESS, STATS_BASE_SUM_SQUARES, STATS_BYTES,
   STATS_DOT, STATS_FINITE, STATS_MAX, STATS_MIN, STATS_OTHER_SUM_SQUARES, STATS_SUM, STATS_SUM_SQUARES,
   STATS_TOUCHED, STATS_UNCHANGED, TAIL_FIRST_ADDRESS, TAIL_OUT_ADDRESS, TAIL_SECOND_ADDRESS, TOUCHED_KEYS_ADDRESS,
-  WASM_BLOCK_ELEMENTS,
+  WASM_BLOCK_ELEMENTS, REGION_BYTES, MAX_WASM_PAGES,
 } from './wasm-layout';
+
+/**
+ * Fused calls of at least this many elements are split over the kernel threads: below it the hand-off
+ * (a few microseconds) is not worth it. 1 MiB pieces of 2-byte elements are four times this.
+ */
+export const PARALLEL_MIN_ELEMENTS = 128 * 1024;
+/**
+ * Parts start at multiples of this: the statistics kernels sum blocks of 128 elements in binary32, and
+ * parts on block boundaries keep those sums (and so the results) the same however many threads run.
+ */
+const PART_ALIGNMENT = 1024;
+/** More threads than this only contend for memory bandwidth. */
+const MAX_KERNEL_THREADS = 8;
+
+/** `CHECKPOINT_SURGEON_KERNEL_THREADS` (1 = only the calling thread), else one per core up to the maximum. */
+export function kernelThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const requested = Number.parseInt(env['CHECKPOINT_SURGEON_KERNEL_THREADS'] ?? '', 10);
+  if (Number.isInteger(requested) && requested >= 1) return Math.min(requested, MAX_KERNEL_THREADS);
+  return Math.min(availableParallelism(), MAX_KERNEL_THREADS);
+}
 
 type Binary = (first: number, second: number, out: number, count: number) => void;
 type Unary = (src: number, dst: number, count: number) => void;
@@ -97,9 +119,25 @@ function narrowInto(k: KernelExports, dtype: FloatDtype, src: number, address: n
 class WasmKernels implements ElementwiseKernels {
   readonly name = 'wasm-simd' as const;
   private readonly heap: WasmHeap;
+  /** Started at the first call large enough to split; `null` when this process runs kernels on one thread. */
+  private team: KernelTeam | null | undefined;
+  /** Instances bound to each helper's region, for reading its statistics from this thread. */
+  private helperViews: KernelExports[] = [];
 
-  constructor(private readonly k: KernelExports) {
+  constructor(
+    private readonly k: KernelExports, private readonly module: WebAssembly.Module, private readonly threads: number,
+  ) {
     this.heap = new WasmHeap(k.memory);
+    if (threads <= 1) this.team = null;
+  }
+
+  dispose(): void {
+    this.team?.dispose();
+    this.team = null;
+  }
+
+  activeThreads(): number {
+    return 1 + (this.team?.readyHelpers().length ?? 0);
   }
 
   memoryBuffer(): ArrayBuffer {
@@ -135,12 +173,12 @@ class WasmKernels implements ElementwiseKernels {
     }
     const main = count - (count % SIMD_GROUP);
     if (main > 0) {
-      if (stats !== undefined) this.resetStatistics();
       const fused = this.fusedSubtract(aDtype, bDtype, outDtype, stats !== undefined);
+      const sizes = [FLOAT_DTYPE_BYTES[aDtype], FLOAT_DTYPE_BYTES[bDtype], FLOAT_DTYPE_BYTES[outDtype]] as const;
       if (fused !== undefined) {
-        fused(aAddress, bAddress, outAddress, main);
+        this.runFused(fused, [aAddress, bAddress, outAddress], sizes, main, stats);
       } else {
-        const sizes = [FLOAT_DTYPE_BYTES[aDtype], FLOAT_DTYPE_BYTES[bDtype], FLOAT_DTYPE_BYTES[outDtype]] as const;
+        if (stats !== undefined) this.resetStatistics();
         for (let start = 0; start < main; start += WASM_BLOCK_ELEMENTS) {
           const length = Math.min(WASM_BLOCK_ELEMENTS, main - start);
           this.subtractBlock(
@@ -148,8 +186,8 @@ class WasmKernels implements ElementwiseKernels {
             outAddress + start * sizes[2], outDtype, length, stats !== undefined,
           );
         }
+        if (stats !== undefined) this.collectStatistics(stats, main);
       }
-      if (stats !== undefined) this.collectStatistics(stats, main);
     }
     if (main < count) {
       this.runTail(count - main, [[a, aDtype, main], [b, bDtype, main]], [out, outDtype, main], (first, second, result) => {
@@ -176,7 +214,7 @@ class WasmKernels implements ElementwiseKernels {
     const main = count - (count % SIMD_GROUP);
     if (main > 0) {
       if (alpha32 === 1 && cDtype === 'BF16' && rDtype === 'BF16' && outDtype === 'BF16') {
-        this.k.add_bf16(cAddress, rAddress, outAddress, main);
+        this.runFused('add_bf16', [cAddress, rAddress, outAddress], [2, 2, 2], main);
       } else {
         const sizes = [FLOAT_DTYPE_BYTES[cDtype], FLOAT_DTYPE_BYTES[rDtype], FLOAT_DTYPE_BYTES[outDtype]] as const;
         for (let start = 0; start < main; start += WASM_BLOCK_ELEMENTS) {
@@ -262,15 +300,63 @@ class WasmKernels implements ElementwiseKernels {
   }
 
   /** The single-pass kernel for this combination, if there is one. */
-  private fusedSubtract(aDtype: FloatDtype, bDtype: FloatDtype, outDtype: FloatDtype, withStats: boolean): Binary | undefined {
-    const k = this.k;
+  private fusedSubtract(aDtype: FloatDtype, bDtype: FloatDtype, outDtype: FloatDtype, withStats: boolean): TeamKernel | undefined {
     if (aDtype !== bDtype) return undefined;
-    if (aDtype === 'BF16' && outDtype === 'BF16') return withStats ? k.sub_bf16_stats : k.sub_bf16;
-    if (aDtype === 'F32' && outDtype === 'F32') return withStats ? k.sub_f32_stats : k.sub_f32;
+    if (aDtype === 'BF16' && outDtype === 'BF16') return withStats ? 'sub_bf16_stats' : 'sub_bf16';
+    if (aDtype === 'F32' && outDtype === 'F32') return withStats ? 'sub_f32_stats' : 'sub_f32';
     if (withStats) return undefined;
-    if (aDtype === 'F16' && outDtype === 'F16') return k.sub_f16;
-    if (aDtype === 'BF16' && outDtype === 'F32') return k.sub_bf16_f32;
+    if (aDtype === 'F16' && outDtype === 'F16') return 'sub_f16';
+    if (aDtype === 'BF16' && outDtype === 'F32') return 'sub_bf16_f32';
     return undefined;
+  }
+
+  /**
+   * Runs a fused kernel over `count` elements (a multiple of the SIMD group), split into equal parts
+   * between this thread and the kernel threads that are ready. With `stats`, each part's statistics
+   * are collected from its thread's region (this thread's by the caller).
+   */
+  private runFused(
+    kernel: TeamKernel, addresses: readonly [number, number, number], sizes: readonly [number, number, number],
+    count: number, stats?: DeltaStatistics,
+  ): void {
+    const helpers = count >= PARALLEL_MIN_ELEMENTS ? this.readyHelpers() : [];
+    const share = Math.ceil(count / (helpers.length + 1) / PART_ALIGNMENT) * PART_ALIGNMENT;
+    const own = Math.min(share, count);
+    const parts: Array<{ helper: number; length: number }> = [];
+    for (const [index, helper] of helpers.entries()) {
+      const start = (index + 1) * share;
+      if (start >= count) break;
+      const length = Math.min(share, count - start);
+      if (stats !== undefined) this.resetStatistics(this.team!.regions[helper]!);
+      this.team!.start(helper, {
+        kernel, args: [addresses[0] + start * sizes[0], addresses[1] + start * sizes[1], addresses[2] + start * sizes[2], length],
+      });
+      parts.push({ helper, length });
+    }
+    if (stats !== undefined) this.resetStatistics();
+    try {
+      this.k[kernel](addresses[0], addresses[1], addresses[2], own);
+    } finally {
+      for (const { helper } of parts) this.team!.join(helper);
+    }
+    if (stats === undefined) return;
+    this.collectStatistics(stats, own);
+    for (const { helper, length } of parts) {
+      this.collectStatistics(stats, length, this.team!.regions[helper]!, this.helperViews[helper]!);
+    }
+  }
+
+  /** The kernel threads free to take a part now; the first call large enough starts them. */
+  private readyHelpers(): number[] {
+    if (this.team === null) return [];
+    if (this.team === undefined) {
+      // Regions come from the heap; shared memory grows without detaching views of it.
+      const regions = Array.from({ length: this.threads - 1 }, () => this.heap.allocate(REGION_BYTES));
+      this.team = new KernelTeam(this.module, this.k.memory, regions);
+      this.helperViews = regions.map((region) =>
+        new WebAssembly.Instance(this.module, { env: { memory: this.k.memory, region } }).exports as unknown as KernelExports);
+    }
+    return this.team.readyHelpers();
   }
 
   /** One block of at most WASM_BLOCK_ELEMENTS through binary32 scratch; returns the binary32 operand addresses. */
@@ -333,17 +419,17 @@ class WasmKernels implements ElementwiseKernels {
     accumulateDeltas(stats, a, b, d, new Uint32Array(buffer, result, length), length);
   }
 
-  private resetStatistics(): void {
-    const view = new DataView(this.k.memory.buffer, STATS_ADDRESS, STATS_BYTES);
+  private resetStatistics(region = 0): void {
+    const view = new DataView(this.k.memory.buffer, region + STATS_ADDRESS, STATS_BYTES);
     for (let offset = 0; offset < STATS_BYTES; offset += 4) view.setUint32(offset, 0, true);
     view.setFloat32(STATS_MIN, Infinity, true);
     view.setFloat32(STATS_MAX, -Infinity, true);
   }
 
   /** Adds the statistics block and the touched histogram counters into `stats`, clearing the counters. */
-  private collectStatistics(stats: DeltaStatistics, count: number): void {
+  private collectStatistics(stats: DeltaStatistics, count: number, region = 0, k: KernelExports = this.k): void {
     const buffer = this.k.memory.buffer;
-    const view = new DataView(buffer, STATS_ADDRESS, STATS_BYTES);
+    const view = new DataView(buffer, region + STATS_ADDRESS, STATS_BYTES);
     const finite = view.getInt32(STATS_FINITE, true);
     addTotals(stats, {
       count,
@@ -357,10 +443,10 @@ class WasmKernels implements ElementwiseKernels {
       unchanged: view.getInt32(STATS_UNCHANGED, true),
       nonFinite: count - finite,
     });
-    this.k.collect_touched();
+    k.collect_touched();
     const touched = view.getInt32(STATS_TOUCHED, true);
-    const keys = new Uint32Array(buffer, TOUCHED_KEYS_ADDRESS, touched);
-    const counters = new Uint32Array(buffer, HISTOGRAM_ADDRESS, 65_536);
+    const keys = new Uint32Array(buffer, region + TOUCHED_KEYS_ADDRESS, touched);
+    const counters = new Uint32Array(buffer, region + HISTOGRAM_ADDRESS, 65_536);
     const histogram = stats.histogram;
     for (let i = 0; i < touched; i++) {
       const key = keys[i]!;
@@ -388,7 +474,13 @@ export function wasmSimdSupported(): boolean {
   return typeof WebAssembly === 'object' && WebAssembly.validate(probe);
 }
 
-export async function createWasmKernels(): Promise<ElementwiseKernels> {
-  const instance = await WebAssembly.instantiate(await compileKernelsModule());
-  return new WasmKernels(instance.exports as unknown as KernelExports);
+/**
+ * Kernels on a shared WebAssembly memory. This thread's statistics region is at 0, below the heap;
+ * `threads` (default: kernelThreads()) bounds how many threads split a large fused call.
+ */
+export async function createWasmKernels(options: { threads?: number } = {}): Promise<ElementwiseKernels> {
+  const module = await compileKernelsModule();
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_WASM_PAGES, shared: true });
+  const instance = await WebAssembly.instantiate(module, { env: { memory, region: 0 } });
+  return new WasmKernels(instance.exports as unknown as KernelExports, module, options.threads ?? kernelThreads());
 }

@@ -34,8 +34,10 @@ export const SCRATCH_FIRST_ADDRESS = 589_824;
 export const SCRATCH_SECOND_ADDRESS = SCRATCH_FIRST_ADDRESS + WASM_BLOCK_ELEMENTS * 4;
 export const SCRATCH_RESULT_ADDRESS = SCRATCH_SECOND_ADDRESS + WASM_BLOCK_ELEMENTS * 4;
 
-/** Allocations start at 1 MiB, above every fixed region. */
-export const HEAP_ADDRESS = 1 << 20;
+/** Each kernel thread's fixed regions above span this much from the thread's region address. */
+export const REGION_BYTES = 1 << 20;
+/** Allocations start above the calling thread's region (at 0); helper threads' regions come from the heap. */
+export const HEAP_ADDRESS = REGION_BYTES;
 export const WASM_PAGE_BYTES = 65_536;
 /** wasm32 addresses 4 GiB; V8 in Node 20 allows a memory of up to 65536 pages. */
 export const MAX_WASM_PAGES = 65_536;

@@ -4,16 +4,19 @@
 ;; the TypeScript driver (wasm-kernels.ts) runs chunk tails through padded scratch space. Arithmetic is
 ;; binary32 as in PyTorch's `(a.float() - b.float()).to(dtype)`; narrowing rounds to nearest, ties to even.
 ;;
-;; Memory layout (must match wasm-layout.ts):
+;; Memory layout of each thread's region (must match wasm-layout.ts); offsets from `$region`:
 ;;   0       statistics of the current call: f64 sum, sum of squares, base sum of squares,
 ;;           other sum of squares, dot (offsets 0..39); f32 min (40), max (44); i32 unchanged (48),
 ;;           finite (52), touched keys (56). `compare` reuses f64 max abs error (0), i32 identical (48),
 ;;           i32 non-finite mismatches (52).
+;;   128     binary64 partial sums of the statistics kernels (80 bytes)
+;;   1024    zero-padded tail slots
 ;;   65536   histogram: 65536 u32 counters keyed by the top 16 bits of the f32 delta
 ;;   327680  touched keys: `collect_touched` lists here the keys whose counter is not zero, so the driver
 ;;           reads and clears only those. The statistics kernels count without a branch per element (a
 ;;           first-touch test there cost more than one SIMD scan of the counters per call).
-;;   589824  scratch blocks for mixed-dtype kernels, then the heap
+;;   589824  scratch blocks for mixed-dtype kernels (3 x 32 KiB); the region ends at 1 MiB, the heap
+;;           follows the last region
 ;;
 ;; bfloat16 lanes are processed as two interleaved halves: `v << 16` holds elements 0, 2, 4, 6 as binary32
 ;; and `v & 0xffff0000` holds elements 1, 3, 5, 7, which costs one instruction per half to widen and
@@ -21,7 +24,11 @@
 ;; widened bfloat16, a NaN the arithmetic returns has zero low bits, so the add cannot carry into it and
 ;; no NaN select is needed. Every other narrowing selects NaN explicitly.
 (module
-  (memory (export "memory") 16)
+  ;; One memory shared by the kernel threads (kernel-team.ts); each thread's instance keeps its statistics, histogram
+  ;; and scratch in its own 1 MiB region, at `$region`.
+  (import "env" "memory" (memory 16 65536 shared))
+  (global $region (import "env" "region") i32)
+  (export "memory" (memory 0))
 
   ;; Adds the lane accumulators of one call into the statistics block.
   (func $store_statistics
@@ -30,57 +37,57 @@
     (param $bbL v128) (param $bbH v128) (param $abL v128) (param $abH v128) (param $touched i32)
     (local $s v128)
     (local.set $s (f64x2.add (local.get $sumL) (local.get $sumH)))
-    (f64.store offset=0 (i32.const 0) (f64.add (f64.load offset=0 (i32.const 0))
+    (f64.store offset=0 (global.get $region) (f64.add (f64.load offset=0 (global.get $region))
       (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s)))))
     (local.set $s (f64x2.add (local.get $sqL) (local.get $sqH)))
-    (f64.store offset=8 (i32.const 0) (f64.add (f64.load offset=8 (i32.const 0))
+    (f64.store offset=8 (global.get $region) (f64.add (f64.load offset=8 (global.get $region))
       (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s)))))
     (local.set $s (f64x2.add (local.get $aaL) (local.get $aaH)))
-    (f64.store offset=16 (i32.const 0) (f64.add (f64.load offset=16 (i32.const 0))
+    (f64.store offset=16 (global.get $region) (f64.add (f64.load offset=16 (global.get $region))
       (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s)))))
     (local.set $s (f64x2.add (local.get $bbL) (local.get $bbH)))
-    (f64.store offset=24 (i32.const 0) (f64.add (f64.load offset=24 (i32.const 0))
+    (f64.store offset=24 (global.get $region) (f64.add (f64.load offset=24 (global.get $region))
       (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s)))))
     (local.set $s (f64x2.add (local.get $abL) (local.get $abH)))
-    (f64.store offset=32 (i32.const 0) (f64.add (f64.load offset=32 (i32.const 0))
+    (f64.store offset=32 (global.get $region) (f64.add (f64.load offset=32 (global.get $region))
       (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s)))))
     ;; The lane minima hold no NaN (non-finite deltas were replaced by NaN, which pmin ignores).
-    (f32.store offset=40 (i32.const 0) (f32.min (f32.load offset=40 (i32.const 0))
+    (f32.store offset=40 (global.get $region) (f32.min (f32.load offset=40 (global.get $region))
       (f32.min (f32.min (f32x4.extract_lane 0 (local.get $min)) (f32x4.extract_lane 1 (local.get $min)))
                (f32.min (f32x4.extract_lane 2 (local.get $min)) (f32x4.extract_lane 3 (local.get $min))))))
-    (f32.store offset=44 (i32.const 0) (f32.max (f32.load offset=44 (i32.const 0))
+    (f32.store offset=44 (global.get $region) (f32.max (f32.load offset=44 (global.get $region))
       (f32.max (f32.max (f32x4.extract_lane 0 (local.get $max)) (f32x4.extract_lane 1 (local.get $max)))
                (f32.max (f32x4.extract_lane 2 (local.get $max)) (f32x4.extract_lane 3 (local.get $max))))))
-    (i32.store offset=48 (i32.const 0) (i32.add (i32.load offset=48 (i32.const 0))
+    (i32.store offset=48 (global.get $region) (i32.add (i32.load offset=48 (global.get $region))
       (i32.add (i32.add (i32x4.extract_lane 0 (local.get $unchanged)) (i32x4.extract_lane 1 (local.get $unchanged)))
                (i32.add (i32x4.extract_lane 2 (local.get $unchanged)) (i32x4.extract_lane 3 (local.get $unchanged))))))
-    (i32.store offset=52 (i32.const 0) (i32.add (i32.load offset=52 (i32.const 0))
+    (i32.store offset=52 (global.get $region) (i32.add (i32.load offset=52 (global.get $region))
       (i32.add (i32.add (i32x4.extract_lane 0 (local.get $finite)) (i32x4.extract_lane 1 (local.get $finite)))
                (i32.add (i32x4.extract_lane 2 (local.get $finite)) (i32x4.extract_lane 3 (local.get $finite))))))
-    (i32.store offset=56 (i32.const 0) (local.get $touched)))
+    (i32.store offset=56 (global.get $region) (local.get $touched)))
 
   ;; Lists the keys of the non-zero histogram counters at 327680 and stores how many there are at 56.
   (func (export "collect_touched")
-    (local $address i32) (local $touched i32) (local $v v128)
+    (local $key i32) (local $touched i32) (local $v v128)
     (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $address) (i32.const 262144)))
-      (local.set $v (v128.load offset=65536 (local.get $address)))
+      (br_if $done (i32.ge_u (local.get $key) (i32.const 65536)))
+      (local.set $v (v128.load offset=65536 (i32.add (global.get $region) (i32.shl (local.get $key) (i32.const 2)))))
       (if (v128.any_true (local.get $v)) (then
         (if (i32x4.extract_lane 0 (local.get $v)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.shr_u (local.get $address) (i32.const 2)))
+          (i32.store offset=327680 (i32.add (global.get $region) (i32.shl (local.get $touched) (i32.const 2))) (i32.add (local.get $key) (i32.const 0)))
           (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (if (i32x4.extract_lane 1 (local.get $v)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.add (i32.shr_u (local.get $address) (i32.const 2)) (i32.const 1)))
+          (i32.store offset=327680 (i32.add (global.get $region) (i32.shl (local.get $touched) (i32.const 2))) (i32.add (local.get $key) (i32.const 1)))
           (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (if (i32x4.extract_lane 2 (local.get $v)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.add (i32.shr_u (local.get $address) (i32.const 2)) (i32.const 2)))
+          (i32.store offset=327680 (i32.add (global.get $region) (i32.shl (local.get $touched) (i32.const 2))) (i32.add (local.get $key) (i32.const 2)))
           (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))
         (if (i32x4.extract_lane 3 (local.get $v)) (then
-          (i32.store offset=327680 (i32.shl (local.get $touched) (i32.const 2)) (i32.add (i32.shr_u (local.get $address) (i32.const 2)) (i32.const 3)))
+          (i32.store offset=327680 (i32.add (global.get $region) (i32.shl (local.get $touched) (i32.const 2))) (i32.add (local.get $key) (i32.const 3)))
           (local.set $touched (i32.add (local.get $touched) (i32.const 1)))))))
-      (local.set $address (i32.add (local.get $address) (i32.const 16)))
+      (local.set $key (i32.add (local.get $key) (i32.const 4)))
       (br $next)))
-    (i32.store offset=56 (i32.const 0) (local.get $touched)))
+    (i32.store offset=56 (global.get $region) (local.get $touched)))
 
   ;; out = bf16(b - a) for bfloat16 a, b.
   (func (export "sub_bf16") (param $a i32) (param $b i32) (param $out i32) (param $n i32)
@@ -113,10 +120,11 @@
     (local $fe v128) (local $fo v128) (local $ke v128) (local $ko v128)
     (local $unchanged v128) (local $finite v128) (local $min v128) (local $max v128)
     (local $sum v128) (local $sq v128) (local $aa v128) (local $bb v128) (local $ab v128)
-    (local $touched i32) (local $key i32)
+    (local $touched i32) (local $key i32) (local $regionKeys v128)
+    (local.set $regionKeys (i32x4.splat (global.get $region)))
     (local.set $min (v128.const f32x4 inf inf inf inf))
     (local.set $max (v128.const f32x4 -inf -inf -inf -inf))
-    (local.set $touched (i32.load (i32.const 56)))
+    (local.set $touched (i32.load offset=56 (global.get $region)))
     (call $clear_block_sums)
     (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 1))))
     (block $done (loop $blocks
@@ -151,8 +159,8 @@
           (v128.bitselect (local.get $e) (v128.const f32x4 nan nan nan nan) (local.get $fe)))
           (v128.bitselect (local.get $o) (v128.const f32x4 nan nan nan nan) (local.get $fo))))
         ;; Histogram keys as byte offsets of u32 counters: the top 16 bits of the delta, times 4.
-        (local.set $ke (v128.and (i32x4.shr_u (local.get $e) (i32.const 14)) (v128.const i32x4 0x3fffc 0x3fffc 0x3fffc 0x3fffc)))
-        (local.set $ko (v128.and (i32x4.shr_u (local.get $o) (i32.const 14)) (v128.const i32x4 0x3fffc 0x3fffc 0x3fffc 0x3fffc)))
+        (local.set $ke (i32x4.add (local.get $regionKeys) (v128.and (i32x4.shr_u (local.get $e) (i32.const 14)) (v128.const i32x4 0x3fffc 0x3fffc 0x3fffc 0x3fffc))))
+        (local.set $ko (i32x4.add (local.get $regionKeys) (v128.and (i32x4.shr_u (local.get $o) (i32.const 14)) (v128.const i32x4 0x3fffc 0x3fffc 0x3fffc 0x3fffc))))
         (local.set $e (v128.and (local.get $e) (local.get $fe)))
         (local.set $o (v128.and (local.get $o) (local.get $fo)))
         (local.set $ae (v128.and (local.get $ae) (local.get $fe)))
@@ -201,11 +209,11 @@
   ;; Binary64 partial sums of the statistics kernels, two lanes each, at 128: sum, sum of squares, base sum of
   ;; squares, other sum of squares, dot.
   (func $clear_block_sums
-    (v128.store offset=128 (i32.const 0) (v128.const i32x4 0 0 0 0))
-    (v128.store offset=144 (i32.const 0) (v128.const i32x4 0 0 0 0))
-    (v128.store offset=160 (i32.const 0) (v128.const i32x4 0 0 0 0))
-    (v128.store offset=176 (i32.const 0) (v128.const i32x4 0 0 0 0))
-    (v128.store offset=192 (i32.const 0) (v128.const i32x4 0 0 0 0)))
+    (v128.store offset=128 (global.get $region) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=144 (global.get $region) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=160 (global.get $region) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=176 (global.get $region) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=192 (global.get $region) (v128.const i32x4 0 0 0 0)))
 
   ;; Adds four binary32 lanes to the two binary64 lanes at `address`.
   (func $add_lanes_f64 (param $address i32) (param $x v128)
@@ -214,19 +222,19 @@
                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $x) (local.get $x)))))))
 
   (func $flush_block_sums (param $sum v128) (param $sq v128) (param $aa v128) (param $bb v128) (param $ab v128)
-    (call $add_lanes_f64 (i32.const 128) (local.get $sum))
-    (call $add_lanes_f64 (i32.const 144) (local.get $sq))
-    (call $add_lanes_f64 (i32.const 160) (local.get $aa))
-    (call $add_lanes_f64 (i32.const 176) (local.get $bb))
-    (call $add_lanes_f64 (i32.const 192) (local.get $ab)))
+    (call $add_lanes_f64 (i32.add (global.get $region) (i32.const 128)) (local.get $sum))
+    (call $add_lanes_f64 (i32.add (global.get $region) (i32.const 144)) (local.get $sq))
+    (call $add_lanes_f64 (i32.add (global.get $region) (i32.const 160)) (local.get $aa))
+    (call $add_lanes_f64 (i32.add (global.get $region) (i32.const 176)) (local.get $bb))
+    (call $add_lanes_f64 (i32.add (global.get $region) (i32.const 192)) (local.get $ab)))
 
   ;; Adds the block sums and the lane accumulators of one call into the statistics block.
   (func $store_block_statistics
     (param $unchanged v128) (param $finite v128) (param $min v128) (param $max v128) (param $touched i32)
     (call $store_statistics (local.get $unchanged) (local.get $finite) (local.get $min) (local.get $max)
-      (v128.load offset=128 (i32.const 0)) (v128.const i32x4 0 0 0 0) (v128.load offset=144 (i32.const 0)) (v128.const i32x4 0 0 0 0)
-      (v128.load offset=160 (i32.const 0)) (v128.const i32x4 0 0 0 0) (v128.load offset=176 (i32.const 0)) (v128.const i32x4 0 0 0 0)
-      (v128.load offset=192 (i32.const 0)) (v128.const i32x4 0 0 0 0) (local.get $touched)))
+      (v128.load offset=128 (global.get $region)) (v128.const i32x4 0 0 0 0) (v128.load offset=144 (global.get $region)) (v128.const i32x4 0 0 0 0)
+      (v128.load offset=160 (global.get $region)) (v128.const i32x4 0 0 0 0) (v128.load offset=176 (global.get $region)) (v128.const i32x4 0 0 0 0)
+      (v128.load offset=192 (global.get $region)) (v128.const i32x4 0 0 0 0) (local.get $touched)))
 
   ;; out = bf16(c + r) for bfloat16 c, r: addScaled with alpha 1, where the fused multiply-add is a plain add.
   (func (export "add_bf16") (param $c i32) (param $r i32) (param $out i32) (param $n i32)
@@ -351,7 +359,7 @@
     (local $bbL v128) (local $bbH v128) (local $abL v128) (local $abH v128) (local $touched i32) (local $key i32) (local $n1 i32)
     (local.set $min (v128.const f32x4 inf inf inf inf))
     (local.set $max (v128.const f32x4 -inf -inf -inf -inf))
-    (local.set $touched (i32.load (i32.const 56)))
+    (local.set $touched (i32.load offset=56 (global.get $region)))
     (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
@@ -391,16 +399,16 @@
         (local.set $abL (f64x2.add (local.get $abL) (f64x2.mul (local.get $aL) (local.get $lo))))
         (local.set $abH (f64x2.add (local.get $abH) (f64x2.mul (local.get $aH) (local.get $hi))))
         (local.set $t (i32x4.shr_u (local.get $d0) (i32.const 16)))
-        (local.set $key (i32.shl (i32x4.extract_lane 0 (local.get $t)) (i32.const 2)))
+        (local.set $key (i32.add (global.get $region) (i32.shl (i32x4.extract_lane 0 (local.get $t)) (i32.const 2))))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (local.set $key (i32.shl (i32x4.extract_lane 1 (local.get $t)) (i32.const 2)))
+        (local.set $key (i32.add (global.get $region) (i32.shl (i32x4.extract_lane 1 (local.get $t)) (i32.const 2))))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (local.set $key (i32.shl (i32x4.extract_lane 2 (local.get $t)) (i32.const 2)))
+        (local.set $key (i32.add (global.get $region) (i32.shl (i32x4.extract_lane 2 (local.get $t)) (i32.const 2))))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (local.set $key (i32.shl (i32x4.extract_lane 3 (local.get $t)) (i32.const 2)))
+        (local.set $key (i32.add (global.get $region) (i32.shl (i32x4.extract_lane 3 (local.get $t)) (i32.const 2))))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
 
@@ -431,16 +439,16 @@
         (local.set $abL (f64x2.add (local.get $abL) (f64x2.mul (local.get $aL) (local.get $lo))))
         (local.set $abH (f64x2.add (local.get $abH) (f64x2.mul (local.get $aH) (local.get $hi))))
         (local.set $t (i32x4.shr_u (local.get $d1) (i32.const 16)))
-        (local.set $key (i32.shl (i32x4.extract_lane 0 (local.get $t)) (i32.const 2)))
+        (local.set $key (i32.add (global.get $region) (i32.shl (i32x4.extract_lane 0 (local.get $t)) (i32.const 2))))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (local.set $key (i32.shl (i32x4.extract_lane 1 (local.get $t)) (i32.const 2)))
+        (local.set $key (i32.add (global.get $region) (i32.shl (i32x4.extract_lane 1 (local.get $t)) (i32.const 2))))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (local.set $key (i32.shl (i32x4.extract_lane 2 (local.get $t)) (i32.const 2)))
+        (local.set $key (i32.add (global.get $region) (i32.shl (i32x4.extract_lane 2 (local.get $t)) (i32.const 2))))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
-        (local.set $key (i32.shl (i32x4.extract_lane 3 (local.get $t)) (i32.const 2)))
+        (local.set $key (i32.add (global.get $region) (i32.shl (i32x4.extract_lane 3 (local.get $t)) (i32.const 2))))
         (local.set $n1 (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (i32.store offset=65536 (local.get $key) (local.get $n1))
       (local.set $a (i32.add (local.get $a) (i32.const 32)))
@@ -639,12 +647,12 @@
       (local.set $x (i32.add (local.get $x) (i32.const 16)))
       (local.set $y (i32.add (local.get $y) (i32.const 16)))
       (br $next)))
-    (f64.store offset=0 (i32.const 0) (f64.max (f64.load offset=0 (i32.const 0))
+    (f64.store offset=0 (global.get $region) (f64.max (f64.load offset=0 (global.get $region))
       (f64.max (f64x2.extract_lane 0 (local.get $max)) (f64x2.extract_lane 1 (local.get $max)))))
-    (i32.store offset=48 (i32.const 0) (i32.add (i32.load offset=48 (i32.const 0))
+    (i32.store offset=48 (global.get $region) (i32.add (i32.load offset=48 (global.get $region))
       (i32.add (i32.add (i32x4.extract_lane 0 (local.get $identical)) (i32x4.extract_lane 1 (local.get $identical)))
                (i32.add (i32x4.extract_lane 2 (local.get $identical)) (i32x4.extract_lane 3 (local.get $identical))))))
-    (i32.store offset=52 (i32.const 0) (i32.add (i32.load offset=52 (i32.const 0))
+    (i32.store offset=52 (global.get $region) (i32.add (i32.load offset=52 (global.get $region))
       (i32.add (i32.add (i32x4.extract_lane 0 (local.get $mismatch)) (i32x4.extract_lane 1 (local.get $mismatch)))
                (i32.add (i32x4.extract_lane 2 (local.get $mismatch)) (i32x4.extract_lane 3 (local.get $mismatch)))))))
 )
