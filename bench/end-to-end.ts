@@ -1,111 +1,176 @@
 /**
- * `npm run bench [-- --gb 2]`: generates a synthetic bf16 pair of the given size, then times whole
- * processes of the built CLI against the I/O floor (read both inputs, write one output, sync), with
- * peak RSS from `/usr/bin/time -v`. Torch baselines run when python3 can import torch. Output file
- * names are fresh per run (deleting multi-GB files is slow on this disk) and removed after timing.
- * Results: a table on stdout and `.bench/results.json`.
+ * `npm run bench [-- --gb 1 | --sizes 1,8] [--runs 3] [--cold-runs 3] [--no-cold] [--no-torch]
+ *                [--no-index] [--no-spectra] [--spectra-sizes 4096x4096,2048x8192] [--k 64]`
+ *
+ * Generates synthetic bf16 pairs once under `.bench/pair-<N>gb`, then times whole processes of the
+ * built CLI against the I/O floor of each operation, warm (median of --runs) and cold (page cache
+ * dropped before each run, where /proc/sys/vm/drop_caches is writable), with peak RSS from
+ * `/usr/bin/time -v`; the torch baselines when a python with torch is found; inspect and the dry
+ * run of a sparse Llama-2-70B index; and the spectral pass on ONNX Runtime and plain JS.
+ * Prints markdown tables and PASS/FAIL lines for the issue's targets, and writes
+ * `.bench/results.json` plus a timestamped copy.
  */
 import { spawnSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ensureLlama70bIndex, type SparseIndex } from './generate-70b-index';
+import { ensureSyntheticPair } from './generate-pair';
+import { timeIndexOperations, type IndexTimings } from './index-timing';
+import { dropCaches } from './measure';
+import { benchPair, type PairResult } from './pair-runs';
+import { measureSpectralPass, parseMatrixSizes, type SpectralRun } from './spectral-pass';
+import { targetChecks, type Check } from './targets';
+import { findTorchPython } from './torch-baselines';
 
 const ROOT = resolve(__dirname, '..');
-const BENCH = join(ROOT, '.bench');
+const BENCH_DIR = join(ROOT, '.bench');
 const CLI = join(ROOT, 'dist', 'cli.js');
-const TENSOR_BYTES = 64 * 1024 * 1024;
 
-const gb = Number(process.argv[process.argv.indexOf('--gb') + 1] ?? 1) || 1;
+interface Options {
+  sizes: number[];
+  runs: number;
+  coldRuns: number;
+  cold: boolean;
+  torch: boolean;
+  index: boolean;
+  spectra: boolean;
+  spectraSizes: Array<[number, number]>;
+  k: number;
+}
 
-function writeSyntheticCheckpoint(dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'model.safetensors');
-  if (existsSync(file)) return file;
-  const count = Math.max(1, Math.round((gb * 1e9) / TENSOR_BYTES));
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  for (let index = 0; index < count; index++) {
-    header[`model.layers.${index}.mlp.up_proj.weight`] = { dtype: 'BF16', shape: [8192, 4096], data_offsets: [index * TENSOR_BYTES, (index + 1) * TENSOR_BYTES] };
+function parseArguments(argv: readonly string[]): Options {
+  const options: Options = {
+    sizes: [1], runs: 3, coldRuns: 3, cold: true, torch: true, index: true, spectra: true,
+    spectraSizes: [[4096, 4096], [2048, 8192]], k: 64,
+  };
+  const positive = (flag: string, text: string | undefined): number => {
+    const value = Number(text);
+    if (!(value > 0)) throw new Error(`${flag} expects a positive number, got ${text}`);
+    return value;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    if (flag === '--gb') options.sizes = [positive(flag, argv[++i])];
+    else if (flag === '--sizes') options.sizes = (argv[++i] ?? '').split(',').map((size) => positive(flag, size));
+    else if (flag === '--runs') options.runs = Math.round(positive(flag, argv[++i]));
+    else if (flag === '--cold-runs') options.coldRuns = Math.round(positive(flag, argv[++i]));
+    else if (flag === '--no-cold') options.cold = false;
+    else if (flag === '--no-torch') options.torch = false;
+    else if (flag === '--no-index') options.index = false;
+    else if (flag === '--no-spectra') options.spectra = false;
+    else if (flag === '--spectra-sizes') options.spectraSizes = parseMatrixSizes(argv[++i] ?? '');
+    else if (flag === '--k') options.k = Math.round(positive(flag, argv[++i]));
+    else throw new Error(`unknown argument ${flag}`);
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const fd = openSync(file, 'w');
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(json.length));
-  writeSync(fd, prefix);
-  writeSync(fd, json);
-  const data = Buffer.alloc(TENSOR_BYTES);
-  for (let index = 0; index < count; index++) {
-    randomFillSync(data);
-    // Exponents within a narrow band (|x| in [2^-8, 2^-4)), like real weights: finite, and the f32
-    // difference of two such bf16 values is exact, so the f32 residual verifies bit for bit.
-    for (let byte = 1; byte < data.length; byte += 2) data[byte] = (data[byte]! & 0x81) | 0x3c;
-    writeSync(fd, data);
+  return options;
+}
+
+/** Flags the lead is adding to the CLI; their rows are skipped (with a message) until they exist. */
+function detectCliFeatures(): { noStats: boolean; dryRun: boolean } {
+  const help = spawnSync(process.execPath, [CLI, 'compute', '--help'], { encoding: 'utf8' }).stdout ?? '';
+  return { noStats: help.includes('--no-stats'), dryRun: help.includes('--dry-run') };
+}
+
+const fixed = (value: number | null, digits: number): string => (value === null || !Number.isFinite(value) ? '-' : value.toFixed(digits));
+
+function printPair(pair: PairResult): void {
+  console.log(`\n### ${pair.gb} GB pair: 2 x ${(pair.modelBytes / 1e9).toFixed(2)} GB bf16, ${pair.tensorCount} tensors of 8192x4096\n`);
+  console.log('| row | mode | runs | seconds | GB/s in | peak RSS MB | x floor |\n|---|---|---|---|---|---|---|');
+  for (const row of pair.rows) {
+    console.log(`| ${row.label} | ${row.mode} | ${row.runs} | ${row.seconds.toFixed(3)} | ${fixed(row.gbPerSecond, 2)} | ${fixed(row.rssMb, 0)} | ${fixed(row.ratioToFloor, 2)} |`);
   }
-  closeSync(fd);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', hidden_size: 4096, num_hidden_layers: count }));
-  return file;
+  for (const line of pair.skipped) console.log(`\nskipped: ${line}`);
 }
 
-interface Measurement { name: string; seconds: number; rssMb: number | null }
-
-function timed(name: string, command: string[], cleanup?: string): Measurement {
-  const run = spawnSync('/usr/bin/time', ['-v', ...command], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (run.status !== 0) throw new Error(`${name} failed: ${run.stderr.slice(-2000)}`);
-  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(run.stderr);
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(run.stderr);
-  const seconds = wall ? Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]) : NaN;
-  if (cleanup) rmSync(cleanup, { recursive: true, force: true });
-  return { name, seconds, rssMb: rss ? Number(rss[1]) / 1024 : null };
+function printIndex(index: SparseIndex, timings: IndexTimings): void {
+  console.log(`\n### Llama-2-70B layout: ${index.shards} sparse shards, ${timings.inspectInProcess.tensors} tensors, `
+    + `${(index.parameters / 1e9).toFixed(2)} B parameters, ${(index.bytes / 1e9).toFixed(1)} GB\n`);
+  console.log('| row | runs | ms | peak RSS MB |\n|---|---|---|---|');
+  console.log(`| node -e 0 (start-up alone) | ${timings.nodeStartup.runs} | ${(timings.nodeStartup.seconds * 1000).toFixed(1)} | ${fixed(timings.nodeStartup.rssMb, 0)} |`);
+  console.log(`| inspect --json, whole process | ${timings.inspectProcess.runs} | ${(timings.inspectProcess.seconds * 1000).toFixed(1)} | ${fixed(timings.inspectProcess.rssMb, 0)} |`);
+  console.log(`| inspect, in-process (first call ${(timings.inspectInProcess.firstSeconds * 1000).toFixed(1)} ms) | ${timings.inspectInProcess.runs} | ${(timings.inspectInProcess.seconds * 1000).toFixed(1)} | - |`);
+  if (timings.dryRunProcess) {
+    console.log(`| compute --dry-run (index against itself), whole process | ${timings.dryRunProcess.runs} | ${(timings.dryRunProcess.seconds * 1000).toFixed(1)} | ${fixed(timings.dryRunProcess.rssMb, 0)} |`);
+  }
 }
 
-function median(name: string, runs: number, make: (index: number) => Measurement): Measurement {
-  const results = Array.from({ length: runs }, (_, index) => make(index)).sort((x, y) => x.seconds - y.seconds);
-  return { ...results[Math.floor(runs / 2)]!, name };
+function printSpectral(run: SpectralRun): void {
+  console.log(`\n### Spectral pass (${run.ortMessage})\n`);
+  console.log('| matrix | k | backend | seconds | of which products | GFLOP/s in products | max abs(ds)/s1 vs first |\n|---|---|---|---|---|---|---|');
+  for (const row of run.rows) {
+    console.log(`| ${row.rows}x${row.cols} | ${row.k} | ${row.provider} | ${row.seconds.toFixed(2)} | ${row.productSeconds.toFixed(2)} | ${row.gflopsInProducts.toFixed(1)} | ${row.maxRelativeDeviation.toExponential(1)} |`);
+  }
 }
 
-const a = writeSyntheticCheckpoint(join(BENCH, `pair-${gb}gb`, 'base'));
-const b = writeSyntheticCheckpoint(join(BENCH, `pair-${gb}gb`, 'instruct'));
-const baseDir = join(BENCH, `pair-${gb}gb`, 'base');
-const instructDir = join(BENCH, `pair-${gb}gb`, 'instruct');
-const inputBytes = 2 * gb * 1e9;
-const stamp = Date.now();
-const out = (label: string, index: number): string => join(BENCH, `out-${stamp}-${label}-${index}`);
-const RUNS = 3;
-
-const measurements: Measurement[] = [
-  median('I/O floor (cat both inputs, write one output, sync)', RUNS, (index) => timed('floor', ['bash', '-c',
-    `cat ${a} ${b} > /dev/null && cat ${b} > ${out('floor', index)} && sync -d ${out('floor', index)}`], out('floor', index))),
-  median('diff (statistics only)', RUNS, () => timed('diff', [process.execPath, CLI, 'diff', baseDir, instructDir, '--json'])),
-  median('compute (statistics + SHA-256 provenance)', RUNS, (index) => timed('compute', [process.execPath, CLI, 'compute', '--base', baseDir, '--instruct', instructDir, '--out', out('compute', index)], out('compute', index))),
-];
-const residual = out('residual', 0);
-spawnSync(process.execPath, [CLI, 'compute', '--base', baseDir, '--instruct', instructDir, '--out', residual, '--dtype', 'f32'], { stdio: 'ignore' });
-measurements.push(
-  median('apply (f32 residual onto bf16)', RUNS, (index) => timed('apply', [process.execPath, CLI, 'apply', '--base', baseDir, '--residual', residual, '--out', out('apply', index)], out('apply', index))),
-  median('verify (f32 residual, bit for bit)', RUNS, () => timed('verify', [process.execPath, CLI, 'verify', '--base', baseDir, '--residual', residual, '--instruct', instructDir])),
-);
-rmSync(residual, { recursive: true, force: true });
-
-const torch = spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-if (torch) {
-  const script = join(BENCH, 'torch_baseline.py');
-  writeFileSync(script, `import sys, torch
-from safetensors.torch import safe_open, save_file
-a, b, o = sys.argv[1:4]
-out = {}
-with safe_open(a, 'pt') as fa, safe_open(b, 'pt') as fb:
-    for k in fa.keys():
-        out[k] = (fb.get_tensor(k).float() - fa.get_tensor(k).float()).to(torch.bfloat16)
-save_file(out, o)
-`);
-  measurements.push(median('torch tensor by tensor', RUNS, (index) => timed('torch', ['python3', script, a, b, `${out('torch', index)}.safetensors`], `${out('torch', index)}.safetensors`)));
+function printChecks(checks: readonly Check[]): void {
+  console.log('\n### Targets\n');
+  for (const check of checks) console.log(`${check.pass ? 'PASS' : 'FAIL'}  ${check.name}: ${check.value} (target ${check.target})`);
 }
 
-const floor = measurements[0]!.seconds;
-const rows = measurements.map((m) => ({ ...m, gbPerSecond: inputBytes / 1e9 / m.seconds, ratioToFloor: m.seconds / floor }));
-console.log(`\n${gb} GB bf16 pair (${(inputBytes / 1e9).toFixed(2)} GB in), median of ${RUNS}, warm page cache${torch ? '' : '; torch not installed, baselines skipped'}\n`);
-console.log('| run | seconds | GB/s in | peak RSS MB | x floor |\n|---|---|---|---|---|');
-for (const row of rows) {
-  console.log(`| ${row.name} | ${row.seconds.toFixed(2)} | ${row.gbPerSecond.toFixed(2)} | ${row.rssMb?.toFixed(0) ?? '-'} | ${row.ratioToFloor.toFixed(2)} |`);
+async function main(): Promise<void> {
+  const options = parseArguments(process.argv.slice(2));
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`node scripts/build.mjs\` (npm run bench does)`);
+  mkdirSync(BENCH_DIR, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const notes: string[] = [];
+  const log = (line: string): void => console.error(line);
+
+  const features = detectCliFeatures();
+  const cold = options.cold && dropCaches();
+  if (options.cold && !cold) notes.push('cold rows skipped: /proc/sys/vm/drop_caches is not writable (run as root to drop the page cache)');
+  const torch = options.torch ? findTorchPython() : null;
+  if (options.torch && !torch) notes.push('torch baselines skipped: install python3-torch (no python3 or /usr/bin/python3 imports torch)');
+  if (!features.dryRun) notes.push('compute --dry-run row skipped: the CLI has no --dry-run flag');
+
+  const pairs: PairResult[] = [];
+  for (const gb of options.sizes) {
+    const pair = ensureSyntheticPair(BENCH_DIR, gb);
+    pairs.push(benchPair(pair, {
+      cli: CLI, runs: options.runs, coldRuns: options.coldRuns, cold, hasNoStats: features.noStats, torch,
+      scratch: join(BENCH_DIR, `run-${stamp}-${gb}gb`), log,
+    }));
+  }
+
+  let index: { layout: SparseIndex; timings: IndexTimings } | null = null;
+  if (options.index) {
+    const layout = ensureLlama70bIndex(BENCH_DIR);
+    log('timing inspect of the 70 B index...');
+    index = { layout, timings: await timeIndexOperations(CLI, layout.dir, join(BENCH_DIR, `run-${stamp}-index`), features.dryRun) };
+  }
+
+  let spectral: SpectralRun | null = null;
+  if (options.spectra) {
+    log('timing the spectral pass...');
+    spectral = await measureSpectralPass(options.spectraSizes, options.k);
+    if (!spectral.rows.some((row) => row.backend !== 'js')) notes.push(`spectral pass on ONNX Runtime skipped: ${spectral.ortMessage}`);
+  }
+
+  const checks = targetChecks(pairs, index?.timings ?? null);
+  console.log(`\n## npm run bench, ${new Date().toISOString()}: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`
+    + `${torch ? `, torch ${torch.version} (${torch.python})` : ''}`);
+  console.log('Warm: median of runs after the inputs were read once. Cold: page cache dropped before each run. '
+    + 'Whole processes, outputs fdatasync\'ed; "first run" = empty input-hash cache, "hashes cached" = primed one.');
+  for (const pair of pairs) printPair(pair);
+  if (index) printIndex(index.layout, index.timings);
+  if (spectral) printSpectral(spectral);
+  printChecks(checks);
+  for (const note of notes) console.log(`\n${note}`);
+
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cores: cpus().length, memoryBytes: totalmem(), node: process.version },
+    options, cliFeatures: features, cold, torch, notes, pairs,
+    index: index ? { ...index.layout, ...index.timings } : null,
+    spectral, checks,
+  };
+  const file = join(BENCH_DIR, 'results.json');
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  copyFileSync(file, join(BENCH_DIR, `results-${stamp}.json`));
+  console.log(`\nwrote ${file} and results-${stamp}.json`);
 }
-writeFileSync(join(BENCH, 'results.json'), `${JSON.stringify({ gb, runs: RUNS, date: new Date().toISOString(), rows }, null, 2)}\n`);
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -65,7 +65,7 @@ export async function runDeltaPass(
       const [a, b] = inputs as [KernelBuffer, KernelBuffer];
       const [aOperand, bOperand] = task.operands as [StreamOperand, StreamOperand];
       if (arithmetic) {
-        kernels.subtract(a, aOperand.dtype, b, bOperand.dtype, output, task.output?.dtype ?? 'F32', count, stats);
+        kernels.subtract(a, aOperand.dtype, b, bOperand.dtype, output, task.output?.dtype ?? scratchDtype(aOperand.dtype, bOperand.dtype), count, stats);
         return;
       }
       // Integer and bool tensors: compared for equality, and B's bytes are what a residual stores.
@@ -85,6 +85,14 @@ export async function runDeltaPass(
   }, { kernels, ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) });
 
   return pairs.map((pair) => reports.get(pair.name)!);
+}
+
+/**
+ * Where a pass without an output lets the kernel write the delta: the operands' own dtype when they share
+ * one (the fused kernels exist for those), else binary32. The statistics are of the unrounded delta either way.
+ */
+function scratchDtype(aDtype: Dtype, bDtype: Dtype): Dtype {
+  return aDtype === bDtype && aDtype !== 'F64' ? aDtype : 'F32';
 }
 
 export function tensorReport(pair: TensorPair, context?: PassContext): TensorReport {

@@ -9,7 +9,7 @@ import { createDeltaStatistics, type DeltaStatistics, type ElementwiseKernels, t
 import { createWasmKernels, PARALLEL_MIN_ELEMENTS } from '../../../src/engine/kernels/wasm-kernels';
 import { DTYPE_BYTES, seededRandom } from './kernel-test-support';
 
-/** Three parts, each past a block boundary, plus a tail that is not a multiple of the SIMD group. */
+/** Many chunks for the threads to share, plus a tail that is not a multiple of the SIMD group. */
 const COUNT = 3 * PARALLEL_MIN_ELEMENTS + 1_237;
 
 function fillWeights(buffer: KernelBuffer, dtype: FloatDtype, seed: number): void {

@@ -1,0 +1,215 @@
+/**
+ * The timed rows of one synthetic pair: I/O floors, the CLI's compute / apply / verify / diff, and
+ * the torch baselines, each warm and (where caches can be dropped) cold. Outputs get fresh names
+ * per run and are deleted outside the timed part.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { SyntheticPair } from './generate-pair';
+import { dropCaches, removeQuietly, repeat, timeProcess, warmPageCache, type ProcessSpec } from './measure';
+import { torchBaselineCommand, torchImportCommand, type TorchPython } from './torch-baselines';
+
+/** The fp32 whole-model baseline holds both models in fp32 plus the fp32 deltas (~7x one bf16 model at its peak). */
+const FP32_DICT_MEMORY_FACTOR = 7;
+/** Leave room for the page cache and everybody else on the machine. */
+const FP32_DICT_MEMORY_SHARE = 0.8;
+/** Cold runs of pairs above this many GB per model run once: each drops and rereads every input. */
+const LARGE_PAIR_GB = 2;
+
+export type Mode = 'warm' | 'cold';
+
+export interface RowResult {
+  id: string;
+  label: string;
+  mode: Mode;
+  runs: number;
+  seconds: number;
+  allSeconds: number[];
+  inputBytes: number;
+  gbPerSecond: number | null;
+  rssMb: number | null;
+  floor: string | null;
+  ratioToFloor: number | null;
+}
+
+export interface PairRunOptions {
+  cli: string;
+  runs: number;
+  coldRuns: number;
+  cold: boolean;
+  hasNoStats: boolean;
+  torch: TorchPython | null;
+  scratch: string;
+  log: (line: string) => void;
+}
+
+export interface PairResult {
+  gb: number;
+  modelBytes: number;
+  tensorCount: number;
+  rows: RowResult[];
+  skipped: string[];
+}
+
+interface Case {
+  id: string;
+  label: string;
+  /** Files read; their total is the "GB/s of input" numerator and what warm runs pre-read. */
+  inputs: string[];
+  /** The floor row this one is compared with (null: a floor itself, or nothing comparable). */
+  floor: string | null;
+  /** A fresh digest cache per run ("first run"), a primed one ("hashes cached"), or none needed. */
+  digestCache: 'fresh' | 'primed' | 'none';
+  command: (out: string) => ProcessSpec;
+  coldToo: boolean;
+}
+
+function safetensorsFiles(dir: string): string[] {
+  return readdirSync(dir).filter((name) => name.endsWith('.safetensors')).sort().map((name) => join(dir, name));
+}
+
+function totalBytes(files: readonly string[]): number {
+  return files.reduce((sum, file) => sum + statSync(file).size, 0);
+}
+
+/** Output is written in pieces of this size, as the CLI writes (dd with it beat `head -c` by ~40% here). */
+const FLOOR_WRITE_BLOCK = '1M';
+
+/** Reads the inputs, writes a file of the output's size and fdatasyncs it: what any tool must at least do. */
+function floorCommand(inputs: readonly string[], outputBytes: number): (out: string) => ProcessSpec {
+  const read = `cat ${inputs.map((file) => `'${file}'`).join(' ')} > /dev/null`;
+  return (out) => ({
+    command: 'bash',
+    args: ['-c', outputBytes > 0
+      ? `${read} && dd if=/dev/zero of='${out}' bs=${FLOOR_WRITE_BLOCK} count=${outputBytes} iflag=count_bytes conv=fdatasync status=none`
+      : read],
+  });
+}
+
+function runCli(cli: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
+  const run = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
+  if (run.status !== 0) throw new Error(`checkpoint-surgeon ${args.join(' ')} failed: ${run.stderr.slice(-2000)}`);
+}
+
+/**
+ * Makes the residuals apply and verify read (untimed; the bf16 one also primes the digest cache)
+ * and returns every row to time, in table order.
+ */
+function prepareCases(pair: SyntheticPair, options: PairRunOptions, primedCache: string, skipped: string[]): Case[] {
+  const { cli, scratch, log } = options;
+  const node = process.execPath;
+  const withCache = (dir: string): NodeJS.ProcessEnv => ({ ...process.env, CHECKPOINT_SURGEON_CACHE: dir });
+
+  const residualBf16 = join(scratch, 'residual-bf16');
+  const residualF32 = join(scratch, 'residual-f32');
+  log(`${pair.gb} GB: computing the bf16 and f32 residuals for apply and verify (untimed)...`);
+  runCli(cli, ['compute', '--base', pair.baseDir, '--instruct', pair.instructDir, '--out', residualBf16], withCache(primedCache));
+  runCli(cli, ['compute', '--base', pair.baseDir, '--instruct', pair.instructDir, '--out', residualF32, '--dtype', 'f32'], withCache(join(scratch, 'digest-cache-f32')));
+  const primingOut = join(scratch, 'apply-priming');
+  runCli(cli, ['apply', '--base', pair.baseDir, '--residual', residualBf16, '--out', primingOut], withCache(primedCache));
+  removeQuietly(primingOut);
+
+  const models = [pair.baseFile, pair.instructFile];
+  const bf16Files = safetensorsFiles(residualBf16);
+  const f32Files = safetensorsFiles(residualF32);
+  const bf16Bytes = totalBytes(bf16Files);
+  const f32Bytes = totalBytes(f32Files);
+  const compute = (extra: string[]) => (out: string): ProcessSpec => ({
+    command: node, args: [cli, 'compute', '--base', pair.baseDir, '--instruct', pair.instructDir, '--out', out, ...extra],
+  });
+  const apply = (residual: string) => (out: string): ProcessSpec => ({
+    command: node, args: [cli, 'apply', '--base', pair.baseDir, '--residual', residual, '--out', out],
+  });
+
+  const cases: Case[] = [
+    { id: 'floor-compute', label: 'I/O floor: compute (read base + instruct, write bf16 residual size, sync)', inputs: models, floor: null, digestCache: 'none', command: floorCommand(models, bf16Bytes), coldToo: true },
+    { id: 'floor-compute-f32', label: 'I/O floor: compute f32 (read base + instruct, write f32 residual size, sync)', inputs: models, floor: null, digestCache: 'none', command: floorCommand(models, f32Bytes), coldToo: false },
+    { id: 'floor-apply', label: 'I/O floor: apply (read base + bf16 residual, write model size, sync)', inputs: [pair.baseFile, ...bf16Files], floor: null, digestCache: 'none', command: floorCommand([pair.baseFile, ...bf16Files], pair.modelBytes), coldToo: true },
+    { id: 'floor-apply-f32', label: 'I/O floor: apply f32 (read base + f32 residual, write model size, sync)', inputs: [pair.baseFile, ...f32Files], floor: null, digestCache: 'none', command: floorCommand([pair.baseFile, ...f32Files], pair.modelBytes), coldToo: true },
+    { id: 'floor-verify', label: 'I/O floor: verify (read base + f32 residual + instruct)', inputs: [pair.baseFile, ...f32Files, pair.instructFile], floor: null, digestCache: 'none', command: floorCommand([pair.baseFile, ...f32Files, pair.instructFile], 0), coldToo: true },
+    { id: 'floor-diff', label: 'I/O floor: diff (read base + instruct)', inputs: models, floor: null, digestCache: 'none', command: floorCommand(models, 0), coldToo: true },
+  ];
+  if (options.hasNoStats) {
+    cases.push({ id: 'compute-no-stats', label: 'compute --no-stats (bf16, first run)', inputs: models, floor: 'floor-compute', digestCache: 'fresh', command: compute(['--no-stats']), coldToo: true });
+  } else {
+    skipped.push('compute --no-stats: the CLI has no --no-stats flag');
+  }
+  cases.push(
+    { id: 'compute', label: 'compute with statistics (bf16, first run: hashes computed)', inputs: models, floor: 'floor-compute', digestCache: 'fresh', command: compute([]), coldToo: true },
+    { id: 'compute-cached', label: 'compute with statistics (bf16, input hashes cached)', inputs: models, floor: 'floor-compute', digestCache: 'primed', command: compute([]), coldToo: true },
+    { id: 'compute-f32', label: 'compute with statistics (--dtype f32, first run)', inputs: models, floor: 'floor-compute-f32', digestCache: 'fresh', command: compute(['--dtype', 'f32']), coldToo: false },
+    { id: 'apply', label: 'apply bf16 residual (first run: hashes computed)', inputs: [pair.baseFile, ...bf16Files], floor: 'floor-apply', digestCache: 'fresh', command: apply(residualBf16), coldToo: true },
+    { id: 'apply-cached', label: 'apply bf16 residual (input hashes cached)', inputs: [pair.baseFile, ...bf16Files], floor: 'floor-apply', digestCache: 'primed', command: apply(residualBf16), coldToo: true },
+    { id: 'apply-f32', label: 'apply f32 residual (first run)', inputs: [pair.baseFile, ...f32Files], floor: 'floor-apply-f32', digestCache: 'fresh', command: apply(residualF32), coldToo: true },
+    { id: 'verify', label: 'verify f32 residual, bit for bit', inputs: [pair.baseFile, ...f32Files, pair.instructFile], floor: 'floor-verify', digestCache: 'fresh', command: () => ({ command: node, args: [cli, 'verify', '--base', pair.baseDir, '--residual', residualF32, '--instruct', pair.instructDir] }), coldToo: true },
+    { id: 'diff', label: 'diff (statistics only, no output)', inputs: models, floor: 'floor-diff', digestCache: 'fresh', command: () => ({ command: node, args: [cli, 'diff', pair.baseDir, pair.instructDir, '--json'] }), coldToo: true },
+  );
+  if (options.torch) {
+    const torch = options.torch;
+    cases.push(
+      { id: 'torch-import', label: `python + import torch ${torch.version} only (part of both torch rows)`, inputs: [], floor: null, digestCache: 'none', command: () => torchImportCommand(torch), coldToo: false },
+      { id: 'torch-stream', label: `torch tensor by tensor, bf16 out (mergekit-style streaming; ${torch.threads} threads)`, inputs: models, floor: 'floor-compute', digestCache: 'none', command: (out) => torchBaselineCommand(torch, 'stream', pair.baseFile, pair.instructFile, out), coldToo: true },
+    );
+    const needed = FP32_DICT_MEMORY_FACTOR * pair.modelBytes;
+    if (needed <= FP32_DICT_MEMORY_SHARE * totalmem()) {
+      cases.push({ id: 'torch-fp32-dict', label: `torch, both models fp32 + dict of fp32 deltas, f32 out (the \`residuals\` package way; ${torch.threads} threads)`, inputs: models, floor: 'floor-compute-f32', digestCache: 'none', command: (out) => torchBaselineCommand(torch, 'fp32-dict', pair.baseFile, pair.instructFile, out), coldToo: false });
+    } else {
+      skipped.push(`torch fp32 whole-model: needs ~${(needed / 1e9).toFixed(0)} GB of memory, the machine has ${(totalmem() / 1e9).toFixed(0)} GB`);
+    }
+  }
+  return cases;
+}
+
+function measurePair(pair: SyntheticPair, options: PairRunOptions): PairResult {
+  const { scratch, log } = options;
+  const skipped: string[] = [];
+  const primedCache = join(scratch, 'digest-cache-primed');
+  const cases = prepareCases(pair, options, primedCache, skipped);
+  const rows: RowResult[] = [];
+  const coldRuns = pair.gb > LARGE_PAIR_GB ? 1 : options.coldRuns;
+  for (const mode of options.cold ? (['warm', 'cold'] as const) : (['warm'] as const)) {
+    for (const testCase of cases) {
+      if (mode === 'cold' && !testCase.coldToo) continue;
+      if (mode === 'warm') warmPageCache(testCase.inputs);
+      const runs = mode === 'warm' ? options.runs : coldRuns;
+      const outPath = (index: number): string => join(scratch, `${testCase.id}-${mode}-${index}`);
+      const cachePath = (index: number): string => testCase.digestCache === 'primed' ? primedCache : join(scratch, `digest-cache-${testCase.id}-${mode}-${index}`);
+      const measured = repeat(runs, (index) => {
+        const spec = testCase.command(outPath(index));
+        return timeProcess(testCase.digestCache === 'none' ? spec : { ...spec, env: { ...(spec.env ?? process.env), CHECKPOINT_SURGEON_CACHE: cachePath(index) } });
+      }, {
+        ...(mode === 'cold' ? { prepare: () => { dropCaches(); } } : {}),
+        cleanup: (index) => {
+          removeQuietly(outPath(index));
+          if (testCase.digestCache === 'fresh') removeQuietly(cachePath(index));
+        },
+      });
+      const inputBytes = totalBytes(testCase.inputs);
+      rows.push({
+        id: testCase.id, label: testCase.label, mode, runs, seconds: measured.seconds, allSeconds: measured.allSeconds,
+        inputBytes, gbPerSecond: inputBytes > 0 ? inputBytes / 1e9 / measured.seconds : null, rssMb: measured.rssMb,
+        floor: testCase.floor, ratioToFloor: null,
+      });
+      log(`  ${pair.gb} GB ${mode.padEnd(4)} ${testCase.id.padEnd(18)} ${measured.seconds.toFixed(3)} s  [${measured.allSeconds.map((s) => s.toFixed(2)).join(', ')}]`
+        + `  RSS ${measured.rssMb?.toFixed(0) ?? '-'} MB`);
+    }
+  }
+  for (const row of rows) {
+    const floor = rows.find((candidate) => candidate.id === row.floor && candidate.mode === row.mode);
+    row.ratioToFloor = floor ? row.seconds / floor.seconds : null;
+  }
+  return { gb: pair.gb, modelBytes: pair.modelBytes, tensorCount: pair.tensorCount, rows, skipped };
+}
+
+/** Times every row of the pair in a scratch folder that is removed afterwards, also when a run fails. */
+export function benchPair(pair: SyntheticPair, options: PairRunOptions): PairResult {
+  mkdirSync(options.scratch, { recursive: true });
+  try {
+    return measurePair(pair, options);
+  } finally {
+    // Outputs of a failed run must not pile up: each is the size of a model.
+    removeQuietly(options.scratch);
+  }
+}
