@@ -2,7 +2,9 @@ import { Worker } from 'node:worker_threads';
 import { SurgeonError } from '../errors';
 
 /** What the helper threads run: fused kernel exports with the (first, second, out, count) signature. */
-export const TEAM_KERNELS = ['sub_bf16', 'sub_bf16_stats', 'sub_bf16_f32', 'sub_f16', 'sub_f32', 'sub_f32_stats', 'add_bf16', 'add_f32'] as const;
+export const TEAM_KERNELS = [
+  'sub_bf16', 'sub_bf16_stats', 'sub_bf16_f32', 'sub_bf16_f32_stats', 'sub_f16', 'sub_f32', 'sub_f32_stats', 'add_bf16', 'add_bf16_f32',
+] as const;
 export type TeamKernel = typeof TEAM_KERNELS[number];
 
 /** States of a helper's control word. */

@@ -2,7 +2,8 @@
  * The WebAssembly SIMD kernels (wasm/kernels.wat). Common dtype combinations run as one fused pass; the
  * others widen their operands block by block into binary32 scratch, compute, and narrow. Element counts
  * that are not a multiple of the SIMD group go through zero-padded copies, so no kernel reads or writes
- * past a buffer, and their statistics are added in JavaScript.
+ * past a buffer, and their statistics are added in JavaScript. The memory is shared, so large fused calls
+ * can be run by helper threads too (kernel-team.ts).
  */
 import { availableParallelism } from 'node:os';
 import { SurgeonError } from '../errors';
@@ -24,8 +25,8 @@ import {
 } from './wasm-layout';
 
 /**
- * Fused calls of at least this many elements are split over the kernel threads: below it the hand-off
- * (a few microseconds) is not worth it. 1 MiB pieces of 2-byte elements are four times this.
+ * Fused calls of at least this many elements are shared with the kernel threads: below it the hand-off
+ * (a few microseconds) is not worth it. The pipeline's 1 MiB pieces hold two to four times this.
  */
 export const PARALLEL_MIN_ELEMENTS = 128 * 1024;
 /**
@@ -49,6 +50,9 @@ export function kernelThreads(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 type Binary = (first: number, second: number, out: number, count: number) => void;
+
+/** addScaled with alpha 1 onto a bfloat16 checkpoint, by the residual's dtype: one pass, no scratch. */
+const FUSED_ADD_BF16: Partial<Record<FloatDtype, TeamKernel>> = { BF16: 'add_bf16', F32: 'add_bf16_f32' };
 type Unary = (src: number, dst: number, count: number) => void;
 
 interface KernelExports {
@@ -56,10 +60,12 @@ interface KernelExports {
   sub_bf16: Binary;
   sub_bf16_stats: Binary;
   sub_bf16_f32: Binary;
+  sub_bf16_f32_stats: Binary;
   sub_f16: Binary;
   sub_f32: Binary;
   sub_f32_stats: Binary;
   add_bf16: Binary;
+  add_bf16_f32: Binary;
   add_f32: Binary;
   fma_f32: (c: number, r: number, alpha: number, out: number, count: number) => void;
   widen_bf16: Unary;
@@ -218,8 +224,9 @@ class WasmKernels implements ElementwiseKernels {
     const alpha32 = Math.fround(alpha);
     const main = count - (count % SIMD_GROUP);
     if (main > 0) {
-      if (alpha32 === 1 && cDtype === 'BF16' && rDtype === 'BF16' && outDtype === 'BF16') {
-        this.runFused('add_bf16', [cAddress, rAddress, outAddress], [2, 2, 2], main);
+      const fused = alpha32 === 1 && cDtype === 'BF16' && outDtype === 'BF16' ? FUSED_ADD_BF16[rDtype] : undefined;
+      if (fused !== undefined) {
+        this.runFused(fused, [cAddress, rAddress, outAddress], [2, FLOAT_DTYPE_BYTES[rDtype], 2], main);
       } else {
         const sizes = [FLOAT_DTYPE_BYTES[cDtype], FLOAT_DTYPE_BYTES[rDtype], FLOAT_DTYPE_BYTES[outDtype]] as const;
         for (let start = 0; start < main; start += WASM_BLOCK_ELEMENTS) {
@@ -309,9 +316,9 @@ class WasmKernels implements ElementwiseKernels {
     if (aDtype !== bDtype) return undefined;
     if (aDtype === 'BF16' && outDtype === 'BF16') return withStats ? 'sub_bf16_stats' : 'sub_bf16';
     if (aDtype === 'F32' && outDtype === 'F32') return withStats ? 'sub_f32_stats' : 'sub_f32';
+    if (aDtype === 'BF16' && outDtype === 'F32') return withStats ? 'sub_bf16_f32_stats' : 'sub_bf16_f32';
     if (withStats) return undefined;
     if (aDtype === 'F16' && outDtype === 'F16') return 'sub_f16';
-    if (aDtype === 'BF16' && outDtype === 'F32') return 'sub_bf16_f32';
     return undefined;
   }
 

@@ -48,7 +48,7 @@ describe('kernel threads', () => {
     assert.equal(team.activeThreads(), 3);
   });
 
-  for (const [dtype, outDtype, stats] of [['BF16', 'BF16', true], ['BF16', 'BF16', false], ['BF16', 'F32', false], ['F32', 'F32', true], ['F16', 'F16', false]] as const) {
+  for (const [dtype, outDtype, stats] of [['BF16', 'BF16', true], ['BF16', 'BF16', false], ['BF16', 'F32', true], ['BF16', 'F32', false], ['F32', 'F32', true], ['F16', 'F16', false]] as const) {
     it(`subtract ${dtype} -> ${outDtype}${stats ? ' with statistics' : ''} gives the single-thread bits`, () => {
       const results = [single, team].map((kernels) => {
         const a = kernels.allocate(COUNT * DTYPE_BYTES[dtype]);
@@ -68,20 +68,22 @@ describe('kernel threads', () => {
     });
   }
 
-  it('addScaled bf16 + bf16 with alpha 1 gives the single-thread bits', () => {
-    const [first, second] = [single, team].map((kernels) => {
-      const c = kernels.allocate(COUNT * 2);
-      const r = kernels.allocate(COUNT * 2);
-      const out = kernels.allocate(COUNT * 2);
-      fillWeights(c, 'BF16', 3);
-      fillWeights(r, 'BF16', 4);
-      kernels.addScaled(c, 'BF16', r, 'BF16', 1, out, 'BF16', COUNT);
-      const bytes = Buffer.from(out.bytes);
-      [c, r, out].forEach((buffer) => kernels.free(buffer));
-      return bytes;
+  for (const residualDtype of ['BF16', 'F32'] as const) {
+    it(`addScaled bf16 + ${residualDtype.toLowerCase()} with alpha 1 gives the single-thread bits`, () => {
+      const [first, second] = [single, team].map((kernels) => {
+        const c = kernels.allocate(COUNT * 2);
+        const r = kernels.allocate(COUNT * DTYPE_BYTES[residualDtype]);
+        const out = kernels.allocate(COUNT * 2);
+        fillWeights(c, 'BF16', 3);
+        fillWeights(r, residualDtype, 4);
+        kernels.addScaled(c, 'BF16', r, residualDtype, 1, out, 'BF16', COUNT);
+        const bytes = Buffer.from(out.bytes);
+        [c, r, out].forEach((buffer) => kernels.free(buffer));
+        return bytes;
+      });
+      assert.ok(second!.equals(first!));
     });
-    assert.ok(second!.equals(first!));
-  });
+  }
 
   it('after dispose the same kernels still compute, on the calling thread alone', () => {
     const kernels = team;

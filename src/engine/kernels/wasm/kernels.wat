@@ -115,6 +115,15 @@
   ;; values are exact in binary32; the sums run in binary32 lanes over blocks of 128 elements (16 terms a
   ;; lane) and then in binary64 (see $flush_block_sums), which keeps the loop within the vector registers.
   (func (export "sub_bf16_stats") (param $a i32) (param $b i32) (param $out i32) (param $n i32)
+    (call $sub_bf16_stats_into (local.get $a) (local.get $b) (local.get $out) (local.get $n) (i32.const 0)))
+
+  ;; out = f32(b - a) for bfloat16 a, b, with the same statistics.
+  (func (export "sub_bf16_f32_stats") (param $a i32) (param $b i32) (param $out i32) (param $n i32)
+    (call $sub_bf16_stats_into (local.get $a) (local.get $b) (local.get $out) (local.get $n) (i32.const 1)))
+
+  ;; The statistics kernel of bfloat16 operands; `$wide` stores the delta as binary32 instead of rounding it to
+  ;; bfloat16 (a branch per 8 elements that always goes the same way).
+  (func $sub_bf16_stats_into (param $a i32) (param $b i32) (param $out i32) (param $n i32) (param $wide i32)
     (local $end i32) (local $blockEnd i32) (local $va v128) (local $vb v128)
     (local $ae v128) (local $be v128) (local $ao v128) (local $bo v128) (local $e v128) (local $o v128)
     (local $fe v128) (local $fo v128) (local $ke v128) (local $ko v128)
@@ -126,18 +135,18 @@
     (local.set $max (v128.const f32x4 -inf -inf -inf -inf))
     (local.set $touched (i32.load offset=56 (global.get $region)))
     (call $clear_block_sums)
-    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 1))))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 1))))
     (block $done (loop $blocks
-      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
-      (local.set $blockEnd (select (local.get $end) (i32.add (local.get $out) (i32.const 256))
-        (i32.lt_u (i32.sub (local.get $end) (local.get $out)) (i32.const 256))))
+      (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
+      (local.set $blockEnd (select (local.get $end) (i32.add (local.get $a) (i32.const 256))
+        (i32.lt_u (i32.sub (local.get $end) (local.get $a)) (i32.const 256))))
       (local.set $sum (v128.const i32x4 0 0 0 0))
       (local.set $sq (v128.const i32x4 0 0 0 0))
       (local.set $aa (v128.const i32x4 0 0 0 0))
       (local.set $bb (v128.const i32x4 0 0 0 0))
       (local.set $ab (v128.const i32x4 0 0 0 0))
       (block $blockDone (loop $next
-        (br_if $blockDone (i32.ge_u (local.get $out) (local.get $blockEnd)))
+        (br_if $blockDone (i32.ge_u (local.get $a) (local.get $blockEnd)))
         (local.set $va (v128.load (local.get $a)))
         (local.set $vb (v128.load (local.get $b)))
         (local.set $ae (i32x4.shl (local.get $va) (i32.const 16)))
@@ -188,19 +197,26 @@
         (i32.store offset=65536 (local.get $key) (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (local.set $key (i32x4.extract_lane 3 (local.get $ko)))
         (i32.store offset=65536 (local.get $key) (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
-        ;; The output is narrowed from the unmasked delta, recomputed (cheaper than keeping it live).
+        ;; The output is the unmasked delta, recomputed (cheaper than keeping it live).
         (local.set $e (f32x4.sub (i32x4.shl (local.get $vb) (i32.const 16)) (i32x4.shl (local.get $va) (i32.const 16))))
         (local.set $o (f32x4.sub (v128.and (local.get $vb) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))
                                  (v128.and (local.get $va) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))))
-        (local.set $e (i32x4.add (i32x4.add (local.get $e) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
-                                 (v128.and (i32x4.shr_u (local.get $e) (i32.const 16)) (v128.const i32x4 1 1 1 1))))
-        (local.set $o (i32x4.add (i32x4.add (local.get $o) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
-                                 (v128.and (i32x4.shr_u (local.get $o) (i32.const 16)) (v128.const i32x4 1 1 1 1))))
-        (v128.store (local.get $out) (v128.or (i32x4.shr_u (local.get $e) (i32.const 16))
-                                              (v128.and (local.get $o) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))))
+        (if (local.get $wide)
+          (then
+            ;; Elements 0, 2, 4, 6 are in $e and 1, 3, 5, 7 in $o: interleave them back into order.
+            (v128.store (local.get $out) (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $e) (local.get $o)))
+            (v128.store offset=16 (local.get $out) (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $e) (local.get $o)))
+            (local.set $out (i32.add (local.get $out) (i32.const 32))))
+          (else
+            (local.set $e (i32x4.add (i32x4.add (local.get $e) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+                                     (v128.and (i32x4.shr_u (local.get $e) (i32.const 16)) (v128.const i32x4 1 1 1 1))))
+            (local.set $o (i32x4.add (i32x4.add (local.get $o) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+                                     (v128.and (i32x4.shr_u (local.get $o) (i32.const 16)) (v128.const i32x4 1 1 1 1))))
+            (v128.store (local.get $out) (v128.or (i32x4.shr_u (local.get $e) (i32.const 16))
+                                                  (v128.and (local.get $o) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))))
+            (local.set $out (i32.add (local.get $out) (i32.const 16)))))
         (local.set $a (i32.add (local.get $a) (i32.const 16)))
         (local.set $b (i32.add (local.get $b) (i32.const 16)))
-        (local.set $out (i32.add (local.get $out) (i32.const 16)))
         (br $next)))
       (call $flush_block_sums (local.get $sum) (local.get $sq) (local.get $aa) (local.get $bb) (local.get $ab))
       (br $blocks)))
@@ -255,6 +271,37 @@
                                             (v128.and (local.get $o) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))))
       (local.set $c (i32.add (local.get $c) (i32.const 16)))
       (local.set $r (i32.add (local.get $r) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $next))))
+
+  ;; out = bf16(c + r) for bfloat16 c and binary32 r (alpha 1: the fused multiply-add is the binary32 sum).
+  (func (export "add_bf16_f32") (param $c i32) (param $r i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $vc v128) (local $r0 v128) (local $r1 v128) (local $e v128) (local $o v128)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 1))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (local.set $vc (v128.load (local.get $c)))
+      (local.set $r0 (v128.load (local.get $r)))
+      (local.set $r1 (v128.load offset=16 (local.get $r)))
+      ;; The residual's elements 0, 2, 4, 6 and 1, 3, 5, 7, to meet the bfloat16 halves.
+      (local.set $e (f32x4.add (i32x4.shl (local.get $vc) (i32.const 16))
+                               (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $r0) (local.get $r1))))
+      (local.set $o (f32x4.add (v128.and (local.get $vc) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))
+                               (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $r0) (local.get $r1))))
+      ;; Rounded to bfloat16 with NaN selected explicitly: a binary32 residual's NaN may have low bits that carry
+      ;; (as $f32_to_bf16_upper does, written out here because V8 does not inline calls in this loop).
+      (local.set $e (v128.bitselect (v128.or (local.get $e) (v128.const i32x4 0x00400000 0x00400000 0x00400000 0x00400000))
+        (i32x4.add (i32x4.add (local.get $e) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+                   (v128.and (i32x4.shr_u (local.get $e) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+        (f32x4.ne (local.get $e) (local.get $e))))
+      (local.set $o (v128.bitselect (v128.or (local.get $o) (v128.const i32x4 0x00400000 0x00400000 0x00400000 0x00400000))
+        (i32x4.add (i32x4.add (local.get $o) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+                   (v128.and (i32x4.shr_u (local.get $o) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+        (f32x4.ne (local.get $o) (local.get $o))))
+      (v128.store (local.get $out) (v128.or (i32x4.shr_u (local.get $e) (i32.const 16))
+                                            (v128.and (local.get $o) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))))
+      (local.set $c (i32.add (local.get $c) (i32.const 16)))
+      (local.set $r (i32.add (local.get $r) (i32.const 32)))
       (local.set $out (i32.add (local.get $out) (i32.const 16)))
       (br $next))))
 
