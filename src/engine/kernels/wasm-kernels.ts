@@ -75,6 +75,7 @@ interface KernelExports {
   demote_f64: Unary;
   promote_f32: Unary;
   compare_f32: (x: number, y: number, count: number) => void;
+  compare_bf16: (x: number, y: number, count: number) => void;
   collect_touched: () => void;
 }
 
@@ -293,8 +294,12 @@ class WasmKernels implements ElementwiseKernels {
     };
     const main = count - (count % SIMD_GROUP);
     const [xSize, ySize] = [FLOAT_DTYPE_BYTES[xDtype], FLOAT_DTYPE_BYTES[yDtype]];
-    for (let start = 0; start < main; start += WASM_BLOCK_ELEMENTS) {
-      compareBlock(xAddress + start * xSize, yAddress + start * ySize, Math.min(WASM_BLOCK_ELEMENTS, main - start));
+    if (xDtype === 'BF16' && yDtype === 'BF16') {
+      k.compare_bf16(xAddress, yAddress, main);
+    } else {
+      for (let start = 0; start < main; start += WASM_BLOCK_ELEMENTS) {
+        compareBlock(xAddress + start * xSize, yAddress + start * ySize, Math.min(WASM_BLOCK_ELEMENTS, main - start));
+      }
     }
     let padding = 0;
     if (main < count) {
