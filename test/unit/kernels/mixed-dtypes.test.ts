@@ -118,6 +118,31 @@ describe('mixed dtypes, odd counts and offsets', () => {
     }
   });
 
+  it('compare: mostly identical bf16 (whole identical groups, as a passing verify has) with scattered differences', () => {
+    const x = randomBits('BF16', COUNT, 8);
+    // Identical except in a few groups: a nudged value, a NaN on one side, NaN == NaN bits, an infinity against a finite.
+    const y = x.map((bits, i) => (i === 100 ? Number(bits) ^ 1 : i === 2001 ? 0x7fc0 : i === 4003 ? 0x7f80 : bits));
+    x[3000] = 0x7fc1;
+    y[3000] = 0x7fc1;
+    const expected = createCompareAccumulator();
+    expected.count = COUNT;
+    for (let i = 0; i < COUNT; i++) {
+      const [u, v] = [valueOf('BF16', x[i]!), valueOf('BF16', y[i]!)];
+      if (x[i] === y[i]) expected.identical++;
+      if (Number.isFinite(u) && Number.isFinite(v)) expected.maxAbsError = Math.max(expected.maxAbsError, Math.abs(u - v));
+      else if (x[i] !== y[i] && !(Number.isNaN(u) && Number.isNaN(v))) expected.nonFiniteMismatch++;
+    }
+    assert.ok(expected.identical > COUNT - 8 && expected.maxAbsError > 0);
+    for (const kernels of implementations) {
+      const [xBuffer, yBuffer] = [placed(kernels, 'BF16', COUNT, 0), placed(kernels, 'BF16', COUNT, 2)];
+      writeBits(xBuffer, 'BF16', x);
+      writeBits(yBuffer, 'BF16', y);
+      const acc = createCompareAccumulator();
+      kernels.compare(xBuffer, 'BF16', yBuffer, 'BF16', COUNT, acc);
+      assert.deepEqual(acc, expected, kernels.name);
+    }
+  });
+
   it('compare: identical counts, max abs error and non-finite mismatches, all 16 pairs', () => {
     for (const xDtype of FLOAT_DTYPES) for (const yDtype of FLOAT_DTYPES) {
       const x = randomBits(xDtype, COUNT, 6);
