@@ -18,6 +18,11 @@ interface PassContext {
   pair: TensorPair;
   /** Float pairs: computed with the kernels (with `stats` unless the pass skips statistics). */
   arithmetic: boolean;
+  withStats: boolean;
+  /**
+   * The tensor's statistics while it streams: created at its first piece and dropped when it is reported, so
+   * only the tensors in flight hold a 512 KiB histogram, however many tensors the model has.
+   */
   stats?: DeltaStatistics;
   /** Non-float tensors: still equal so far. */
   equal: boolean;
@@ -55,13 +60,14 @@ export async function runDeltaPass(
       elements: elementCount(pair.shape),
       operands: [operand('a'), operand('b')],
       ...(output && outDtype ? { output: { ...output.weights.locate(pair.name), dtype: outDtype } } : {}),
-      context: { pair, equal: true, arithmetic: pair.arithmetic, ...(pair.arithmetic && callbacks.statistics !== false ? { stats: createDeltaStatistics() } : {}) },
+      context: { pair, equal: true, arithmetic: pair.arithmetic, withStats: pair.arithmetic && callbacks.statistics !== false },
     });
   }
 
   await streamTensors(tasks, {
     processPiece({ task, count, inputs, output }) {
-      const { arithmetic, stats } = task.context;
+      const { arithmetic, withStats } = task.context;
+      const stats = withStats ? (task.context.stats ??= createDeltaStatistics()) : undefined;
       const [a, b] = inputs as [KernelBuffer, KernelBuffer];
       const [aOperand, bOperand] = task.operands as [StreamOperand, StreamOperand];
       if (arithmetic) {
@@ -78,7 +84,10 @@ export async function runDeltaPass(
       if (task.output) output.bytes.set(bBytes);
     },
     finishTask(task) {
-      const report = tensorReport(task.context.pair, task.context);
+      const { context } = task;
+      if (context.withStats) context.stats ??= createDeltaStatistics();
+      const report = tensorReport(context.pair, context);
+      context.stats = undefined;
       reports.set(task.name, report);
       callbacks.onTensor?.(report);
     },

@@ -102,25 +102,26 @@ export async function streamTensors<T>(
   const bytesTotal = tasks.reduce((sum, task) => sum + taskInputBytes(task), 0);
   const progress: JobProgress = { phase: 'stream', bytesDone: 0, bytesTotal, tensorsDone: 0, tensorsTotal: tasks.length };
 
-  const pieces = [...planPieces(tasks, pieceElements)];
-  const reads: Array<Promise<void> | undefined> = new Array(pieces.length);
-  const startRead = (index: number): void => {
-    const piece = pieces[index];
-    if (piece === undefined) return;
-    const slot = slots[index % slots.length]!;
-    const read = readPiece(piece, slot, files);
+  // Pieces are planned as they are needed: a list of every piece would grow with the model.
+  const plan = planPieces(tasks, pieceElements);
+  const inFlight: Array<{ planned: PlannedPiece<T>; slot: Slot; read: Promise<void> }> = [];
+  let started = 0;
+  const startRead = (): void => {
+    const next = plan.next();
+    if (next.done) return;
+    const slot = slots[started++ % slots.length]!;
+    const read = readPiece(next.value, slot, files);
     read.catch(() => undefined); // Awaited in order below; a failure ahead of the cursor must not go unhandled.
-    reads[index] = read;
+    inFlight.push({ planned: next.value, slot, read });
   };
 
   try {
-    for (let index = 0; index < Math.min(slots.length, pieces.length); index++) startRead(index);
-    for (let index = 0; index < pieces.length; index++) {
+    for (let index = 0; index < slots.length; index++) startRead();
+    while (inFlight.length > 0) {
       if (signal?.aborted) throw cancelled();
-      const planned = pieces[index]!;
-      const slot = slots[index % slots.length]!;
-      await reads[index];
-      reads[index] = undefined;
+      const { planned, slot, read } = inFlight[0]!;
+      await read;
+      inFlight.shift();
       await slot.pendingWrite;
       const piece: StreamPiece<T> = { task: planned.task, start: planned.start, count: planned.count, inputs: slot.inputs, output: slot.output };
       handlers.processPiece(piece);
@@ -130,7 +131,7 @@ export async function streamTensors<T>(
         slot.pendingWrite = output.file.write(slot.output.bytes.subarray(0, planned.count * bytes), output.offset + planned.start * bytes);
         slot.pendingWrite.catch(() => undefined);
       }
-      startRead(index + slots.length);
+      startRead();
       progress.bytesDone += pieceInputBytes(planned);
       if (planned.last) {
         handlers.finishTask?.(planned.task);
@@ -141,7 +142,7 @@ export async function streamTensors<T>(
     }
     await Promise.all(slots.map((slot) => slot.pendingWrite));
   } finally {
-    await Promise.allSettled(reads.filter((read): read is Promise<void> => read !== undefined));
+    await Promise.allSettled(inFlight.map((piece) => piece.read));
     await Promise.allSettled(slots.map((slot) => slot.pendingWrite));
     await files.closeAll();
     freeSlots(kernels, slots);
