@@ -6,7 +6,7 @@ import { SurgeonError } from '../errors';
 import { TORCH_DTYPE_NAMES, bytesPerElement, isFloatDtype, type Dtype } from '../format/dtype';
 import { DEFAULT_MAX_SHARD_BYTES } from '../format/safetensors-writer';
 import { createAtomicOutput } from '../io/atomic-output';
-import { loadJobKernels } from './job-kernels';
+import { withJobKernels } from './job-kernels';
 import { diffConfigs } from '../report/config-diff';
 import { appliedCardInput, renderModelCard } from '../report/model-card';
 import { loadTokenizerFiles } from '../report/tokenizer-diff';
@@ -71,7 +71,6 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
   const output = await createAtomicOutput(options.out, { overwrite: options.overwrite === true });
   try {
     const weights = await ShardedOutput.create(output.dir, planned, options.shardSize ?? DEFAULT_MAX_SHARD_BYTES);
-    const kernels = await loadJobKernels();
     await Promise.all([...target.files, ...residual.files].map(assertUnchanged));
     hashes = InputHashes.start([target, residual], callbacks.signal);
     try {
@@ -90,7 +89,7 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
           context: task,
         };
       });
-      await streamTensors(streamTasks, {
+      await withJobKernels((kernels) => streamTensors(streamTasks, {
         processPiece({ task, count, inputs, output: out }) {
           const [c, r] = inputs;
           const outDtype = task.output!.dtype;
@@ -103,12 +102,10 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
             out.bytes.set(c!.bytes.subarray(0, count * (bytesPerElement(cDtype) ?? 1)));
           }
         },
-      }, { kernels, ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) });
+      }, { kernels, ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) }));
     } catch (error) {
       await weights.discard();
       throw error;
-    } finally {
-      kernels.dispose();
     }
     const files = await weights.finish();
     const [targetHashes, residualHashes] = await hashes.provenance([target, residual] as const);

@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
 import { refuseExistingOutput } from '../io/atomic-output';
-import { encodeIndex, planShards, INDEX_FILE_NAME, type PlannedTensor } from '../format/safetensors-writer';
+import { planShards, type PlannedTensor } from '../format/safetensors-writer';
 import type { DryRunResult, PlanIssue } from '../../shared/jobs';
+import { elementCount } from './pair-tensors';
+import { outputFiles } from './sharded-output';
 
 /**
  * The result of a plan that passed: the files the job would write, laid out exactly as it would. An
@@ -12,20 +14,14 @@ export async function dryRunResult(
   tensors: readonly PlannedTensor[], maxShardBytes: number, started: number,
 ): Promise<DryRunResult> {
   await refuseExistingOutput(resolve(out), overwrite);
-  const plans = planShards(tensors, maxShardBytes);
-  const files = plans.map((plan) => ({ file: plan.fileName, bytes: plan.header.byteLength + plan.dataBytes }));
-  if (plans.length > 1) {
-    const index = encodeIndex(plans, plans.reduce((sum, plan) => sum + plan.dataBytes, 0));
-    files.push({ file: INDEX_FILE_NAME, bytes: Buffer.byteLength(index) });
-  }
   return {
     kind: 'dry-run',
     operation,
     out,
     issues,
     tensors: tensors.length,
-    parameters: tensors.reduce((sum, tensor) => sum + tensor.shape.reduce((product, dimension) => product * dimension, 1), 0),
-    files,
+    parameters: tensors.reduce((sum, tensor) => sum + elementCount(tensor.shape), 0),
+    files: outputFiles(planShards(tensors, maxShardBytes)).files,
     seconds: (performance.now() - started) / 1000,
   };
 }

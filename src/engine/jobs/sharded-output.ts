@@ -53,17 +53,21 @@ export class ShardedOutput {
   /** Closes (and syncs) every shard and writes the index when there is more than one. */
   async finish(): Promise<OutputFileRecord[]> {
     await Promise.all(this.files.map((file) => file.close()));
-    const records: OutputFileRecord[] = this.plans.map((plan) => ({ file: plan.fileName, bytes: plan.header.byteLength + plan.dataBytes }));
-    if (this.plans.length > 1) {
-      const totalSize = this.plans.reduce((sum, plan) => sum + plan.dataBytes, 0);
-      const index = encodeIndex(this.plans, totalSize);
-      await writeFile(join(this.dir, INDEX_FILE_NAME), index);
-      records.push({ file: INDEX_FILE_NAME, bytes: Buffer.byteLength(index) });
-    }
-    return records;
+    const { files, index } = outputFiles(this.plans);
+    if (index !== undefined) await writeFile(join(this.dir, INDEX_FILE_NAME), index);
+    return files;
   }
 
   async discard(): Promise<void> {
     await Promise.all(this.files.map((file) => file.discard()));
   }
+}
+
+/** The files of an output laid out by `plans`, with their sizes, and the index text when there is more than one shard. */
+export function outputFiles(plans: readonly ShardPlan[]): { files: OutputFileRecord[]; index: string | undefined } {
+  const files: OutputFileRecord[] = plans.map((plan) => ({ file: plan.fileName, bytes: plan.header.byteLength + plan.dataBytes }));
+  if (plans.length <= 1) return { files, index: undefined };
+  const index = encodeIndex(plans, plans.reduce((sum, plan) => sum + plan.dataBytes, 0));
+  files.push({ file: INDEX_FILE_NAME, bytes: Buffer.byteLength(index) });
+  return { files, index };
 }

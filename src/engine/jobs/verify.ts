@@ -1,7 +1,7 @@
 import { assertUnchanged } from '../checkpoint/assert-unchanged';
 import { bytesPerElement, isFloatDtype } from '../format/dtype';
 import { createCompareAccumulator, type CompareAccumulator } from '../kernels/kernels';
-import { loadJobKernels } from './job-kernels';
+import { withJobKernels } from './job-kernels';
 import type { JobCallbacks, PlanIssue, VerifyOptions, VerifyResult, VerifyTensorResult } from '../../shared/jobs';
 import { openInput } from './open-input';
 import { elementCount, pairTensors, rowElements } from './pair-tensors';
@@ -48,7 +48,6 @@ export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks 
   }
   refuseOnErrors(issues);
 
-  const kernels = await loadJobKernels();
   const tasks: Array<StreamTask<VerifyTask>> = [];
   for (const [name, ref] of instruct.tensors) {
     const pair = byName.get(name)!;
@@ -65,24 +64,20 @@ export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks 
   }
 
   await Promise.all([...base.files, ...residual.files, ...instruct.files].map(assertUnchanged));
-  try {
-    await streamTensors(tasks, {
-      processPiece({ task, count, inputs, output }) {
-        const instructOperand = task.operands.at(-1)!;
-        const expected = inputs[task.operands.length - 1]!;
-        if (task.context.arithmetic) {
-          kernels.addScaled(inputs[0]!, task.operands[0]!.dtype, inputs[1]!, task.operands[1]!.dtype, 1, output, instructOperand.dtype, count);
-          kernels.compare(output, instructOperand.dtype, expected, instructOperand.dtype, count, task.context.compare);
-        } else if (isFloatDtype(task.operands[0]!.dtype) && isFloatDtype(instructOperand.dtype)) {
-          kernels.compare(inputs[0]!, task.operands[0]!.dtype, expected, instructOperand.dtype, count, task.context.compare);
-        } else {
-          countEqualElements(inputs[0]!.bytes, expected.bytes, count, bytesPerElement(instructOperand.dtype) ?? 1, task.context.compare);
-        }
-      },
-    }, { kernels, ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) });
-  } finally {
-    kernels.dispose();
-  }
+  await withJobKernels((kernels) => streamTensors(tasks, {
+    processPiece({ task, count, inputs, output }) {
+      const instructOperand = task.operands.at(-1)!;
+      const expected = inputs[task.operands.length - 1]!;
+      if (task.context.arithmetic) {
+        kernels.addScaled(inputs[0]!, task.operands[0]!.dtype, inputs[1]!, task.operands[1]!.dtype, 1, output, instructOperand.dtype, count);
+        kernels.compare(output, instructOperand.dtype, expected, instructOperand.dtype, count, task.context.compare);
+      } else if (isFloatDtype(task.operands[0]!.dtype) && isFloatDtype(instructOperand.dtype)) {
+        kernels.compare(inputs[0]!, task.operands[0]!.dtype, expected, instructOperand.dtype, count, task.context.compare);
+      } else {
+        countEqualElements(inputs[0]!.bytes, expected.bytes, count, bytesPerElement(instructOperand.dtype) ?? 1, task.context.compare);
+      }
+    },
+  }, { kernels, ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) }));
   await Promise.all([...base.files, ...residual.files, ...instruct.files].map(assertUnchanged));
 
   const tensors: VerifyTensorResult[] = tasks.map((task) => ({
