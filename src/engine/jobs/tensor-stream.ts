@@ -188,7 +188,7 @@ async function readPiece<T>(piece: PlannedPiece<T>, slot: Slot, files: FileHandl
   }));
 }
 
-/** All buffers are allocated before the first read: growing WebAssembly memory mid-read would detach them. */
+/** All buffers are allocated once, before the first read: the stream's memory is fixed, whatever the model's size. */
 function allocateSlots(kernels: ElementwiseKernels, operandCount: number, bytes: number): Slot[] {
   return Array.from({ length: PIECES_IN_FLIGHT }, () => ({
     inputs: Array.from({ length: operandCount }, () => kernels.allocate(bytes)),
