@@ -16,7 +16,7 @@ import type { DiffReport } from '../../shared/report';
 import { PROVENANCE_FILE, REPORT_FILE, RESIDUAL_SIDE_FILES, dominantDtype } from './compute';
 import { dryRunResult } from './dry-run';
 import { InputHashes } from './input-hashes';
-import { openInput } from './open-input';
+import { openInputs } from './open-input';
 import { elementCount, pairTensors, rowElements, type TensorPair } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
 import { requestedDtype } from './requested-dtype';
@@ -44,7 +44,7 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
   const include = compilePattern(options.include, '--include');
   const exclude = compilePattern(options.exclude, '--exclude');
   callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
-  const [target, residual] = await Promise.all([openInput(options.base, callbacks), openInput(options.residual, callbacks)]);
+  const [target, residual] = await openInputs([options.base, options.residual] as const, callbacks);
   const force = options.force === true;
 
   const pairing = pairTensors(target, residual, {

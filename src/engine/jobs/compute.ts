@@ -14,7 +14,7 @@ import { runDeltaPass, tensorReport } from './delta-pass';
 import { buildDiffReport, compareSides } from './diff-report';
 import { dryRunResult } from './dry-run';
 import { InputHashes } from './input-hashes';
-import { openInput } from './open-input';
+import { openInputs } from './open-input';
 import { pairTensors, type TensorPair } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
 import { requestedDtype } from './requested-dtype';
@@ -41,7 +41,7 @@ export async function runCompute(options: ComputeOptions, callbacks?: JobCallbac
 export async function runCompute(options: ComputeOptions, callbacks: JobCallbacks = {}): Promise<ComputeResult | DryRunResult> {
   const started = performance.now();
   callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
-  const [base, instruct] = await Promise.all([openInput(options.base, callbacks), openInput(options.instruct, callbacks)]);
+  const [base, instruct] = await openInputs([options.base, options.instruct] as const, callbacks);
   const force = options.force === true;
   const pairing = pairTensors(base, instruct, {
     onlyInA: { severity: force ? 'warning' : 'error', resolution: 'the residual will not have it; apply copies the target\'s tensor unchanged' },

@@ -2,7 +2,7 @@ import { withJobKernels } from './job-kernels';
 import type { DiffOptions, DiffResult, JobCallbacks } from '../../shared/jobs';
 import { runDeltaPass } from './delta-pass';
 import { buildDiffReport, compareSides } from './diff-report';
-import { openInput } from './open-input';
+import { openInput, openInputs } from './open-input';
 import { pairTensors, type TensorPair } from './pair-tensors';
 import { loadJsSpectraBackend, runSpectraPass, type SpectraBackendLoader } from './spectra-pass';
 import type { DiffReport } from '../../shared/report';
@@ -30,7 +30,7 @@ export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}
     await addSpectra(report, pairs, options, callbacks, host);
     return { kind: 'diff', report, seconds: (performance.now() - started) / 1000 };
   }
-  const [a, b] = await Promise.all([openInput(options.a, callbacks), openInput(options.b, callbacks)]);
+  const [a, b] = await openInputs([options.a, options.b] as const, callbacks);
   const sides = await compareSides(a, b, true);
   const { pairs } = pairTensors(a, b, {
     onlyInA: { severity: 'info', resolution: 'only in A' },

@@ -21,3 +21,17 @@ export async function openInput(spec: string, callbacks: Pick<JobCallbacks, 'sig
   });
   return openCheckpoint(path);
 }
+
+/**
+ * Opens several inputs at once. When some fail, the error of the first in argument order is thrown, after
+ * all have settled: which message a user sees must not depend on which disk or download answered first.
+ */
+export async function openInputs<T extends readonly string[]>(
+  specs: T,
+  callbacks: Pick<JobCallbacks, 'signal' | 'allowDownload' | 'onProgress'> = {},
+): Promise<{ [K in keyof T]: Checkpoint }> {
+  const settled = await Promise.allSettled(specs.map((spec) => openInput(spec, callbacks)));
+  const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((outcome) => (outcome as PromiseFulfilledResult<Checkpoint>).value) as { [K in keyof T]: Checkpoint };
+}

@@ -3,7 +3,7 @@ import { bytesPerElement, isFloatDtype } from '../format/dtype';
 import { createCompareAccumulator, type CompareAccumulator } from '../kernels/kernels';
 import { withJobKernels } from './job-kernels';
 import type { JobCallbacks, PlanIssue, VerifyOptions, VerifyResult, VerifyTensorResult } from '../../shared/jobs';
-import { openInput } from './open-input';
+import { openInputs } from './open-input';
 import { elementCount, pairTensors, rowElements } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
 import { streamTensors, type StreamOperand, type StreamTask } from './tensor-stream';
@@ -22,9 +22,7 @@ interface VerifyTask {
 export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks = {}): Promise<VerifyResult> {
   const started = performance.now();
   callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
-  const [base, residual, instruct] = await Promise.all([
-    openInput(options.base, callbacks), openInput(options.residual, callbacks), openInput(options.instruct, callbacks),
-  ]);
+  const [base, residual, instruct] = await openInputs([options.base, options.residual, options.instruct] as const, callbacks);
   const applied = pairTensors(base, residual, {
     onlyInA: { severity: 'info', resolution: 'not in the residual; compared unchanged against the instruct model' },
     onlyInB: { severity: 'error', resolution: 'the residual changes a tensor the base does not have' },
