@@ -116,6 +116,31 @@ describe('delta statistics', () => {
     });
   }
 
+  it('subtract into one of its operands gives the same bits and statistics as into a separate buffer', () => {
+    // The fused bfloat16 kernel recomputes the statistics of a block holding a non-finite delta from its
+    // operands after writing the block's output, so it must not read back what it wrote in place.
+    for (const dtype of ['BF16', 'F32', 'F16'] as const) {
+      const [a, b] = weights(dtype, 4099);
+      for (const kernels of implementations) {
+        const separate = createDeltaStatistics();
+        const out = kernels.allocate(4099 * 4);
+        kernels.subtract(bufferOf(kernels, dtype, a), dtype, bufferOf(kernels, dtype, b), dtype, out, dtype, 4099, separate);
+        const size = dtype === 'F32' ? 4 : 2;
+        const expected = Buffer.from(out.bytes.subarray(0, 4099 * size));
+        for (const into of ['a', 'b'] as const) {
+          const aBuffer = bufferOf(kernels, dtype, a);
+          const bBuffer = bufferOf(kernels, dtype, b);
+          const target = into === 'a' ? aBuffer : bBuffer;
+          const inPlace = createDeltaStatistics();
+          kernels.subtract(aBuffer, dtype, bBuffer, dtype, target, dtype, 4099, inPlace);
+          assert.ok(Buffer.from(target.bytes.subarray(0, 4099 * size)).equals(expected), `${kernels.name} ${dtype} into ${into}: output`);
+          assert.deepEqual(inPlace, separate, `${kernels.name} ${dtype} into ${into}: statistics`);
+          assert.ok(separate.nonFinite > 0 && separate.unchanged > 0);
+        }
+      }
+    }
+  });
+
   it('histogram re-binning on known data', () => {
     const stats = createDeltaStatistics();
     // Deltas -1 (x3), 0 (x2), 0.5 (x1), 1 (x4): over [-1, 1] in 4 bins of width 0.5.

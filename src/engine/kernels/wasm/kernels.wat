@@ -10,12 +10,14 @@
 ;;           finite (52), touched keys (56). `compare` reuses f64 max abs error (0), i32 identical (48),
 ;;           i32 non-finite mismatches (52).
 ;;   128     binary64 partial sums of the statistics kernels (80 bytes)
+;;   208     f32 lane minima (208) and maxima (224) of $bf16_block_statistics_masked
 ;;   1024    zero-padded tail slots
 ;;   65536   histogram: 65536 u32 counters keyed by the top 16 bits of the f32 delta
 ;;   327680  touched keys: `collect_touched` lists here the keys whose counter is not zero, so the driver
 ;;           reads and clears only those. The statistics kernels count without a branch per element (a
 ;;           first-touch test there cost more than one SIMD scan of the counters per call).
-;;   589824  scratch blocks for mixed-dtype kernels (3 x 32 KiB); the region ends at 1 MiB, the heap
+;;   589824  scratch blocks for mixed-dtype kernels (3 x 32 KiB); the fused bfloat16 statistics kernel keeps
+;;           copies of a block's operands here when it writes in place. The region ends at 1 MiB, the heap
 ;;           follows the last region
 ;;
 ;; bfloat16 lanes are processed as two interleaved halves: `v << 16` holds elements 0, 2, 4, 6 as binary32
@@ -123,11 +125,19 @@
 
   ;; The statistics kernel of bfloat16 operands; `$wide` stores the delta as binary32 instead of rounding it to
   ;; bfloat16 (a branch per 8 elements that always goes the same way).
+  ;;
+  ;; Each block of 128 elements first runs without finiteness masks: the histogram, the output and the
+  ;; unchanged count never depend on them, and the sums, minimum and maximum only differ from the masked ones
+  ;; when some delta is not finite. A non-finite delta makes its lane's sum of squares infinite or NaN, so a
+  ;; block whose sums of squares stay finite keeps its fast results; any other block (also one whose squares
+  ;; merely overflow) has its sums, minimum, maximum and finite count recomputed with the masks by
+  ;; $bf16_block_statistics_masked. Both ways give the same bits; real weights almost never take the slow one.
   (func $sub_bf16_stats_into (param $a i32) (param $b i32) (param $out i32) (param $n i32) (param $wide i32)
-    (local $end i32) (local $blockEnd i32) (local $va v128) (local $vb v128)
+    (local $end i32) (local $blockEnd i32) (local $blockBytes i32) (local $blockA i32) (local $blockB i32) (local $finiteCount i32)
+    (local $va v128) (local $vb v128)
     (local $ae v128) (local $be v128) (local $ao v128) (local $bo v128) (local $e v128) (local $o v128)
-    (local $fe v128) (local $fo v128) (local $ke v128) (local $ko v128)
-    (local $unchanged v128) (local $finite v128) (local $min v128) (local $max v128)
+    (local $ke v128) (local $ko v128)
+    (local $unchanged v128) (local $min v128) (local $max v128) (local $blockMin v128) (local $blockMax v128)
     (local $sum v128) (local $sq v128) (local $aa v128) (local $bb v128) (local $ab v128)
     (local $touched i32) (local $key i32) (local $regionKeys v128)
     (local.set $regionKeys (i32x4.splat (global.get $region)))
@@ -140,11 +150,23 @@
       (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
       (local.set $blockEnd (select (local.get $end) (i32.add (local.get $a) (i32.const 256))
         (i32.lt_u (i32.sub (local.get $end) (local.get $a)) (i32.const 256))))
+      (local.set $blockBytes (i32.sub (local.get $blockEnd) (local.get $a)))
+      (local.set $blockA (local.get $a))
+      (local.set $blockB (local.get $b))
+      ;; Written in place, the block's operands would be gone when the masked pass needs them: keep a copy.
+      (if (i32.or (i32.eq (local.get $out) (local.get $a)) (i32.eq (local.get $out) (local.get $b)))
+        (then
+          (local.set $blockA (i32.add (global.get $region) (i32.const 589824)))
+          (local.set $blockB (i32.add (global.get $region) (i32.const 590080)))
+          (memory.copy (local.get $blockA) (local.get $a) (local.get $blockBytes))
+          (memory.copy (local.get $blockB) (local.get $b) (local.get $blockBytes))))
       (local.set $sum (v128.const i32x4 0 0 0 0))
       (local.set $sq (v128.const i32x4 0 0 0 0))
       (local.set $aa (v128.const i32x4 0 0 0 0))
       (local.set $bb (v128.const i32x4 0 0 0 0))
       (local.set $ab (v128.const i32x4 0 0 0 0))
+      (local.set $blockMin (v128.const f32x4 inf inf inf inf))
+      (local.set $blockMax (v128.const f32x4 -inf -inf -inf -inf))
       (block $blockDone (loop $next
         (br_if $blockDone (i32.ge_u (local.get $a) (local.get $blockEnd)))
         (local.set $va (v128.load (local.get $a)))
@@ -157,30 +179,16 @@
         (local.set $o (f32x4.sub (local.get $bo) (local.get $ao)))
         (local.set $unchanged (i32x4.sub (i32x4.sub (local.get $unchanged) (f32x4.eq (local.get $ae) (local.get $be)))
                                          (f32x4.eq (local.get $ao) (local.get $bo))))
-        ;; Lanes whose delta is not finite take no part in the sums, the minimum or the maximum.
-        (local.set $fe (f32x4.lt (f32x4.abs (local.get $e)) (v128.const f32x4 inf inf inf inf)))
-        (local.set $fo (f32x4.lt (f32x4.abs (local.get $o)) (v128.const f32x4 inf inf inf inf)))
-        (local.set $finite (i32x4.sub (i32x4.sub (local.get $finite) (local.get $fe)) (local.get $fo)))
-        (local.set $min (f32x4.pmin (f32x4.pmin (local.get $min)
-          (v128.bitselect (local.get $e) (v128.const f32x4 nan nan nan nan) (local.get $fe)))
-          (v128.bitselect (local.get $o) (v128.const f32x4 nan nan nan nan) (local.get $fo))))
-        (local.set $max (f32x4.pmax (f32x4.pmax (local.get $max)
-          (v128.bitselect (local.get $e) (v128.const f32x4 nan nan nan nan) (local.get $fe)))
-          (v128.bitselect (local.get $o) (v128.const f32x4 nan nan nan nan) (local.get $fo))))
-        ;; Histogram keys as byte offsets of u32 counters: the top 16 bits of the delta, times 4.
-        (local.set $ke (i32x4.add (local.get $regionKeys) (v128.and (i32x4.shr_u (local.get $e) (i32.const 14)) (v128.const i32x4 0x3fffc 0x3fffc 0x3fffc 0x3fffc))))
-        (local.set $ko (i32x4.add (local.get $regionKeys) (v128.and (i32x4.shr_u (local.get $o) (i32.const 14)) (v128.const i32x4 0x3fffc 0x3fffc 0x3fffc 0x3fffc))))
-        (local.set $e (v128.and (local.get $e) (local.get $fe)))
-        (local.set $o (v128.and (local.get $o) (local.get $fo)))
-        (local.set $ae (v128.and (local.get $ae) (local.get $fe)))
-        (local.set $ao (v128.and (local.get $ao) (local.get $fo)))
-        (local.set $be (v128.and (local.get $be) (local.get $fe)))
-        (local.set $bo (v128.and (local.get $bo) (local.get $fo)))
+        (local.set $blockMin (f32x4.pmin (f32x4.pmin (local.get $blockMin) (local.get $e)) (local.get $o)))
+        (local.set $blockMax (f32x4.pmax (f32x4.pmax (local.get $blockMax) (local.get $e)) (local.get $o)))
         (local.set $sum (f32x4.add (local.get $sum) (f32x4.add (local.get $e) (local.get $o))))
         (local.set $sq (f32x4.add (local.get $sq) (f32x4.add (f32x4.mul (local.get $e) (local.get $e)) (f32x4.mul (local.get $o) (local.get $o)))))
         (local.set $aa (f32x4.add (local.get $aa) (f32x4.add (f32x4.mul (local.get $ae) (local.get $ae)) (f32x4.mul (local.get $ao) (local.get $ao)))))
         (local.set $bb (f32x4.add (local.get $bb) (f32x4.add (f32x4.mul (local.get $be) (local.get $be)) (f32x4.mul (local.get $bo) (local.get $bo)))))
         (local.set $ab (f32x4.add (local.get $ab) (f32x4.add (f32x4.mul (local.get $ae) (local.get $be)) (f32x4.mul (local.get $ao) (local.get $bo)))))
+        ;; Histogram keys as byte offsets of u32 counters: the top 16 bits of the delta, times 4.
+        (local.set $ke (i32x4.add (local.get $regionKeys) (v128.and (i32x4.shr_u (local.get $e) (i32.const 14)) (v128.const i32x4 0x3fffc 0x3fffc 0x3fffc 0x3fffc))))
+        (local.set $ko (i32x4.add (local.get $regionKeys) (v128.and (i32x4.shr_u (local.get $o) (i32.const 14)) (v128.const i32x4 0x3fffc 0x3fffc 0x3fffc 0x3fffc))))
         (local.set $key (i32x4.extract_lane 0 (local.get $ke)))
         (i32.store offset=65536 (local.get $key) (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (local.set $key (i32x4.extract_lane 1 (local.get $ke)))
@@ -197,10 +205,6 @@
         (i32.store offset=65536 (local.get $key) (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
         (local.set $key (i32x4.extract_lane 3 (local.get $ko)))
         (i32.store offset=65536 (local.get $key) (i32.add (i32.load offset=65536 (local.get $key)) (i32.const 1)))
-        ;; The output is the unmasked delta, recomputed (cheaper than keeping it live).
-        (local.set $e (f32x4.sub (i32x4.shl (local.get $vb) (i32.const 16)) (i32x4.shl (local.get $va) (i32.const 16))))
-        (local.set $o (f32x4.sub (v128.and (local.get $vb) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))
-                                 (v128.and (local.get $va) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))))
         (if (local.get $wide)
           (then
             ;; Elements 0, 2, 4, 6 are in $e and 1, 3, 5, 7 in $o: interleave them back into order.
@@ -218,9 +222,71 @@
         (local.set $a (i32.add (local.get $a) (i32.const 16)))
         (local.set $b (i32.add (local.get $b) (i32.const 16)))
         (br $next)))
-      (call $flush_block_sums (local.get $sum) (local.get $sq) (local.get $aa) (local.get $bb) (local.get $ab))
+      (if (i32x4.all_true (f32x4.lt (f32x4.abs (local.get $sq)) (v128.const f32x4 inf inf inf inf)))
+        (then
+          (call $flush_block_sums (local.get $sum) (local.get $sq) (local.get $aa) (local.get $bb) (local.get $ab))
+          (local.set $min (f32x4.pmin (local.get $min) (local.get $blockMin)))
+          (local.set $max (f32x4.pmax (local.get $max) (local.get $blockMax)))
+          (local.set $finiteCount (i32.add (local.get $finiteCount) (i32.shr_u (local.get $blockBytes) (i32.const 1)))))
+        (else
+          (local.set $finiteCount (i32.add (local.get $finiteCount) (call $bf16_block_statistics_masked
+            (local.get $blockA) (local.get $blockB) (local.get $blockBytes))))
+          ;; The masked pass leaves its minimum and maximum in the statistics block's scratch lanes.
+          (local.set $min (f32x4.pmin (local.get $min) (v128.load offset=208 (global.get $region))))
+          (local.set $max (f32x4.pmax (local.get $max) (v128.load offset=224 (global.get $region))))))
       (br $blocks)))
-    (call $store_block_statistics (local.get $unchanged) (local.get $finite) (local.get $min) (local.get $max) (local.get $touched)))
+    (call $store_block_statistics (local.get $unchanged) (i32x4.replace_lane 0 (v128.const i32x4 0 0 0 0) (local.get $finiteCount))
+      (local.get $min) (local.get $max) (local.get $touched)))
+
+  ;; The sums, minimum and maximum of one block of `$bytes` of bfloat16 deltas b - a over the elements whose delta
+  ;; is finite: flushes the sums, leaves the lane minima at 208 and maxima at 224 of the region, returns the
+  ;; finite count.
+  (func $bf16_block_statistics_masked (param $a i32) (param $b i32) (param $bytes i32) (result i32) (local $end i32)
+    (local $va v128) (local $vb v128) (local $ae v128) (local $be v128) (local $ao v128) (local $bo v128)
+    (local $e v128) (local $o v128) (local $fe v128) (local $fo v128) (local $finite v128) (local $min v128) (local $max v128)
+    (local $sum v128) (local $sq v128) (local $aa v128) (local $bb v128) (local $ab v128)
+    (local.set $min (v128.const f32x4 inf inf inf inf))
+    (local.set $max (v128.const f32x4 -inf -inf -inf -inf))
+    (local.set $end (i32.add (local.get $a) (local.get $bytes)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
+      (local.set $va (v128.load (local.get $a)))
+      (local.set $vb (v128.load (local.get $b)))
+      (local.set $ae (i32x4.shl (local.get $va) (i32.const 16)))
+      (local.set $be (i32x4.shl (local.get $vb) (i32.const 16)))
+      (local.set $ao (v128.and (local.get $va) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))
+      (local.set $bo (v128.and (local.get $vb) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))
+      (local.set $e (f32x4.sub (local.get $be) (local.get $ae)))
+      (local.set $o (f32x4.sub (local.get $bo) (local.get $ao)))
+      ;; Lanes whose delta is not finite take no part in the sums, the minimum or the maximum.
+      (local.set $fe (f32x4.lt (f32x4.abs (local.get $e)) (v128.const f32x4 inf inf inf inf)))
+      (local.set $fo (f32x4.lt (f32x4.abs (local.get $o)) (v128.const f32x4 inf inf inf inf)))
+      (local.set $finite (i32x4.sub (i32x4.sub (local.get $finite) (local.get $fe)) (local.get $fo)))
+      (local.set $min (f32x4.pmin (f32x4.pmin (local.get $min)
+        (v128.bitselect (local.get $e) (v128.const f32x4 nan nan nan nan) (local.get $fe)))
+        (v128.bitselect (local.get $o) (v128.const f32x4 nan nan nan nan) (local.get $fo))))
+      (local.set $max (f32x4.pmax (f32x4.pmax (local.get $max)
+        (v128.bitselect (local.get $e) (v128.const f32x4 nan nan nan nan) (local.get $fe)))
+        (v128.bitselect (local.get $o) (v128.const f32x4 nan nan nan nan) (local.get $fo))))
+      (local.set $e (v128.and (local.get $e) (local.get $fe)))
+      (local.set $o (v128.and (local.get $o) (local.get $fo)))
+      (local.set $ae (v128.and (local.get $ae) (local.get $fe)))
+      (local.set $ao (v128.and (local.get $ao) (local.get $fo)))
+      (local.set $be (v128.and (local.get $be) (local.get $fe)))
+      (local.set $bo (v128.and (local.get $bo) (local.get $fo)))
+      (local.set $sum (f32x4.add (local.get $sum) (f32x4.add (local.get $e) (local.get $o))))
+      (local.set $sq (f32x4.add (local.get $sq) (f32x4.add (f32x4.mul (local.get $e) (local.get $e)) (f32x4.mul (local.get $o) (local.get $o)))))
+      (local.set $aa (f32x4.add (local.get $aa) (f32x4.add (f32x4.mul (local.get $ae) (local.get $ae)) (f32x4.mul (local.get $ao) (local.get $ao)))))
+      (local.set $bb (f32x4.add (local.get $bb) (f32x4.add (f32x4.mul (local.get $be) (local.get $be)) (f32x4.mul (local.get $bo) (local.get $bo)))))
+      (local.set $ab (f32x4.add (local.get $ab) (f32x4.add (f32x4.mul (local.get $ae) (local.get $be)) (f32x4.mul (local.get $ao) (local.get $bo)))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (br $next)))
+    (call $flush_block_sums (local.get $sum) (local.get $sq) (local.get $aa) (local.get $bb) (local.get $ab))
+    (v128.store offset=208 (global.get $region) (local.get $min))
+    (v128.store offset=224 (global.get $region) (local.get $max))
+    (i32.add (i32.add (i32x4.extract_lane 0 (local.get $finite)) (i32x4.extract_lane 1 (local.get $finite)))
+             (i32.add (i32x4.extract_lane 2 (local.get $finite)) (i32x4.extract_lane 3 (local.get $finite)))))
 
   ;; Binary64 partial sums of the statistics kernels, two lanes each, at 128: sum, sum of squares, base sum of
   ;; squares, other sum of squares, dot.
