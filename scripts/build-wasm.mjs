@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import initWabt from 'wabt';
+import { inlineHelpers } from './wat-inline.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const WAT_PATH = path.join(root, 'src/engine/kernels/wasm/kernels.wat');
@@ -15,12 +16,13 @@ const LINE_WIDTH = 100;
 
 /**
  * Compiles WAT text to WebAssembly bytes (SIMD and threads enabled; no debug names, so the bytes are
- * reproducible). wabt.js's own validator rejects shared memories whatever the features say, so the bytes
- * are validated by the engine that will run them.
+ * reproducible), with the `;; @inline` helpers written out in their callers (wat-inline.mjs). wabt.js's own
+ * validator rejects shared memories whatever the features say, so the bytes are validated by the engine
+ * that will run them.
  */
 export async function compileWat(watText, fileName = 'kernels.wat') {
   const wabt = await initWabt();
-  const module = wabt.parseWat(fileName, watText, { simd: true, threads: true });
+  const module = wabt.parseWat(fileName, inlineHelpers(watText), { simd: true, threads: true });
   try {
     const bytes = module.toBinary({ write_debug_names: false }).buffer;
     if (!WebAssembly.validate(bytes)) {

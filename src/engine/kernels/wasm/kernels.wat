@@ -1,5 +1,8 @@
 ;; Elementwise kernels of Checkpoint Surgeon in WebAssembly SIMD.
 ;;
+;; Helpers marked `;; @inline` are written out in their callers by scripts/wat-inline.mjs before compiling
+;; (V8 in Node 20 does not inline WebAssembly calls, and a call spills every live vector register).
+;;
 ;; Every kernel takes byte addresses in this module's memory and an element count that is a multiple of 8;
 ;; the TypeScript driver (wasm-kernels.ts) runs chunk tails through padded scratch space. Arithmetic is
 ;; binary32 as in PyTorch's `(a.float() - b.float()).to(dtype)`; narrowing rounds to nearest, ties to even.
@@ -393,6 +396,7 @@
   ;; Widens the upper halves of the lanes of `x` from binary16 to binary32 bits (exact; NaN payload kept).
   ;; Magic-number method after F. Giesen: rebias the exponent, fix up infinities and NaN, and let the
   ;; FPU normalise subnormals by subtracting 2^-14.
+  ;; @inline
   (func $f16_upper_to_f32 (param $x v128) (result v128)
     (local $o v128) (local $exp v128)
     (local.set $o (v128.and (i32x4.shr_u (local.get $x) (i32.const 3)) (v128.const i32x4 0x0fffe000 0x0fffe000 0x0fffe000 0x0fffe000)))
@@ -411,6 +415,7 @@
   ;; Rounds binary32 lanes to binary16 bits in the low halves (nearest, ties to even; overflow to
   ;; infinity; NaN to 0x7e00 with its sign). Normals round with an integer add, subnormals by adding 0.5
   ;; so that the FPU rounds at 2^-24 (F. Giesen's float_to_half_fast3_rtne).
+  ;; @inline
   (func $f32_to_f16_low (param $f v128) (result v128)
     (local $sign v128) (local $a v128) (local $r v128)
     (local.set $sign (v128.and (local.get $f) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))
@@ -589,6 +594,7 @@
   ;; fma(r, alpha, c) for two binary32 lanes held as binary64: the product is exact in binary64, the sum
   ;; is rounded to odd (nudged one unit towards the exact value when inexact with an even last bit, the
   ;; error found with Knuth's TwoSum) so that the final rounding to binary32 is the only one that counts.
+  ;; @inline
   (func $fma_f64x2 (param $c v128) (param $r v128) (param $alpha v128) (result v128)
     (local $p v128) (local $s v128) (local $y v128) (local $x v128) (local $err v128)
     (local.set $p (f64x2.mul (local.get $r) (local.get $alpha)))
@@ -664,6 +670,7 @@
       (br $next))))
 
   ;; Rounds binary32 lanes to bfloat16 in their upper halves; NaN becomes quiet with its payload's top bits.
+  ;; @inline
   (func $f32_to_bf16_upper (param $x v128) (result v128)
     (v128.bitselect
       (v128.or (local.get $x) (v128.const i32x4 0x00400000 0x00400000 0x00400000 0x00400000))
