@@ -2,8 +2,9 @@
  * `npm run bench [-- --gb 1 | --sizes 1,8] [--runs 3] [--cold-runs 3] [--no-cold] [--no-torch]
  *                [--no-index] [--no-spectra] [--spectra-sizes 4096x4096,2048x8192] [--k 64]`
  *
- * Generates synthetic bf16 pairs once under `.bench/pair-<N>gb`, then times whole processes of the
- * built CLI against the I/O floor of each operation, warm (median of --runs) and cold (page cache
+ * Generates synthetic bf16 pairs once under `.bench/pair-v2-<N>gb`, then times whole processes of the
+ * built CLI against the I/O floor of each operation in interleaved rounds (every row once a round; ratios
+ * are medians of per-round ratios), warm (--runs rounds) and cold (page cache
  * dropped before each run, where /proc/sys/vm/drop_caches is writable), with peak RSS from
  * `/usr/bin/time -v`; the torch baselines when a python with torch is found; inspect and the dry
  * run of a sparse Llama-2-70B index; and the spectral pass on ONNX Runtime and plain JS.
@@ -149,7 +150,8 @@ async function main(): Promise<void> {
   const checks = targetChecks(pairs, index?.timings ?? null);
   console.log(`\n## npm run bench, ${new Date().toISOString()}: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`
     + `${torch ? `, torch ${torch.version} (${torch.python})` : ''}`);
-  console.log('Warm: median of runs after the inputs were read once. Cold: page cache dropped before each run. '
+  console.log('Rounds run every row once; seconds are medians over rounds, "x floor" the median of each round\'s ratio to the floor. '
+    + 'Warm: inputs read just before each run. Cold: page cache dropped before each run. '
     + 'Whole processes, outputs fdatasync\'ed; "first run" = empty input-hash cache, "hashes cached" = primed one.');
   for (const pair of pairs) printPair(pair);
   if (index) printIndex(index.layout, index.timings);

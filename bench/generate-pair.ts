@@ -1,8 +1,9 @@
 /**
  * The synthetic base/instruct pair the end-to-end benchmark streams: one bf16 file per model of
- * 64 MiB tensors, generated once under `.bench/pair-<N>gb` and reused while its size is right.
+ * 64 MiB tensors, generated once under `.bench/pair-v2-<N>gb` and reused while its size is right.
+ * The base weights are normal; the instruct weights are the base ones changed a little, so that the
+ * residual looks like a real one (about half its elements zero, the rest small).
  */
-import { randomFillSync } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -36,26 +37,77 @@ function encodeHeader(count: number): Buffer {
   return Buffer.concat([prefix, Buffer.from(json)]);
 }
 
-function writeModel(dir: string, count: number, header: Buffer): void {
-  mkdirSync(dir, { recursive: true });
-  // Written under a temporary name, so that an interrupted generation is never mistaken for a model.
-  const partial = join(dir, 'model.safetensors.partial');
-  const fd = openSync(partial, 'w');
+/**
+ * The instruct weights are the base ones times 1 + u, u uniform in +-this. A bf16 value moves only when the
+ * change exceeds half a unit in its last place (2^-9 to 2^-8 of it), so about half the elements come out
+ * unchanged, as after a short instruction tuning: the kernels see the repeated histogram keys and the
+ * unchanged runs of real residuals.
+ */
+const INSTRUCT_RELATIVE_CHANGE = 5.6e-3;
+/** Standard deviation of the base weights (a 7 B model's projections are about this). */
+const BASE_STD = 0.02;
+
+/** xorshift32 as a stream of uniform numbers in (0, 1); deterministic, so every machine benches the same data. */
+function uniforms(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return ((state >>> 0) + 0.5) / 2 ** 32;
+  };
+}
+
+/** bfloat16 bits of `value`, rounded to nearest even (the values here are finite). */
+function toBf16(value: number, scratch: Float32Array, bits: Uint32Array): number {
+  scratch[0] = value;
+  const word = bits[0]!;
+  return (word + 0x7fff + ((word >>> 16) & 1)) >>> 16;
+}
+
+/** One tensor of base weights and the instruct weights derived from them, as bf16 bits. */
+function fillTensorPair(base: Uint16Array, instruct: Uint16Array, random: () => number): void {
+  const scratch = new Float32Array(1);
+  const bits = new Uint32Array(scratch.buffer);
+  for (let i = 0; i < base.length; i += 2) {
+    // Box-Muller: two normal numbers from two uniforms.
+    const radius = Math.sqrt(-2 * Math.log(random()));
+    const angle = 2 * Math.PI * random();
+    for (const [offset, normal] of [[0, radius * Math.cos(angle)], [1, radius * Math.sin(angle)]] as const) {
+      if (i + offset >= base.length) break;
+      const weight = toBf16(normal * BASE_STD, scratch, bits);
+      base[i + offset] = weight;
+      scratch[0] = 0;
+      bits[0] = weight << 16;
+      const value = scratch[0];
+      instruct[i + offset] = toBf16(value * (1 + INSTRUCT_RELATIVE_CHANGE * (2 * random() - 1)), scratch, bits);
+    }
+  }
+}
+
+function writePair(pair: SyntheticPair, count: number, header: Buffer): void {
+  for (const dir of [pair.baseDir, pair.instructDir]) mkdirSync(dir, { recursive: true });
+  // Written under temporary names, so that an interrupted generation is never mistaken for a model.
+  const partials = [`${pair.baseFile}.partial`, `${pair.instructFile}.partial`];
+  const fds = partials.map((partial) => openSync(partial, 'w'));
   try {
-    writeSync(fd, header);
-    const data = Buffer.alloc(TENSOR_BYTES);
+    for (const fd of fds) writeSync(fd, header);
+    const base = new Uint16Array(TENSOR_ROWS * TENSOR_COLUMNS);
+    const instruct = new Uint16Array(TENSOR_ROWS * TENSOR_COLUMNS);
+    const random = uniforms(0x5eed);
     for (let index = 0; index < count; index++) {
-      randomFillSync(data);
-      // Exponents within a narrow band (|x| in [2^-8, 2^-4)), like real weights: finite, and the f32
-      // difference of two such bf16 values is exact, so the f32 residual verifies bit for bit.
-      for (let byte = 1; byte < data.length; byte += 2) data[byte] = (data[byte]! & 0x81) | 0x3c;
-      writeSync(fd, data);
+      fillTensorPair(base, instruct, random);
+      writeSync(fds[0]!, base);
+      writeSync(fds[1]!, instruct);
     }
   } finally {
-    closeSync(fd);
+    for (const fd of fds) closeSync(fd);
   }
-  renameSync(partial, join(dir, 'model.safetensors'));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', hidden_size: TENSOR_COLUMNS, num_hidden_layers: count }));
+  renameSync(partials[0]!, pair.baseFile);
+  renameSync(partials[1]!, pair.instructFile);
+  for (const dir of [pair.baseDir, pair.instructDir]) {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', hidden_size: TENSOR_COLUMNS, num_hidden_layers: count }));
+  }
 }
 
 /** The pair of about `gb` GB per model under `benchDir`, generated unless a complete one is there. */
@@ -63,7 +115,8 @@ export function ensureSyntheticPair(benchDir: string, gb: number): SyntheticPair
   const count = Math.max(1, Math.round((gb * 1e9) / TENSOR_BYTES));
   const header = encodeHeader(count);
   const modelBytes = header.length + count * TENSOR_BYTES;
-  const root = join(benchDir, `pair-${gb}gb`);
+  // The data's version is in the name: a pair generated by an older recipe is not reused.
+  const root = join(benchDir, `pair-v2-${gb}gb`);
   const pair: SyntheticPair = {
     gb,
     baseDir: join(root, 'base'),
@@ -73,10 +126,11 @@ export function ensureSyntheticPair(benchDir: string, gb: number): SyntheticPair
     modelBytes,
     tensorCount: count,
   };
-  for (const [dir, file] of [[pair.baseDir, pair.baseFile], [pair.instructDir, pair.instructFile]] as const) {
-    if (existsSync(file) && statSync(file).size === modelBytes && existsSync(join(dir, 'config.json'))) continue;
-    console.log(`generating ${file} (${(modelBytes / 1e9).toFixed(2)} GB)...`);
-    writeModel(dir, count, header);
+  const complete = [pair.baseFile, pair.instructFile].every((file) => existsSync(file) && statSync(file).size === modelBytes)
+    && [pair.baseDir, pair.instructDir].every((dir) => existsSync(join(dir, 'config.json')));
+  if (!complete) {
+    console.log(`generating ${root} (2 x ${(modelBytes / 1e9).toFixed(2)} GB)...`);
+    writePair(pair, count, header);
   }
   return pair;
 }

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { SyntheticPair } from './generate-pair';
-import { dropCaches, removeQuietly, repeat, timeProcess, warmPageCache, type ProcessSpec } from './measure';
+import { dropCaches, median, removeQuietly, timeProcess, warmPageCache, type Measurement, type ProcessSpec } from './measure';
 import { torchBaselineCommand, torchImportCommand, type TorchPython } from './torch-baselines';
 
 /** The fp32 whole-model baseline holds both models in fp32 plus the fp32 deltas (~7x one bf16 model at its peak). */
@@ -162,6 +162,11 @@ function prepareCases(pair: SyntheticPair, options: PairRunOptions, primedCache:
   return cases;
 }
 
+/**
+ * Times every case in rounds: each round runs every case once, so a floor and the rows compared with it
+ * run minutes apart at most, under the same disk and host load (this kind of virtual machine's disk
+ * speed drifts by 2x within minutes). A row's ratio to its floor is the median of its per-round ratios.
+ */
 function measurePair(pair: SyntheticPair, options: PairRunOptions): PairResult {
   const { scratch, log } = options;
   const skipped: string[] = [];
@@ -170,37 +175,48 @@ function measurePair(pair: SyntheticPair, options: PairRunOptions): PairResult {
   const rows: RowResult[] = [];
   const coldRuns = pair.gb > LARGE_PAIR_GB ? 1 : options.coldRuns;
   for (const mode of options.cold ? (['warm', 'cold'] as const) : (['warm'] as const)) {
-    for (const testCase of cases) {
-      if (mode === 'cold' && !testCase.coldToo) continue;
-      if (mode === 'warm') warmPageCache(testCase.inputs);
-      const runs = mode === 'warm' ? options.runs : coldRuns;
-      const outPath = (index: number): string => join(scratch, `${testCase.id}-${mode}-${index}`);
-      const cachePath = (index: number): string => testCase.digestCache === 'primed' ? primedCache : join(scratch, `digest-cache-${testCase.id}-${mode}-${index}`);
-      const measured = repeat(runs, (index) => {
-        const spec = testCase.command(outPath(index));
-        return timeProcess(testCase.digestCache === 'none' ? spec : { ...spec, env: { ...(spec.env ?? process.env), CHECKPOINT_SURGEON_CACHE: cachePath(index) } });
-      }, {
-        ...(mode === 'cold' ? { prepare: () => { dropCaches(); } } : {}),
-        cleanup: (index) => {
-          removeQuietly(outPath(index));
-          if (testCase.digestCache === 'fresh') removeQuietly(cachePath(index));
-        },
-      });
+    const modeCases = cases.filter((testCase) => mode === 'warm' || testCase.coldToo);
+    const runs = mode === 'warm' ? options.runs : coldRuns;
+    const measured = new Map<Case, Measurement[]>(modeCases.map((testCase) => [testCase, []]));
+    for (let round = 0; round < runs; round++) {
+      log(`  ${pair.gb} GB ${mode} round ${round + 1} of ${runs}`);
+      for (const testCase of modeCases) measured.get(testCase)!.push(runCase(testCase, mode, round, scratch, primedCache));
+    }
+    for (const testCase of modeCases) {
+      const results = measured.get(testCase)!;
+      const allSeconds = results.map((result) => result.seconds);
+      const rss = results.map((result) => result.rssMb).filter((value): value is number => value !== null);
       const inputBytes = totalBytes(testCase.inputs);
+      const seconds = median(allSeconds);
       rows.push({
-        id: testCase.id, label: testCase.label, mode, runs, seconds: measured.seconds, allSeconds: measured.allSeconds,
-        inputBytes, gbPerSecond: inputBytes > 0 ? inputBytes / 1e9 / measured.seconds : null, rssMb: measured.rssMb,
+        id: testCase.id, label: testCase.label, mode, runs, seconds, allSeconds,
+        inputBytes, gbPerSecond: inputBytes > 0 ? inputBytes / 1e9 / seconds : null, rssMb: rss.length > 0 ? Math.max(...rss) : null,
         floor: testCase.floor, ratioToFloor: null,
       });
-      log(`  ${pair.gb} GB ${mode.padEnd(4)} ${testCase.id.padEnd(18)} ${measured.seconds.toFixed(3)} s  [${measured.allSeconds.map((s) => s.toFixed(2)).join(', ')}]`
-        + `  RSS ${measured.rssMb?.toFixed(0) ?? '-'} MB`);
+      log(`  ${pair.gb} GB ${mode.padEnd(4)} ${testCase.id.padEnd(18)} ${seconds.toFixed(3)} s  [${allSeconds.map((value) => value.toFixed(2)).join(', ')}]`
+        + `  RSS ${rows[rows.length - 1]!.rssMb?.toFixed(0) ?? '-'} MB`);
     }
   }
   for (const row of rows) {
     const floor = rows.find((candidate) => candidate.id === row.floor && candidate.mode === row.mode);
-    row.ratioToFloor = floor ? row.seconds / floor.seconds : null;
+    row.ratioToFloor = floor ? median(row.allSeconds.map((value, round) => value / floor.allSeconds[round]!)) : null;
   }
   return { gb: pair.gb, modelBytes: pair.modelBytes, tensorCount: pair.tensorCount, rows, skipped };
+}
+
+/** One timed run of a case, from a warm or a dropped page cache; its output and fresh digest cache are removed after. */
+function runCase(testCase: Case, mode: Mode, round: number, scratch: string, primedCache: string): Measurement {
+  const outPath = join(scratch, `${testCase.id}-${mode}-${round}`);
+  const cachePath = testCase.digestCache === 'primed' ? primedCache : join(scratch, `digest-cache-${testCase.id}-${mode}-${round}`);
+  if (mode === 'cold') dropCaches();
+  else warmPageCache(testCase.inputs);
+  try {
+    const spec = testCase.command(outPath);
+    return timeProcess(testCase.digestCache === 'none' ? spec : { ...spec, env: { ...(spec.env ?? process.env), CHECKPOINT_SURGEON_CACHE: cachePath } });
+  } finally {
+    removeQuietly(outPath);
+    if (testCase.digestCache === 'fresh') removeQuietly(cachePath);
+  }
 }
 
 /** Times every row of the pair in a scratch folder that is removed afterwards, also when a run fails. */
