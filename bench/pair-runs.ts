@@ -186,15 +186,16 @@ function measurePair(pair: SyntheticPair, options: PairRunOptions): PairResult {
       const results = measured.get(testCase)!;
       const allSeconds = results.map((result) => result.seconds);
       const rss = results.map((result) => result.rssMb).filter((value): value is number => value !== null);
+      const rssMb = rss.length > 0 ? Math.max(...rss) : null;
       const inputBytes = totalBytes(testCase.inputs);
       const seconds = median(allSeconds);
       rows.push({
         id: testCase.id, label: testCase.label, mode, runs, seconds, allSeconds,
-        inputBytes, gbPerSecond: inputBytes > 0 ? inputBytes / 1e9 / seconds : null, rssMb: rss.length > 0 ? Math.max(...rss) : null,
+        inputBytes, gbPerSecond: inputBytes > 0 ? inputBytes / 1e9 / seconds : null, rssMb,
         floor: testCase.floor, ratioToFloor: null,
       });
       log(`  ${pair.gb} GB ${mode.padEnd(4)} ${testCase.id.padEnd(18)} ${seconds.toFixed(3)} s  [${allSeconds.map((value) => value.toFixed(2)).join(', ')}]`
-        + `  RSS ${rows[rows.length - 1]!.rssMb?.toFixed(0) ?? '-'} MB`);
+        + `  RSS ${rssMb?.toFixed(0) ?? '-'} MB`);
     }
   }
   for (const row of rows) {

@@ -1,4 +1,5 @@
 import { openCheckpoint } from '../checkpoint/open-checkpoint';
+import { isSurgeonError } from '../errors';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import type { HubDownloadProgress } from '../hub/hub-download';
 import { resolveCheckpointPath } from '../hub/resolve-checkpoint';
@@ -23,15 +24,23 @@ export async function openInput(spec: string, callbacks: Pick<JobCallbacks, 'sig
 }
 
 /**
- * Opens several inputs at once. When some fail, the error of the first in argument order is thrown, after
- * all have settled: which message a user sees must not depend on which disk or download answered first.
+ * Opens several inputs at once. The first failure stops the others (a download of one need not finish before
+ * a typo in another is reported), and the error reported is that of the first input in argument order that
+ * failed by itself, whichever failed first in time; an input stopped that way is never blamed.
  */
 export async function openInputs<T extends readonly string[]>(
   specs: T,
   callbacks: Pick<JobCallbacks, 'signal' | 'allowDownload' | 'onProgress'> = {},
 ): Promise<{ [K in keyof T]: Checkpoint }> {
-  const settled = await Promise.allSettled(specs.map((spec) => openInput(spec, callbacks)));
-  const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-  if (failed) throw failed.reason;
+  const stopper = new AbortController();
+  const signal = callbacks.signal ? AbortSignal.any([callbacks.signal, stopper.signal]) : stopper.signal;
+  const settled = await Promise.allSettled(specs.map((spec) => openInput(spec, { ...callbacks, signal }).catch((error: unknown) => {
+    stopper.abort();
+    throw error;
+  })));
+  const stoppedByAnother = (error: unknown): boolean =>
+    isSurgeonError(error) && error.rule === 'cancelled' && !callbacks.signal?.aborted;
+  const failures = settled.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
+  if (failures.length > 0) throw failures.find((error) => !stoppedByAnother(error)) ?? failures[0];
   return settled.map((outcome) => (outcome as PromiseFulfilledResult<Checkpoint>).value) as { [K in keyof T]: Checkpoint };
 }
