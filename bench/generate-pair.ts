@@ -6,6 +6,7 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { bf16ToNumber, numberToBf16Bits } from '../src/engine/numerics/bfloat16';
 
 /** 8192 x 4096 bf16, the size of a 7 B model's MLP projection: many tensors, none tiny. */
 const TENSOR_ROWS = 8192;
@@ -58,29 +59,17 @@ function uniforms(seed: number): () => number {
   };
 }
 
-/** bfloat16 bits of `value`, rounded to nearest even (the values here are finite). */
-function toBf16(value: number, scratch: Float32Array, bits: Uint32Array): number {
-  scratch[0] = value;
-  const word = bits[0]!;
-  return (word + 0x7fff + ((word >>> 16) & 1)) >>> 16;
-}
-
 /** One tensor of base weights and the instruct weights derived from them, as bf16 bits. */
 function fillTensorPair(base: Uint16Array, instruct: Uint16Array, random: () => number): void {
-  const scratch = new Float32Array(1);
-  const bits = new Uint32Array(scratch.buffer);
   for (let i = 0; i < base.length; i += 2) {
     // Box-Muller: two normal numbers from two uniforms.
     const radius = Math.sqrt(-2 * Math.log(random()));
     const angle = 2 * Math.PI * random();
     for (const [offset, normal] of [[0, radius * Math.cos(angle)], [1, radius * Math.sin(angle)]] as const) {
       if (i + offset >= base.length) break;
-      const weight = toBf16(normal * BASE_STD, scratch, bits);
+      const weight = numberToBf16Bits(normal * BASE_STD);
       base[i + offset] = weight;
-      scratch[0] = 0;
-      bits[0] = weight << 16;
-      const value = scratch[0];
-      instruct[i + offset] = toBf16(value * (1 + INSTRUCT_RELATIVE_CHANGE * (2 * random() - 1)), scratch, bits);
+      instruct[i + offset] = numberToBf16Bits(bf16ToNumber(weight) * (1 + INSTRUCT_RELATIVE_CHANGE * (2 * random() - 1)));
     }
   }
 }
