@@ -40,7 +40,8 @@ export interface ElementwiseKernels {
   ): void;
   /**
    * out = narrow(c + alpha * r) with one rounding of the binary32 fused multiply-add
-   * (`torch.add(c, r, alpha=alpha)` on a CPU); alpha is rounded to binary32 first. All F64 computes in binary64.
+   * (`torch.add(c.float(), r.float(), alpha=alpha).to(dtype)` on a CPU); alpha is rounded to binary32, not to the
+   * tensors' dtype as PyTorch's bf16/f16 `torch.add(c, r, alpha=alpha)` does. All F64 computes in binary64.
    */
   addScaled(
     c: KernelBuffer, cDtype: Dtype, r: KernelBuffer, rDtype: Dtype, alpha: number,
