@@ -1,7 +1,8 @@
 /**
  * Fused multiply-add with a single rounding, as PyTorch's vectorised CPU kernels compute
  * `torch.add(c, r, alpha=alpha)` (`fmadd(r, alpha, c)`) for float, bfloat16 and float16 (in float; for the last two
- * PyTorch rounds alpha to the tensors' dtype first) and for float64 (in double). JavaScript and WebAssembly SIMD have no FMA instruction, so both are emulated.
+ * PyTorch rounds alpha to the tensors' dtype first) and for float64 (in double). JavaScript and WebAssembly SIMD
+ * have no FMA instruction, so both are emulated.
  */
 import {
   addScaled, BINARY64, multiplyScaled, roundScaledInteger, toScaledInteger,
