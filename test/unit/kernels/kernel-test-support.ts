@@ -21,7 +21,7 @@ export function writeBits(buffer: KernelBuffer, dtype: FloatDtype, values: Array
   }
 }
 
-export function readBits(buffer: KernelBuffer, dtype: FloatDtype, count: number): ElementBits[] {
+export function readBits(buffer: Pick<KernelBuffer, 'bytes'>, dtype: FloatDtype, count: number): ElementBits[] {
   const view = new DataView(buffer.bytes.buffer, buffer.bytes.byteOffset, buffer.bytes.byteLength);
   const out: ElementBits[] = new Array(count);
   for (let i = 0; i < count; i++) {

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FloatDtype } from '../../../src/engine/format/dtype';
 import { parseSafetensorsHeader, type TensorInfo } from '../../../src/engine/format/safetensors-header';
 import { createDeltaStatistics, loadKernels, type ElementwiseKernels, type KernelBuffer } from '../../../src/engine/kernels/kernels';
-import { DTYPE_BYTES, differences, readBits } from './kernel-test-support';
+import { DTYPE_BYTES, differences, readBits, type ElementBits } from './kernel-test-support';
 
 const FILE = join(__dirname, '..', '..', 'fixtures', 'torch-reference', 'reference.safetensors');
 const SUBTRACT = /^sub\.(BF16|F16|F32)(?:-(BF16|F16|F32))?\.to\.(BF16|F16|F32)$/;
@@ -27,10 +27,9 @@ describe('kernels give the bits PyTorch gives', () => {
     return info;
   };
   const data = (info: TensorInfo): Uint8Array => bytes.subarray(header.dataStart + info.begin, header.dataStart + info.end);
-  const expectedBits = (info: TensorInfo): number[] => {
-    const view = new DataView(data(info).buffer, data(info).byteOffset, info.end - info.begin);
-    const size = DTYPE_BYTES[info.dtype as FloatDtype];
-    return Array.from({ length: (info.end - info.begin) / size }, (_, i) => (size === 4 ? view.getUint32(i * 4, true) : view.getUint16(i * 2, true)));
+  const expectedBits = (info: TensorInfo): ElementBits[] => {
+    const dtype = info.dtype as FloatDtype;
+    return readBits({ bytes: data(info) }, dtype, (info.end - info.begin) / DTYPE_BYTES[dtype]);
   };
 
   let implementations: ElementwiseKernels[] = [];
