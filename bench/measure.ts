@@ -49,24 +49,28 @@ export interface RepeatedMeasurement extends Measurement {
 }
 
 /**
- * Median wall time of `runs` runs and the largest peak RSS among them. `prepare` runs before each
- * timed run and `cleanup` after it, both outside the timed part (dropping caches, deleting outputs).
+ * Median wall time of `runs` runs and the largest peak RSS among them. `cleanup` runs after each timed
+ * run, outside the timed part (deleting outputs).
  */
-export function repeat(runs: number, run: (index: number) => Measurement, hooks: { prepare?: () => void; cleanup?: (index: number) => void } = {}): RepeatedMeasurement {
+export function repeat(runs: number, run: (index: number) => Measurement, hooks: { cleanup?: (index: number) => void } = {}): RepeatedMeasurement {
   const results: Measurement[] = [];
   for (let index = 0; index < runs; index++) {
-    hooks.prepare?.();
     try {
       results.push(run(index));
     } finally {
       hooks.cleanup?.(index);
     }
   }
+  return summarize(results);
+}
+
+/** The median wall time and the largest peak RSS of some runs. */
+export function summarize(results: readonly Measurement[]): RepeatedMeasurement {
   const rss = results.map((result) => result.rssMb).filter((value): value is number => value !== null);
   return {
     seconds: median(results.map((result) => result.seconds)),
     rssMb: rss.length > 0 ? Math.max(...rss) : null,
-    runs,
+    runs: results.length,
     allSeconds: results.map((result) => result.seconds),
   };
 }

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { SyntheticPair } from './generate-pair';
-import { dropCaches, median, removeQuietly, timeProcess, warmPageCache, type Measurement, type ProcessSpec } from './measure';
+import { dropCaches, median, removeQuietly, summarize, timeProcess, warmPageCache, type Measurement, type ProcessSpec } from './measure';
 import { torchBaselineCommand, torchImportCommand, type TorchPython } from './torch-baselines';
 
 /** The fp32 whole-model baseline holds both models in fp32 plus the fp32 deltas (~7x one bf16 model at its peak). */
@@ -183,12 +183,8 @@ function measurePair(pair: SyntheticPair, options: PairRunOptions): PairResult {
       for (const testCase of modeCases) measured.get(testCase)!.push(runCase(testCase, mode, round, scratch, primedCache));
     }
     for (const testCase of modeCases) {
-      const results = measured.get(testCase)!;
-      const allSeconds = results.map((result) => result.seconds);
-      const rss = results.map((result) => result.rssMb).filter((value): value is number => value !== null);
-      const rssMb = rss.length > 0 ? Math.max(...rss) : null;
+      const { seconds, allSeconds, rssMb } = summarize(measured.get(testCase)!);
       const inputBytes = totalBytes(testCase.inputs);
-      const seconds = median(allSeconds);
       rows.push({
         id: testCase.id, label: testCase.label, mode, runs, seconds, allSeconds,
         inputBytes, gbPerSecond: inputBytes > 0 ? inputBytes / 1e9 / seconds : null, rssMb,
