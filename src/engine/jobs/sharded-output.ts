@@ -13,8 +13,8 @@ export interface TensorLocation {
 }
 
 /**
- * The weights of an output checkpoint: shards planned from the tensors' headers alone, each file
- * created with its header in place so tensor data can be written at known positions in any order.
+ * The weights of an output checkpoint: shards planned from the tensors' headers alone, so every
+ * tensor's position is known before its data streams; each file is written front to back.
  */
 export class ShardedOutput {
   private constructor(
@@ -30,9 +30,8 @@ export class ShardedOutput {
     const locations = new Map<string, TensorLocation>();
     try {
       for (const plan of plans) {
-        const file = await OutputFile.create(join(dir, plan.fileName));
+        const file = await OutputFile.create(join(dir, plan.fileName), plan.header, plan.header.byteLength + plan.dataBytes);
         files.push(file);
-        await file.write(plan.header, 0);
         plan.tensors.forEach((tensor, index) => {
           locations.set(tensor.name, { file, offset: plan.header.byteLength + plan.offsets[index]![0] });
         });

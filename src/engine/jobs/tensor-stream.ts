@@ -81,8 +81,8 @@ interface PlannedPiece<T> {
 /**
  * Streams every task's elements through the kernels in bounded pieces: reads land straight in
  * kernel memory several pieces ahead, the kernel runs in order on this thread, and each output
- * piece is written behind while later pieces are read. Memory is PIECES_IN_FLIGHT slots,
- * whatever the model's size.
+ * piece is written behind while later pieces are read, tensors in the order of their output
+ * bytes. Memory is PIECES_IN_FLIGHT slots, whatever the model's size.
  */
 export async function streamTensors<T>(
   tasks: ReadonlyArray<StreamTask<T>>,
@@ -103,7 +103,7 @@ export async function streamTensors<T>(
   const progress: JobProgress = { phase: 'stream', bytesDone: 0, bytesTotal, tensorsDone: 0, tensorsTotal: tasks.length };
 
   // Pieces are planned as they are needed: a list of every piece would grow with the model.
-  const plan = planPieces(tasks, pieceElements);
+  const plan = planPieces(inOutputOrder(tasks), pieceElements);
   const inFlight: Array<{ planned: PlannedPiece<T>; slot: Slot; read: Promise<void> }> = [];
   let started = 0;
   const startRead = (): void => {
@@ -147,6 +147,22 @@ export async function streamTensors<T>(
     await files.closeAll();
     freeSlots(kernels, slots);
   }
+}
+
+/**
+ * Tasks with an output in the order of their bytes in it, file by file, since output files are
+ * written front to back; the tasks without one keep their order, after them.
+ */
+function inOutputOrder<T>(tasks: ReadonlyArray<StreamTask<T>>): ReadonlyArray<StreamTask<T>> {
+  const writing = tasks.filter((task) => task.output);
+  if (writing.length === 0) return tasks;
+  const position = (task: StreamTask<T>): [string, number] => [task.output!.file.path, task.output!.offset];
+  writing.sort((x, y) => {
+    const [xPath, xOffset] = position(x);
+    const [yPath, yOffset] = position(y);
+    return xPath < yPath ? -1 : xPath > yPath ? 1 : xOffset - yOffset;
+  });
+  return [...writing, ...tasks.filter((task) => !task.output)];
 }
 
 function* planPieces<T>(tasks: ReadonlyArray<StreamTask<T>>, pieceElements: number): Generator<PlannedPiece<T>> {

@@ -68,7 +68,8 @@ describe('more faults: permissions, kernel failures and cancel leave nothing beh
       const realOpen = fsPromises.open;
       const openMock = mock.method(fsPromises, 'open', async (...args: Parameters<typeof fsPromises.open>) => {
         const path = String(args[0]);
-        if (path.includes(`.${name}.partial-`) && args[1] === 'wx') throw errnoError('EACCES', 'open', path, 'permission denied');
+        const forWriting = args[1] !== undefined && args[1] !== 'r';
+        if (path.includes(`.${name}.partial-`) && forWriting) throw errnoError('EACCES', 'open', path, 'permission denied');
         return realOpen(...args);
       });
       try {

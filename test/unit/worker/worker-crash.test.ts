@@ -25,7 +25,8 @@ const realOpen = fsPromises.open;
 fsPromises.open = async (...args) => {
   const handle = await realOpen(...args);
   const path = String(args[0]);
-  if (args[1] === 'wx' && path.includes('.partial-')) {
+  const forWriting = args[1] !== undefined && args[1] !== 'r';
+  if (forWriting && path.includes('.partial-')) {
     if (path.includes('exit-mid-job')) process.exit(7);
     if (path.includes('throw-mid-job')) setImmediate(() => { throw new Error('the worker blew up on purpose'); });
   }
