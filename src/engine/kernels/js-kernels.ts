@@ -4,7 +4,7 @@
  * and narrowed, with the same bits as the WebAssembly kernels.
  */
 import { SurgeonError } from '../errors';
-import type { Dtype, FloatDtype } from '../format/dtype';
+import type { Dtype } from '../format/dtype';
 import { fmaF32 } from '../numerics/fused-multiply-add';
 import type { CompareAccumulator } from './compare-accumulator';
 import { accumulateDeltas, type DeltaStatistics } from './delta-statistics';

@@ -2,7 +2,7 @@
  * The elementwise kernels' contract (docs/architecture.md, "kernels"). Buffers live in the kernels' own
  * memory so that file reads land in them without a copy.
  */
-import type { Dtype, FloatDtype } from '../format/dtype';
+import type { Dtype } from '../format/dtype';
 import type { CompareAccumulator } from './compare-accumulator';
 import type { DeltaStatistics } from './delta-statistics';
 

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, open, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, open, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { assertUnchanged } from '../../../src/engine/checkpoint/assert-unchanged';
 import { openCheckpoint } from '../../../src/engine/checkpoint/open-checkpoint';
 import { SurgeonError, type RefusalRule } from '../../../src/engine/errors';
 import { encodeIndex } from '../../../src/engine/format/safetensors-writer';
 import { makeTensor, writeCheckpoint, type TensorWithData } from '../../helpers/make-checkpoint';
+import { scratchFolders } from '../../helpers/scratch-folders';
 
 const REAL = join(__dirname, '../../fixtures/real');
 const DNA = join(REAL, 'mistral-dna-tiny-mixtral-finetunes');
@@ -15,14 +15,7 @@ const TF0 = join(DNA, 'Mistral-DNA-v1-1M-hg38-finetuned-tf0');
 const TF1 = join(DNA, 'Mistral-DNA-v1-1M-hg38-finetuned-tf1');
 const CODON = join(DNA, 'Mistral-Codon-v1-1M-finetuned-mRFP');
 
-const scratchRoot = mkdtemp(join(tmpdir(), 'surgeon-checkpoint-'));
-after(async () => rm(await scratchRoot, { recursive: true, force: true }));
-let folderCount = 0;
-async function scratch(): Promise<string> {
-  const folder = join(await scratchRoot, `case-${folderCount++}`);
-  await mkdir(folder);
-  return folder;
-}
+const scratch = scratchFolders('surgeon-checkpoint-');
 
 function tensor(name: string, values: number[]): TensorWithData {
   let index = 0;

@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { SurgeonError } from '../../../src/engine/errors';
 import { createAtomicOutput } from '../../../src/engine/io/atomic-output';
+import { scratchFolders } from '../../helpers/scratch-folders';
 
-const scratchRoot = mkdtemp(join(tmpdir(), 'surgeon-atomic-'));
-after(async () => rm(await scratchRoot, { recursive: true, force: true }));
-let count = 0;
-async function parentFolder(): Promise<string> {
-  const folder = join(await scratchRoot, `case-${count++}`);
-  await mkdir(folder);
-  return folder;
-}
+const parentFolder = scratchFolders('surgeon-atomic-');
 
 function isRefusal(rule: string) {
   return (error: unknown) => error instanceof SurgeonError && error.rule === rule;

@@ -1,22 +1,15 @@
 import assert from 'node:assert/strict';
 import { constants } from 'node:fs';
 import fsPromises from 'node:fs/promises';
-import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, it, mock } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { SurgeonError } from '../../../src/engine/errors';
 import { OutputFile } from '../../../src/engine/io/output-file';
+import { scratchFolders } from '../../helpers/scratch-folders';
 
 const MiB = 1024 * 1024;
-const scratchRoot = mkdtemp(join(tmpdir(), 'surgeon-output-file-'));
-after(async () => rm(await scratchRoot, { recursive: true, force: true }));
-let count = 0;
-async function scratchFolder(): Promise<string> {
-  const folder = join(await scratchRoot, `case-${count++}`);
-  await mkdir(folder);
-  return folder;
-}
+const scratchFolder = scratchFolders('surgeon-output-file-');
 
 /** Bytes no two positions of which are likely to agree by chance (xorshift32). */
 function patternBytes(length: number, seed: number): Uint8Array {
