@@ -141,7 +141,8 @@ export class DirectWrites implements OutputWrites {
         return await writeFully(this.handle, bytes, position);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
-        this.ordinary = open(this.path, 'r+');
+        // Several blocks in flight may be refused together; they share one ordinary handle.
+        this.ordinary ??= open(this.path, 'r+');
       }
     }
     await writeFully(await this.ordinary, bytes, position);
