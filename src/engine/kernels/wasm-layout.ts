@@ -25,6 +25,7 @@ export const TAIL_FIRST_ADDRESS = 1024;
 export const TAIL_SECOND_ADDRESS = 1088;
 export const TAIL_OUT_ADDRESS = 1152;
 
+/** Counters the driver reads; the kernels also count into a second copy at 720896, which `collect_touched` folds in. */
 export const HISTOGRAM_ADDRESS = 65_536;
 export const TOUCHED_KEYS_ADDRESS = 327_680;
 
