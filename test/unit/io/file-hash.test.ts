@@ -3,11 +3,14 @@
  * what is refused, and when a remembered digest is (not) trusted.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, open, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { SurgeonError } from '../../../src/engine/errors';
 import { DigestCache, identify } from '../../../src/engine/io/digest-cache';
 import { sha256Files } from '../../../src/engine/io/file-hash';
@@ -30,6 +33,43 @@ test('sha256Files hashes every file, larger than one read and empty ones too, on
   const digests = await sha256Files([...files, files[1]!]);
   assert.equal(digests.size, 3);
   for (const file of files) assert.equal(digests.get(file.path), file.sha256, file.path);
+});
+
+/** The nice value of each of this process's threads (Linux keeps one per thread). */
+function threadNiceValues(): number[] {
+  return readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      // Fields after the parenthesised name start at field 3 (state); nice is field 19.
+      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    } catch {
+      return []; // the thread ended meanwhile
+    }
+  });
+}
+
+test('on Linux a hashing thread runs at the lowest priority, nice 19, and the calling thread keeps its own', { skip: process.platform !== 'linux' }, async () => {
+  const ownNice = getPriority();
+  const lowest = (): number => threadNiceValues().filter((nice) => nice === 19 && nice !== ownNice).length;
+  // Threads of earlier hashings end asynchronously after their last reply.
+  for (let tries = 0; lowest() > 0 && tries < 1000; tries++) await delay(10);
+  assert.equal(lowest(), 0);
+  // The thread's open of a FIFO waits for a writer, which holds it alive while its priority is read.
+  const fifo = join(await scratch, 'held.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const payload = randomBytes(1000);
+  const hashing = sha256Files([{ path: fifo, size: payload.length }]);
+  try {
+    for (let tries = 0; lowest() === 0 && tries < 1000; tries++) await delay(10);
+    assert.equal(lowest(), 1, 'one file: one hashing thread, at nice 19');
+    assert.equal(getPriority(), ownNice);
+  } finally {
+    // Opened for reading and writing a FIFO opens at once (Linux), and lets the thread's open return.
+    const writer = await open(fifo, 'r+');
+    await writer.write(payload);
+    await writer.close();
+  }
+  assert.equal((await hashing).get(fifo), createHash('sha256').update(payload).digest('hex'));
 });
 
 test('a file whose length differs from the planned size is refused as changed, naming it', async () => {
