@@ -18,4 +18,5 @@ if (!standaloneOnly) {
   else console.warn(`code-server is not installed (${CODE_SERVER_BIN}); the workbench test is left out. Run scripts/install-code-server.sh.`);
 }
 // One file at a time: each starts a browser (and the workbench test a server) on a 2-core machine.
-process.exit(run(process.execPath, ['--test', '--test-concurrency=1', ...tests]));
+// A hung file is killed and reported after 10 minutes instead of holding CI until its own limit.
+process.exit(run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...tests]));

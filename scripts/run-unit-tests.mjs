@@ -24,7 +24,9 @@ if (files.length === 0) {
 }
 // Jobs remember input digests in a cache folder; tests get their own so they neither read nor fill the user's.
 const cache = mkdtempSync(join(tmpdir(), 'surgeon-test-cache-'));
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], {
+// A file that hangs (a thread stuck in a system call keeps its process alive) is killed and reported
+// as timed out rather than holding CI until its own limit; the slowest file takes about 20 s here.
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-timeout=300000', ...files], {
   stdio: 'inherit',
   env: { ...process.env, CHECKPOINT_SURGEON_CACHE: process.env.CHECKPOINT_SURGEON_CACHE ?? cache },
 });

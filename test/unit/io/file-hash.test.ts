@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, open, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { closeSync, constants, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -35,6 +35,18 @@ test('sha256Files hashes every file, larger than one read and empty ones too, on
   for (const file of files) assert.equal(digests.get(file.path), file.sha256, file.path);
 });
 
+/** Opens a FIFO for writing once something has it open for reading, waiting up to a minute. */
+async function openOnceRead(fifo: string): Promise<number | undefined> {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await delay(10)) {
+    try {
+      return openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENXIO') throw error;
+    }
+  }
+  return undefined;
+}
+
 /** The nice value of each of this process's threads (Linux keeps one per thread). */
 function threadNiceValues(): number[] {
   return readdirSync('/proc/self/task').flatMap((tid) => {
@@ -57,20 +69,24 @@ test('on Linux a hashing thread runs at the lowest priority, nice 19, and the ca
   // Threads of earlier hashings end asynchronously after their last reply.
   for (let tries = 0; lowest() > 0 && tries < 1000; tries++) await delay(10);
   assert.equal(lowest(), 0);
-  // The thread's open of a FIFO waits for a writer, which holds it alive while its priority is read.
+  // The thread's open of a FIFO for reading waits for a writer. A non-blocking open for writing
+  // succeeds only once a reader is there, so when it does the thread holds the FIFO, and its read
+  // waits for the payload: it stays alive while its priority is read, whatever the scheduler does.
   const fifo = join(await scratch, 'held.fifo');
   execFileSync('mkfifo', [fifo]);
   const payload = randomBytes(1000);
   const hashing = sha256Files([{ path: fifo, size: payload.length }]);
+  const writer = await openOnceRead(fifo);
   try {
-    for (let tries = 0; lowest() === 0 && tries < 1000; tries++) await delay(10);
+    assert.ok(writer !== undefined, 'the hashing thread never opened the file it was given');
     assert.equal(lowest(), 1, 'one file: one hashing thread, at nice 19');
     assert.equal(getPriority(), ownNice);
   } finally {
-    // Opened for reading and writing a FIFO opens at once (Linux), and lets the thread's open return.
-    const writer = await open(fifo, 'r+');
-    await writer.write(payload);
-    await writer.close();
+    // Without a writer here the thread has not opened the FIFO yet; one opened for reading and
+    // writing opens at once and lets a thread already waiting in its open go on.
+    const fd = writer ?? openSync(fifo, 'r+');
+    writeSync(fd, payload);
+    closeSync(fd);
   }
   assert.equal((await hashing).get(fifo), createHash('sha256').update(payload).digest('hex'));
 });
