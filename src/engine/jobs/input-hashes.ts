@@ -2,6 +2,7 @@ import { relative } from 'node:path';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import { DigestCache, identify, type IdentifiedFile } from '../io/digest-cache';
 import { sha256Files } from '../io/file-hash';
+import { directReadPaths } from '../io/input-files';
 import type { FileProvenance } from '../../shared/jobs';
 
 /**
@@ -58,7 +59,8 @@ async function hashFiles(files: ReadonlyArray<{ path: string; size: number }>, s
     if (identity) identities.set(file.path, identity);
     unknown.push(file);
   }
-  for (const [path, sha256] of await sha256Files(unknown, signal)) {
+  const direct = await directReadPaths(unknown.map((file) => file.path));
+  for (const [path, sha256] of await sha256Files(unknown.map((file) => ({ ...file, direct: direct.has(file.path) })), signal)) {
     digests.set(path, sha256);
     const identity = identities.get(path);
     if (identity) cache.remember(identity, sha256);

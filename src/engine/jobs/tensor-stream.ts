@@ -1,9 +1,9 @@
-import { open, type FileHandle } from 'node:fs/promises';
 import type { TensorRef } from '../checkpoint/checkpoint-types';
 import { bytesPerElement, type Dtype } from '../format/dtype';
 import { SurgeonError } from '../errors';
 import type { ElementwiseKernels, KernelBuffer } from '../kernels/kernels';
-import { ioError, type OutputFile } from '../io/output-file';
+import { INPUT_READ_SLACK, InputFiles, type InputReadMode } from '../io/input-files';
+import type { OutputFile } from '../io/output-file';
 import type { JobProgress } from '../../shared/jobs';
 
 /**
@@ -62,9 +62,14 @@ export interface StreamOptions {
   kernels: ElementwiseKernels;
   signal?: AbortSignal;
   onProgress?(progress: JobProgress): void;
+  /** How inputs are read (input-files.ts); by default as `CHECKPOINT_SURGEON_DIRECT_IO` says. */
+  inputReads?: InputReadMode;
 }
 
 interface Slot {
+  /** Where each operand's reads land; the piece's data is a view inside (see InputFiles.read). */
+  targets: KernelBuffer[];
+  /** The operands of the piece last read into this slot. */
   inputs: KernelBuffer[];
   output: KernelBuffer;
   pendingWrite: Promise<void>;
@@ -97,8 +102,8 @@ export async function streamTensors<T>(
     task.output ? elementBytes(task.output.dtype, task.name) : 0,
   ]));
   const pieceElements = Math.floor(PIECE_BYTES / widestElement);
+  const files = await InputFiles.open(tasks.flatMap((task) => task.operands.flatMap((operand) => operand.ref ? [operand.ref.file.path] : [])), options.inputReads);
   const slots = allocateSlots(kernels, operandCount, pieceElements * widestElement);
-  const files = new FileHandles();
   const bytesTotal = tasks.reduce((sum, task) => sum + taskInputBytes(task), 0);
   const progress: JobProgress = { phase: 'stream', bytesDone: 0, bytesTotal, tensorsDone: 0, tensorsTotal: tasks.length };
 
@@ -178,45 +183,32 @@ function* planPieces<T>(tasks: ReadonlyArray<StreamTask<T>>, pieceElements: numb
   }
 }
 
-async function readPiece<T>(piece: PlannedPiece<T>, slot: Slot, files: FileHandles): Promise<void> {
+async function readPiece<T>(piece: PlannedPiece<T>, slot: Slot, files: InputFiles): Promise<void> {
   await Promise.all(piece.task.operands.map(async (operand, index) => {
-    const target = slot.inputs[index]!;
+    const target = slot.targets[index]!;
     const size = elementBytes(operand.dtype, piece.task.name);
     const presentCount = presentInPiece(operand, piece);
-    if (presentCount < piece.count) target.bytes.fill(0, presentCount * size, piece.count * size);
-    if (presentCount === 0 || !operand.ref) return;
-    const handle = await files.get(operand.ref.file.path);
-    const length = presentCount * size;
-    const position = operand.ref.offset + piece.start * size;
-    let done = 0;
-    try {
-      while (done < length) {
-        const { bytesRead } = await handle.read(target.bytes, done, length - done, position + done);
-        if (bytesRead === 0) {
-          throw new SurgeonError('input-changed', `the file ended at ${position + done} bytes while reading the tensor; it changed after the dry run`, operand.ref.file.path, operand.ref.name);
-        }
-        done += bytesRead;
-      }
-    } catch (error) {
-      if (error instanceof SurgeonError) throw error;
-      throw ioError(operand.ref.file.path, `cannot read tensor ${JSON.stringify(operand.ref.name)}`, error);
-    }
+    const input = presentCount > 0 && operand.ref
+      ? await files.read(operand.ref.file.path, operand.ref.name, target, operand.ref.offset + piece.start * size, presentCount * size)
+      : target;
+    // After the read: a direct read fills whole blocks, past the data.
+    if (presentCount < piece.count) input.bytes.fill(0, presentCount * size, piece.count * size);
+    slot.inputs[index] = input;
   }));
 }
 
 /** All buffers are allocated once, before the first read: the stream's memory is fixed, whatever the model's size. */
 function allocateSlots(kernels: ElementwiseKernels, operandCount: number, bytes: number): Slot[] {
-  return Array.from({ length: PIECES_IN_FLIGHT }, () => ({
-    inputs: Array.from({ length: operandCount }, () => kernels.allocate(bytes)),
-    output: kernels.allocate(bytes),
-    pendingWrite: Promise.resolve(),
-  }));
+  return Array.from({ length: PIECES_IN_FLIGHT }, () => {
+    const targets = Array.from({ length: operandCount }, () => kernels.allocate(bytes + INPUT_READ_SLACK));
+    return { targets, inputs: [...targets], output: kernels.allocate(bytes), pendingWrite: Promise.resolve() };
+  });
 }
 
 /** Returns the slots' memory to the kernels. */
 function freeSlots(kernels: ElementwiseKernels, slots: readonly Slot[]): void {
   for (const slot of slots) {
-    for (const buffer of [...slot.inputs, slot.output]) kernels.free(buffer);
+    for (const buffer of [...slot.targets, slot.output]) kernels.free(buffer);
   }
 }
 
@@ -244,25 +236,4 @@ function elementBytes(dtype: Dtype, tensor: string): number {
 
 export function cancelled(): SurgeonError {
   return new SurgeonError('cancelled', 'the job was cancelled');
-}
-
-/** Opens each input file once for the whole stream. */
-class FileHandles {
-  private readonly handles = new Map<string, Promise<FileHandle>>();
-
-  get(path: string): Promise<FileHandle> {
-    let handle = this.handles.get(path);
-    if (!handle) {
-      handle = open(path, 'r').catch((error: unknown) => {
-        throw ioError(path, 'cannot open the input file', error);
-      });
-      this.handles.set(path, handle);
-    }
-    return handle;
-  }
-
-  async closeAll(): Promise<void> {
-    await Promise.allSettled([...this.handles.values()].map(async (handle) => (await handle).close()));
-    this.handles.clear();
-  }
 }

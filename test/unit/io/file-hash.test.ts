@@ -35,6 +35,17 @@ test('sha256Files hashes every file, larger than one read and empty ones too, on
   for (const file of files) assert.equal(digests.get(file.path), file.sha256, file.path);
 });
 
+test('files read around the page cache hash the same, whole blocks and the uneven end alike', async () => {
+  const files = [
+    await fileOf('direct-big.bin', randomBytes(9 * 1024 * 1024 + 13)),
+    await fileOf('direct-blocks.bin', randomBytes(8 * 4096)),
+    await fileOf('direct-small.bin', randomBytes(100)),
+    await fileOf('direct-empty.bin', Buffer.alloc(0)),
+  ];
+  const digests = await sha256Files(files.map(({ path, size }) => ({ path, size, direct: true })));
+  for (const file of files) assert.equal(digests.get(file.path), file.sha256, file.path);
+});
+
 /** Opens a FIFO for writing once something has it open for reading, waiting up to a minute. */
 async function openOnceRead(fifo: string): Promise<number | undefined> {
   for (const deadline = Date.now() + 60_000; Date.now() < deadline; await delay(10)) {

@@ -184,6 +184,34 @@ describe('compute -> apply -> verify on generated Llama-like checkpoints', () =>
     assert.ok(outputs[0]!.equals(outputs[1]!));
   });
 
+  it('reading inputs around the page cache changes no byte of compute, apply or verify, nor any hash', async () => {
+    const runs: Array<{ residual: Buffer; applied: Buffer; provenance: unknown; identical: number }> = [];
+    for (const setting of ['always', 'off']) {
+      process.env['CHECKPOINT_SURGEON_DIRECT_IO'] = setting;
+      try {
+        const residual = join(root, `residual-reads-${setting}`);
+        // The sharded instruct model puts tensors at unaligned offsets and ends files mid-block; its vocabulary is grown.
+        const computed = await runCompute({ base: baseDir, instruct: instructDir, out: residual, dtype: 'f32' });
+        const verdict = await runVerify({ base: baseDir, residual, instruct: instructDir });
+        const applied = join(root, `applied-reads-${setting}`);
+        await runApply({ base: baseDir, residual, out: applied, alpha: 0.75 });
+        runs.push({
+          residual: await readFile(join(residual, 'model.safetensors')),
+          applied: await readFile(join(applied, 'model.safetensors')),
+          provenance: computed.provenance,
+          identical: verdict.identical,
+        });
+        assert.equal(verdict.identical, verdict.elements, setting);
+      } finally {
+        delete process.env['CHECKPOINT_SURGEON_DIRECT_IO'];
+      }
+    }
+    assert.ok(runs[0]!.residual.equals(runs[1]!.residual), 'residual bytes');
+    assert.ok(runs[0]!.applied.equals(runs[1]!.applied), 'applied model bytes');
+    assert.deepEqual(runs[0]!.provenance, runs[1]!.provenance);
+    assert.equal(runs[0]!.identical, runs[1]!.identical);
+  });
+
   it('refuses, before reading any data, everything wrong at once and writes nothing', async () => {
     const otherDir = join(root, 'other-family');
     const other = llamaLikeTensors({ layers: LAYERS + 1, hidden: HIDDEN, vocab: BASE_VOCAB, dtype: 'BF16', tied: true, seed: 3 });
