@@ -150,7 +150,8 @@ async function main(): Promise<void> {
   const checks = targetChecks(pairs, index?.timings ?? null);
   console.log(`\n## npm run bench, ${new Date().toISOString()}: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`
     + `${torch ? `, torch ${torch.version} (${torch.python})` : ''}`);
-  console.log('Rounds run every row once; seconds are medians over rounds, "x floor" the median of each round\'s ratio to the floor. '
+  console.log('Rounds run every row once; seconds are medians over rounds, "x floor" the median of each round\'s ratio to the faster of that round\'s two floors '
+    + '(through the page cache: cat and dd, then fdatasync; around it: dd iflag=direct and oflag=direct). '
     + 'Warm: inputs read just before each run. Cold: page cache dropped before each run. '
     + 'Whole processes, outputs fdatasync\'ed; "first run" = empty input-hash cache, "hashes cached" = primed one.');
   for (const pair of pairs) printPair(pair);

@@ -76,16 +76,42 @@ function totalBytes(files: readonly string[]): number {
 
 /** Output is written in pieces of this size, as the CLI writes (dd with it beat `head -c` by ~40% here). */
 const FLOOR_WRITE_BLOCK = '1M';
+/** Direct reads in pieces this large: `dd iflag=direct` read fastest with them here. */
+const FLOOR_DIRECT_READ_BLOCK = '4M';
+
+/**
+ * A floor comes two ways, each timed every round, and a row is compared with the faster of the round:
+ * `cached` reads the inputs with `cat` and writes with `dd` through the page cache then `fdatasync`;
+ * `direct` reads and writes around the page cache with `dd iflag=direct` / `oflag=direct`. Which is
+ * faster depends on the cache and on the machine (on this VM, cold reads through the cache ran at a
+ * third of the disk's speed); the CLI picks per file, so its floor is the better of the two.
+ */
+type FloorWay = 'cached' | 'direct';
+const FLOOR_WAYS: readonly FloorWay[] = ['cached', 'direct'];
+
+/** The id of a floor row timed the given way. */
+function floorId(floor: string, way: FloorWay): string {
+  return way === 'cached' ? floor : `${floor}-direct`;
+}
 
 /** Reads the inputs, writes a file of the output's size and fdatasyncs it: what any tool must at least do. */
-function floorCommand(inputs: readonly string[], outputBytes: number): (out: string) => ProcessSpec {
-  const read = `cat ${inputs.map((file) => `'${file}'`).join(' ')} > /dev/null`;
-  return (out) => ({
-    command: 'bash',
-    args: ['-c', outputBytes > 0
-      ? `${read} && dd if=/dev/zero of='${out}' bs=${FLOOR_WRITE_BLOCK} count=${outputBytes} iflag=count_bytes conv=fdatasync status=none`
-      : read],
-  });
+function floorCommand(inputs: readonly string[], outputBytes: number, way: FloorWay): (out: string) => ProcessSpec {
+  const quoted = inputs.map((file) => `'${file}'`);
+  const read = way === 'cached'
+    ? `cat ${quoted.join(' ')} > /dev/null`
+    : quoted.map((file) => `dd if=${file} of=/dev/null bs=${FLOOR_DIRECT_READ_BLOCK} iflag=direct status=none`).join(' && ');
+  // GNU dd writes a last partial block with O_DIRECT turned off.
+  const write = (out: string): string => `dd if=/dev/zero of='${out}' bs=${FLOOR_WRITE_BLOCK} count=${outputBytes} iflag=count_bytes`
+    + ` ${way === 'direct' ? 'oflag=direct ' : ''}conv=fdatasync status=none`;
+  return (out) => ({ command: 'bash', args: ['-c', outputBytes > 0 ? `${read} && ${write(out)}` : read] });
+}
+
+/** The floor rows of one operation, one per way. */
+function floorCases(id: string, label: string, inputs: string[], outputBytes: number, coldToo: boolean): Case[] {
+  return FLOOR_WAYS.map((way) => ({
+    id: floorId(id, way), label: `I/O floor: ${label}, ${way === 'cached' ? 'through the page cache' : 'around it (O_DIRECT)'}`,
+    inputs, floor: null, digestCache: 'none' as const, command: floorCommand(inputs, outputBytes, way), coldToo,
+  }));
 }
 
 function runCli(cli: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
@@ -124,12 +150,12 @@ function prepareCases(pair: SyntheticPair, options: PairRunOptions, primedCache:
   });
 
   const cases: Case[] = [
-    { id: 'floor-compute', label: 'I/O floor: compute (read base + instruct, write bf16 residual size, sync)', inputs: models, floor: null, digestCache: 'none', command: floorCommand(models, bf16Bytes), coldToo: true },
-    { id: 'floor-compute-f32', label: 'I/O floor: compute f32 (read base + instruct, write f32 residual size, sync)', inputs: models, floor: null, digestCache: 'none', command: floorCommand(models, f32Bytes), coldToo: false },
-    { id: 'floor-apply', label: 'I/O floor: apply (read base + bf16 residual, write model size, sync)', inputs: [pair.baseFile, ...bf16Files], floor: null, digestCache: 'none', command: floorCommand([pair.baseFile, ...bf16Files], pair.modelBytes), coldToo: true },
-    { id: 'floor-apply-f32', label: 'I/O floor: apply f32 (read base + f32 residual, write model size, sync)', inputs: [pair.baseFile, ...f32Files], floor: null, digestCache: 'none', command: floorCommand([pair.baseFile, ...f32Files], pair.modelBytes), coldToo: true },
-    { id: 'floor-verify', label: 'I/O floor: verify (read base + f32 residual + instruct)', inputs: [pair.baseFile, ...f32Files, pair.instructFile], floor: null, digestCache: 'none', command: floorCommand([pair.baseFile, ...f32Files, pair.instructFile], 0), coldToo: true },
-    { id: 'floor-diff', label: 'I/O floor: diff (read base + instruct)', inputs: models, floor: null, digestCache: 'none', command: floorCommand(models, 0), coldToo: true },
+    ...floorCases('floor-compute', 'compute (read base + instruct, write bf16 residual size, sync)', models, bf16Bytes, true),
+    ...floorCases('floor-compute-f32', 'compute f32 (read base + instruct, write f32 residual size, sync)', models, f32Bytes, false),
+    ...floorCases('floor-apply', 'apply (read base + bf16 residual, write model size, sync)', [pair.baseFile, ...bf16Files], pair.modelBytes, true),
+    ...floorCases('floor-apply-f32', 'apply f32 (read base + f32 residual, write model size, sync)', [pair.baseFile, ...f32Files], pair.modelBytes, true),
+    ...floorCases('floor-verify', 'verify (read base + f32 residual + instruct)', [pair.baseFile, ...f32Files, pair.instructFile], 0, true),
+    ...floorCases('floor-diff', 'diff (read base + instruct)', models, 0, true),
   ];
   if (options.hasNoStats) {
     cases.push({ id: 'compute-no-stats', label: 'compute --no-stats (bf16, first run)', inputs: models, floor: 'floor-compute', digestCache: 'fresh', command: compute(['--no-stats']), coldToo: true });
@@ -195,8 +221,9 @@ function measurePair(pair: SyntheticPair, options: PairRunOptions): PairResult {
     }
   }
   for (const row of rows) {
-    const floor = rows.find((candidate) => candidate.id === row.floor && candidate.mode === row.mode);
-    row.ratioToFloor = floor ? median(row.allSeconds.map((value, round) => value / floor.allSeconds[round]!)) : null;
+    const floors = FLOOR_WAYS.flatMap((way) => rows.filter((candidate) => row.floor !== null && candidate.id === floorId(row.floor, way) && candidate.mode === row.mode));
+    if (floors.length === 0) continue;
+    row.ratioToFloor = median(row.allSeconds.map((value, round) => value / Math.min(...floors.map((floor) => floor.allSeconds[round]!))));
   }
   return { gb: pair.gb, modelBytes: pair.modelBytes, tensorCount: pair.tensorCount, rows, skipped };
 }

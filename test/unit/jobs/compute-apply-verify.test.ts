@@ -194,7 +194,7 @@ describe('compute -> apply -> verify on generated Llama-like checkpoints', () =>
         const computed = await runCompute({ base: baseDir, instruct: instructDir, out: residual, dtype: 'f32' });
         const verdict = await runVerify({ base: baseDir, residual, instruct: instructDir });
         const applied = join(root, `applied-reads-${setting}`);
-        await runApply({ base: baseDir, residual, out: applied, alpha: 0.75 });
+        await runApply({ base: baseDir, residual, out: applied, scale: 0.75 });
         runs.push({
           residual: await readFile(join(residual, 'model.safetensors')),
           applied: await readFile(join(applied, 'model.safetensors')),
