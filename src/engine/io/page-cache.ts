@@ -14,7 +14,7 @@ interface FincoreReport {
  * The files among `paths` that are mostly not in the page cache, asked of util-linux `fincore`
  * (mincore(2) behind it; Node has no binding of its own). Reading such a file through the cache
  * costs a page allocation and a copy per 4 KiB, which on virtual machines that hand free memory
- * back to their host ran at a third of the disk's speed (performance.md). Where `fincore` is
+ * back to their host ran at a third of the disk's speed (docs/architecture.md). Where `fincore` is
  * missing, fails or times out, no file is named: every file is then read through the cache, which
  * is never wrong, only slower.
  */

@@ -2,7 +2,7 @@ import type { TensorRef } from '../checkpoint/checkpoint-types';
 import { bytesPerElement, type Dtype } from '../format/dtype';
 import { SurgeonError } from '../errors';
 import type { ElementwiseKernels, KernelBuffer } from '../kernels/kernels';
-import { INPUT_READ_SLACK, InputFiles, type InputReadMode } from '../io/input-files';
+import { INPUT_READ_SLACK, InputFiles } from '../io/input-files';
 import type { OutputFile } from '../io/output-file';
 import type { JobProgress } from '../../shared/jobs';
 
@@ -62,8 +62,6 @@ export interface StreamOptions {
   kernels: ElementwiseKernels;
   signal?: AbortSignal;
   onProgress?(progress: JobProgress): void;
-  /** How inputs are read (input-files.ts); by default as `CHECKPOINT_SURGEON_DIRECT_IO` says. */
-  inputReads?: InputReadMode;
 }
 
 interface Slot {
@@ -102,7 +100,8 @@ export async function streamTensors<T>(
     task.output ? elementBytes(task.output.dtype, task.name) : 0,
   ]));
   const pieceElements = Math.floor(PIECE_BYTES / widestElement);
-  const files = await InputFiles.open(tasks.flatMap((task) => task.operands.flatMap((operand) => operand.ref ? [operand.ref.file.path] : [])), options.inputReads);
+  // Inputs mostly outside the page cache are read around it (io/input-files.ts).
+  const files = await InputFiles.open(tasks.flatMap((task) => task.operands.flatMap((operand) => operand.ref ? [operand.ref.file.path] : [])));
   const slots = allocateSlots(kernels, operandCount, pieceElements * widestElement);
   const bytesTotal = tasks.reduce((sum, task) => sum + taskInputBytes(task), 0);
   const progress: JobProgress = { phase: 'stream', bytesDone: 0, bytesTotal, tensorsDone: 0, tensorsTotal: tasks.length };
