@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { SurgeonError } from '../errors';
 import { ioError } from './output-file';
+import { DIRECT_ALIGNMENT } from './output-writes';
 
 /** Bytes per read of a hashing thread. */
 const HASH_READ_BYTES = 4 * 1024 * 1024;
@@ -51,7 +52,7 @@ parentPort.on('message', ({ path, direct }) => {
     for (;;) {
       let read;
       // Direct reads stay aligned while the ones before were whole blocks (all but the last); one refused sends the rest through the cache.
-      if (directFd !== undefined && bytes % 4096 === 0) {
+      if (directFd !== undefined && bytes % ${DIRECT_ALIGNMENT} === 0) {
         try {
           read = readSync(directFd, buffer, 0, BUFFER_BYTES, bytes);
         } catch (error) {

@@ -3,10 +3,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { SurgeonError } from '../errors';
 import type { KernelBuffer } from '../kernels/kernels';
 import { ioError } from './output-file';
+import { DIRECT_ALIGNMENT } from './output-writes';
 import { mostlyUncachedFiles } from './page-cache';
-
-/** O_DIRECT wants the address, the file position and the length of a read aligned to the logical block; 4 KiB covers all disks. */
-const DIRECT_ALIGNMENT = 4096;
 
 /**
  * Bytes a read target needs beyond the data it is to hold, so that a direct read fits: up to one block to
@@ -44,7 +42,12 @@ export class InputFiles {
   private readonly cachedHandles = new Map<string, Promise<FileHandle>>();
   private readonly directHandles = new Map<string, Promise<FileHandle | undefined>>();
 
-  private constructor(private readonly direct: Set<string>) {}
+  private readonly direct: Set<string>;
+
+  /** `directPaths`: the files to read around the page cache (from `directReadPaths`). */
+  constructor(directPaths: Iterable<string>) {
+    this.direct = new Set(directPaths);
+  }
 
   static async open(paths: Iterable<string>, mode: InputReadMode = inputReadMode()): Promise<InputFiles> {
     return new InputFiles(await directReadPaths(paths, mode));

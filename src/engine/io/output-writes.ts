@@ -21,7 +21,7 @@ export interface OutputWrites {
  * O_DIRECT needs the memory address, the file position and the length of every write aligned to the
  * device's logical block; 4 KiB covers 512-byte and 4K-native disks.
  */
-const DIRECT_ALIGNMENT = 4096;
+export const DIRECT_ALIGNMENT = 4096;
 const DIRECT_BLOCK_BYTES = 1024 * 1024;
 const DIRECT_BLOCKS = 4;
 const WASM_PAGE_BYTES = 65536;

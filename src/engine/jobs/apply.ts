@@ -73,6 +73,7 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
     const weights = await ShardedOutput.create(output.dir, planned, options.shardSize ?? DEFAULT_MAX_SHARD_BYTES);
     await Promise.all([...target.files, ...residual.files].map(assertUnchanged));
     hashes = InputHashes.start([target, residual], callbacks.signal);
+    const { directReads } = hashes;
     try {
       const streamTasks: Array<StreamTask<ApplyTask>> = tasks.map((task) => {
         const { pair } = task;
@@ -102,7 +103,12 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
             out.bytes.set(c!.bytes.subarray(0, count * (bytesPerElement(cDtype) ?? 1)));
           }
         },
-      }, { kernels, ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) }));
+      }, {
+        kernels,
+        directReads,
+        ...(callbacks.signal ? { signal: callbacks.signal } : {}),
+        ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}),
+      }));
     } catch (error) {
       await weights.discard();
       throw error;

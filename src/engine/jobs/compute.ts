@@ -63,8 +63,11 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
     let tensors;
     await Promise.all([...base.files, ...instruct.files].map(assertUnchanged));
     hashes = InputHashes.start([base, instruct], callbacks.signal);
+    const { directReads } = hashes;
     try {
-      tensors = await withJobKernels((kernels) => runDeltaPass(pairing.pairs, kernels, { ...callbacks, output: { weights, dtypeOf }, statistics: options.statistics !== false }));
+      tensors = await withJobKernels((kernels) => runDeltaPass(pairing.pairs, kernels, {
+        ...callbacks, output: { weights, dtypeOf }, statistics: options.statistics !== false, directReads,
+      }));
     } catch (error) {
       await weights.discard();
       throw error;

@@ -36,7 +36,7 @@ interface PassContext {
 export async function runDeltaPass(
   pairs: readonly TensorPair[],
   kernels: ElementwiseKernels,
-  callbacks: JobCallbacks & { output?: DeltaPassOutput; statistics?: boolean },
+  callbacks: JobCallbacks & { output?: DeltaPassOutput; statistics?: boolean; directReads?: Promise<ReadonlySet<string>> },
 ): Promise<TensorReport[]> {
   const reports = new Map<string, TensorReport>();
   const tasks: Array<StreamTask<PassContext>> = [];
@@ -91,7 +91,12 @@ export async function runDeltaPass(
       reports.set(task.name, report);
       callbacks.onTensor?.(report);
     },
-  }, { kernels, ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) });
+  }, {
+    kernels,
+    ...(callbacks.signal ? { signal: callbacks.signal } : {}),
+    ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}),
+    ...(callbacks.directReads ? { directReads: callbacks.directReads } : {}),
+  });
 
   return pairs.map((pair) => reports.get(pair.name)!);
 }

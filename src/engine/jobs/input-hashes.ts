@@ -13,10 +13,14 @@ import type { FileProvenance } from '../../shared/jobs';
 export class InputHashes {
   private readonly stopper = new AbortController();
   private readonly digests: Promise<Map<string, string>>;
+  /** The input files to read around the page cache, asked once for the hashing and the job's stream alike. */
+  readonly directReads: Promise<ReadonlySet<string>>;
 
   private constructor(checkpoints: readonly Checkpoint[], signal: AbortSignal | undefined) {
     const signals = signal ? [signal, this.stopper.signal] : [this.stopper.signal];
-    this.digests = hashFiles(checkpoints.flatMap((checkpoint) => checkpoint.files), AbortSignal.any(signals));
+    const files = checkpoints.flatMap((checkpoint) => checkpoint.files);
+    this.directReads = directReadPaths(files.map((file) => file.path));
+    this.digests = hashFiles(files, this.directReads, AbortSignal.any(signals));
     // Awaited by `provenance()`; a job that fails first never asks, and that must not crash the process.
     this.digests.catch(() => undefined);
   }
@@ -40,7 +44,9 @@ export class InputHashes {
   }
 }
 
-async function hashFiles(files: ReadonlyArray<{ path: string; size: number }>, signal: AbortSignal): Promise<Map<string, string>> {
+async function hashFiles(
+  files: ReadonlyArray<{ path: string; size: number }>, directReads: Promise<ReadonlySet<string>>, signal: AbortSignal,
+): Promise<Map<string, string>> {
   const cache = await DigestCache.open();
   const digests = new Map<string, string>();
   const identities = new Map<string, IdentifiedFile>();
@@ -59,7 +65,7 @@ async function hashFiles(files: ReadonlyArray<{ path: string; size: number }>, s
     if (identity) identities.set(file.path, identity);
     unknown.push(file);
   }
-  const direct = await directReadPaths(unknown.map((file) => file.path));
+  const direct = await directReads;
   for (const [path, sha256] of await sha256Files(unknown.map((file) => ({ ...file, direct: direct.has(file.path) })), signal)) {
     digests.set(path, sha256);
     const identity = identities.get(path);

@@ -62,6 +62,8 @@ export interface StreamOptions {
   kernels: ElementwiseKernels;
   signal?: AbortSignal;
   onProgress?(progress: JobProgress): void;
+  /** The input files to read around the page cache, where the job has asked already (InputHashes); else the stream asks. */
+  directReads?: Promise<ReadonlySet<string>>;
 }
 
 interface Slot {
@@ -101,7 +103,9 @@ export async function streamTensors<T>(
   ]));
   const pieceElements = Math.floor(PIECE_BYTES / widestElement);
   // Inputs mostly outside the page cache are read around it (io/input-files.ts).
-  const files = await InputFiles.open(tasks.flatMap((task) => task.operands.flatMap((operand) => operand.ref ? [operand.ref.file.path] : [])));
+  const files = options.directReads
+    ? new InputFiles(await options.directReads)
+    : await InputFiles.open(tasks.flatMap((task) => task.operands.flatMap((operand) => operand.ref ? [operand.ref.file.path] : [])));
   const slots = allocateSlots(kernels, operandCount, pieceElements * widestElement);
   const bytesTotal = tasks.reduce((sum, task) => sum + taskInputBytes(task), 0);
   const progress: JobProgress = { phase: 'stream', bytesDone: 0, bytesTotal, tensorsDone: 0, tensorsTotal: tasks.length };
