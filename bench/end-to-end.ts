@@ -2,7 +2,7 @@
  * `npm run bench [-- --gb 1 | --sizes 1,8] [--runs 3] [--cold-runs 3] [--no-cold] [--no-torch]
  *                [--no-index] [--no-spectra] [--spectra-sizes 4096x4096,2048x8192] [--k 64]`
  *
- * Generates synthetic bf16 pairs once under `.bench/pair-v2-<N>gb`, then times whole processes of the
+ * Generates synthetic bf16 pairs once under `.bench/pair-v3-<N>gb`, then times whole processes of the
  * built CLI against the I/O floor of each operation in interleaved rounds (every row once a round; ratios
  * are medians of per-round ratios), warm (--runs rounds) and cold (page cache
  * dropped before each run, where /proc/sys/vm/drop_caches is writable), with peak RSS from

@@ -73,7 +73,7 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
     const weights = await ShardedOutput.create(output.dir, planned, options.shardSize ?? DEFAULT_MAX_SHARD_BYTES);
     await Promise.all([...target.files, ...residual.files].map(assertUnchanged));
     hashes = InputHashes.start([target, residual], callbacks.signal);
-    const { directReads } = hashes;
+    const { inputReading } = hashes;
     try {
       const streamTasks: Array<StreamTask<ApplyTask>> = tasks.map((task) => {
         const { pair } = task;
@@ -105,7 +105,7 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
         },
       }, {
         kernels,
-        directReads,
+        inputReading,
         ...(callbacks.signal ? { signal: callbacks.signal } : {}),
         ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}),
       }));

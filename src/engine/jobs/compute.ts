@@ -63,10 +63,10 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
     let tensors;
     await Promise.all([...base.files, ...instruct.files].map(assertUnchanged));
     hashes = InputHashes.start([base, instruct], callbacks.signal);
-    const { directReads } = hashes;
+    const { inputReading } = hashes;
     try {
       tensors = await withJobKernels((kernels) => runDeltaPass(pairing.pairs, kernels, {
-        ...callbacks, output: { weights, dtypeOf }, statistics: options.statistics !== false, directReads,
+        ...callbacks, output: { weights, dtypeOf }, statistics: options.statistics !== false, inputReading,
       }));
     } catch (error) {
       await weights.discard();

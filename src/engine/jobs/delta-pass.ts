@@ -6,7 +6,7 @@ import type { JobCallbacks } from '../../shared/jobs';
 import type { TensorReport } from '../../shared/report';
 import { elementCount, rowElements, type TensorPair } from './pair-tensors';
 import type { ShardedOutput } from './sharded-output';
-import { streamTensors, type StreamOperand, type StreamTask } from './tensor-stream';
+import { streamTensors, type InputReading, type StreamOperand, type StreamTask } from './tensor-stream';
 
 export interface DeltaPassOutput {
   weights: ShardedOutput;
@@ -36,7 +36,7 @@ interface PassContext {
 export async function runDeltaPass(
   pairs: readonly TensorPair[],
   kernels: ElementwiseKernels,
-  callbacks: JobCallbacks & { output?: DeltaPassOutput; statistics?: boolean; directReads?: Promise<ReadonlySet<string>> },
+  callbacks: JobCallbacks & { output?: DeltaPassOutput; statistics?: boolean; inputReading?: Promise<InputReading> },
 ): Promise<TensorReport[]> {
   const reports = new Map<string, TensorReport>();
   const tasks: Array<StreamTask<PassContext>> = [];
@@ -95,7 +95,7 @@ export async function runDeltaPass(
     kernels,
     ...(callbacks.signal ? { signal: callbacks.signal } : {}),
     ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}),
-    ...(callbacks.directReads ? { directReads: callbacks.directReads } : {}),
+    ...(callbacks.inputReading ? { inputReading: callbacks.inputReading } : {}),
   });
 
   return pairs.map((pair) => reports.get(pair.name)!);

@@ -1,28 +1,43 @@
 import { relative } from 'node:path';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import { DigestCache, identify, type IdentifiedFile } from '../io/digest-cache';
-import { sha256Files } from '../io/file-hash';
+import { FileHashes } from '../io/file-hash';
 import { directReadPaths } from '../io/input-files';
 import type { FileProvenance } from '../../shared/jobs';
+import type { InputReading } from './tensor-stream';
+
+interface Hashing {
+  cache: DigestCache;
+  /** Digests remembered from earlier jobs, by path. */
+  known: Map<string, string>;
+  /** Identities of the files hashed now, taken before hashing, for the cache. */
+  identities: Map<string, IdentifiedFile>;
+  hashes: FileHashes;
+}
 
 /**
- * The SHA-256 of every input weights file, for provenance. Hashing runs on background threads while
- * the tensors stream (it costs about as much CPU as the job itself), and files hashed before and
- * unchanged since come from the digest cache. Stop it with `stop()` when the job fails.
+ * The SHA-256 of every input weights file, for provenance. The job's stream hands the hashing threads
+ * what it reads (`inputReading`), so each file is read from disk once; the threads read the rest
+ * themselves and hash on their own cores. Files hashed before and unchanged since come from the
+ * digest cache. Stop it with `stop()` when the job fails.
  */
 export class InputHashes {
   private readonly stopper = new AbortController();
-  private readonly digests: Promise<Map<string, string>>;
-  /** The input files to read around the page cache, asked once for the hashing and the job's stream alike. */
-  readonly directReads: Promise<ReadonlySet<string>>;
+  private readonly hashing: Promise<Hashing>;
+  /** For the job's stream: which files to read around the page cache (asked once for the hashing and the stream alike), and the hashing. */
+  readonly inputReading: Promise<InputReading>;
 
   private constructor(checkpoints: readonly Checkpoint[], signal: AbortSignal | undefined) {
     const signals = signal ? [signal, this.stopper.signal] : [this.stopper.signal];
     const files = checkpoints.flatMap((checkpoint) => checkpoint.files);
-    this.directReads = directReadPaths(files.map((file) => file.path));
-    this.digests = hashFiles(files, this.directReads, AbortSignal.any(signals));
-    // Awaited by `provenance()`; a job that fails first never asks, and that must not crash the process.
-    this.digests.catch(() => undefined);
+    const direct = directReadPaths(files.map((file) => file.path));
+    this.hashing = startHashing(files, direct, AbortSignal.any(signals));
+    this.inputReading = Promise.all([direct, this.hashing]).then(([directPaths, { hashes }]) => ({
+      direct: directPaths,
+      observe: (path, position, bytes) => hashes.hashFrom(path, position, bytes),
+    }));
+    // Awaited by the stream and `provenance()`; a job that fails first never asks, and that must not crash the process.
+    this.inputReading.catch(() => undefined);
   }
 
   static start(checkpoints: readonly Checkpoint[], signal?: AbortSignal): InputHashes {
@@ -33,9 +48,16 @@ export class InputHashes {
     this.stopper.abort();
   }
 
-  /** The provenance of each checkpoint's files, paths relative to its root. */
+  /** The provenance of each checkpoint's files, paths relative to its root, once the hashing threads have read the rest of every file. */
   async provenance<T extends readonly Checkpoint[]>(checkpoints: T): Promise<{ [K in keyof T]: FileProvenance[] }> {
-    const digests = await this.digests;
+    const { cache, known, identities, hashes } = await this.hashing;
+    const digests = new Map(known);
+    for (const [path, sha256] of await hashes.finish()) {
+      digests.set(path, sha256);
+      const identity = identities.get(path);
+      if (identity) cache.remember(identity, sha256);
+    }
+    await cache.save();
     return checkpoints.map((checkpoint) => checkpoint.files.map((file) => ({
       file: relative(checkpoint.root, file.path) || file.name,
       bytes: file.size,
@@ -44,11 +66,11 @@ export class InputHashes {
   }
 }
 
-async function hashFiles(
+async function startHashing(
   files: ReadonlyArray<{ path: string; size: number }>, directReads: Promise<ReadonlySet<string>>, signal: AbortSignal,
-): Promise<Map<string, string>> {
+): Promise<Hashing> {
   const cache = await DigestCache.open();
-  const digests = new Map<string, string>();
+  const known = new Map<string, string>();
   const identities = new Map<string, IdentifiedFile>();
   const unknown: Array<{ path: string; size: number }> = [];
   const seen = new Set<string>();
@@ -57,20 +79,15 @@ async function hashFiles(
     seen.add(file.path);
     // Taken before hashing: a file written meanwhile gets a new ctime and its entry never matches.
     const identity = await identify(file.path);
-    const known = identity && cache.lookup(identity);
-    if (known) {
-      digests.set(file.path, known);
+    const remembered = identity && cache.lookup(identity);
+    if (remembered) {
+      known.set(file.path, remembered);
       continue;
     }
     if (identity) identities.set(file.path, identity);
     unknown.push(file);
   }
   const direct = await directReads;
-  for (const [path, sha256] of await sha256Files(unknown.map((file) => ({ ...file, direct: direct.has(file.path) })), signal)) {
-    digests.set(path, sha256);
-    const identity = identities.get(path);
-    if (identity) cache.remember(identity, sha256);
-  }
-  await cache.save();
-  return digests;
+  const hashes = FileHashes.start(unknown.map((file) => ({ ...file, direct: direct.has(file.path) })), signal);
+  return { cache, known, identities, hashes };
 }

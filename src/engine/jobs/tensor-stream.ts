@@ -58,12 +58,23 @@ export interface StreamHandlers<T> {
   finishTask?(task: StreamTask<T>): void;
 }
 
+/** How a job that hashes its inputs (InputHashes) has the stream read them. */
+export interface InputReading {
+  /** The input files to read around the page cache. */
+  direct: ReadonlySet<string>;
+  /**
+   * Sees every range of an input file the stream has read, in the stream's order, before the kernel
+   * runs on it. A returned promise keeps the memory from being read into again until it settles.
+   */
+  observe(path: string, position: number, bytes: Uint8Array): Promise<void> | undefined;
+}
+
 export interface StreamOptions {
   kernels: ElementwiseKernels;
   signal?: AbortSignal;
   onProgress?(progress: JobProgress): void;
-  /** The input files to read around the page cache, where the job has asked already (InputHashes); else the stream asks. */
-  directReads?: Promise<ReadonlySet<string>>;
+  /** Without it, the stream asks which files to read around the page cache itself. */
+  inputReading?: Promise<InputReading>;
 }
 
 interface Slot {
@@ -73,6 +84,8 @@ interface Slot {
   inputs: KernelBuffer[];
   output: KernelBuffer;
   pendingWrite: Promise<void>;
+  /** Settles when whoever observes the inputs (InputReading) is done with the slot's operands. */
+  observed: Promise<unknown>;
 }
 
 interface PlannedPiece<T> {
@@ -103,8 +116,9 @@ export async function streamTensors<T>(
   ]));
   const pieceElements = Math.floor(PIECE_BYTES / widestElement);
   // Inputs mostly outside the page cache are read around it (io/input-files.ts).
-  const files = options.directReads
-    ? new InputFiles(await options.directReads)
+  const reading = await options.inputReading;
+  const files = reading
+    ? new InputFiles(reading.direct)
     : await InputFiles.open(tasks.flatMap((task) => task.operands.flatMap((operand) => operand.ref ? [operand.ref.file.path] : [])));
   const slots = allocateSlots(kernels, operandCount, pieceElements * widestElement);
   const bytesTotal = tasks.reduce((sum, task) => sum + taskInputBytes(task), 0);
@@ -130,6 +144,7 @@ export async function streamTensors<T>(
       const { planned, slot, read } = inFlight[0]!;
       await read;
       inFlight.shift();
+      if (reading) slot.observed = observeInputs(planned, slot, reading);
       await slot.pendingWrite;
       const piece: StreamPiece<T> = { task: planned.task, start: planned.start, count: planned.count, inputs: slot.inputs, output: slot.output };
       handlers.processPiece(piece);
@@ -151,7 +166,7 @@ export async function streamTensors<T>(
     await Promise.all(slots.map((slot) => slot.pendingWrite));
   } finally {
     await Promise.allSettled(inFlight.map((piece) => piece.read));
-    await Promise.allSettled(slots.map((slot) => slot.pendingWrite));
+    await Promise.allSettled(slots.flatMap((slot) => [slot.pendingWrite, slot.observed]));
     await files.closeAll();
     freeSlots(kernels, slots);
   }
@@ -187,6 +202,7 @@ function* planPieces<T>(tasks: ReadonlyArray<StreamTask<T>>, pieceElements: numb
 }
 
 async function readPiece<T>(piece: PlannedPiece<T>, slot: Slot, files: InputFiles): Promise<void> {
+  await slot.observed;
   await Promise.all(piece.task.operands.map(async (operand, index) => {
     const target = slot.targets[index]!;
     const size = elementBytes(operand.dtype, piece.task.name);
@@ -200,11 +216,26 @@ async function readPiece<T>(piece: PlannedPiece<T>, slot: Slot, files: InputFile
   }));
 }
 
+/** Shows the observer the file bytes of each operand of the piece just read into `slot`. */
+function observeInputs<T>(piece: PlannedPiece<T>, slot: Slot, reading: InputReading): Promise<unknown> {
+  const holds: Array<Promise<void>> = [];
+  piece.task.operands.forEach((operand, index) => {
+    const size = elementBytes(operand.dtype, piece.task.name);
+    const presentCount = presentInPiece(operand, piece);
+    if (presentCount === 0 || !operand.ref) return;
+    const hold = reading.observe(operand.ref.file.path, operand.ref.offset + piece.start * size, slot.inputs[index]!.bytes.subarray(0, presentCount * size));
+    if (hold) holds.push(hold);
+  });
+  const observed = Promise.all(holds);
+  observed.catch(() => undefined); // Awaited before the slot's next read and at the end.
+  return observed;
+}
+
 /** All buffers are allocated once, before the first read: the stream's memory is fixed, whatever the model's size. */
 function allocateSlots(kernels: ElementwiseKernels, operandCount: number, bytes: number): Slot[] {
   return Array.from({ length: PIECES_IN_FLIGHT }, () => {
     const targets = Array.from({ length: operandCount }, () => kernels.allocate(bytes + INPUT_READ_SLACK));
-    return { targets, inputs: [...targets], output: kernels.allocate(bytes), pendingWrite: Promise.resolve() };
+    return { targets, inputs: [...targets], output: kernels.allocate(bytes), pendingWrite: Promise.resolve(), observed: Promise.resolve() };
   });
 }
 

@@ -13,7 +13,7 @@ import { after, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { SurgeonError } from '../../../src/engine/errors';
 import { DigestCache, identify } from '../../../src/engine/io/digest-cache';
-import { sha256Files } from '../../../src/engine/io/file-hash';
+import { FileHashes, sha256Files } from '../../../src/engine/io/file-hash';
 
 const scratch = mkdtemp(join(tmpdir(), 'surgeon-hash-'));
 after(async () => rm(await scratch, { recursive: true, force: true }));
@@ -44,6 +44,53 @@ test('files read around the page cache hash the same, whole blocks and the uneve
   ];
   const digests = await sha256Files(files.map(({ path, size }) => ({ path, size, direct: true })));
   for (const file of files) assert.equal(digests.get(file.path), file.sha256, file.path);
+});
+
+/** The file's bytes in shared memory, as a job's stream holds what it read, at an odd offset. */
+function sharedCopy(bytes: Buffer): Uint8Array {
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.length + 13), 13);
+  shared.set(bytes);
+  return shared;
+}
+
+test('bytes handed over from shared memory are hashed in place: the threads read only the gaps, in any order of pieces', async () => {
+  const MiB = 1024 * 1024;
+  const bytes = randomBytes(6 * MiB + 777);
+  const streamed = await fileOf('streamed.bin', bytes);
+  const untouched = await fileOf('untouched.bin', randomBytes(3 * MiB + 5));
+  for (const direct of [false, true]) {
+    const shared = sharedCopy(bytes);
+    const hashes = FileHashes.start([{ path: streamed.path, size: streamed.size, direct }, { path: untouched.path, size: untouched.size, direct }]);
+    const piece = (start: number, end: number): Promise<void> | undefined => hashes.hashFrom(streamed.path, start, shared.subarray(start, end));
+    const holds: Array<Promise<void> | undefined> = [];
+    // A header of 1000 bytes left for the thread, then pieces in file order, one overlapping the last.
+    holds.push(piece(1000, MiB), piece(MiB, 2 * MiB), piece(2 * MiB - 500, 3 * MiB));
+    // Already hashed: nothing to do.
+    assert.equal(piece(MiB, 2 * MiB), undefined);
+    // A jump of 1 MiB the thread reads itself, and the piece it skipped afterwards.
+    holds.push(piece(4 * MiB, 5 * MiB));
+    assert.equal(piece(3 * MiB, 4 * MiB), undefined);
+    // Memory that is not shared is not handed over; the thread reads those bytes at the end.
+    assert.equal(hashes.hashFrom(streamed.path, 5 * MiB, Uint8Array.from(bytes.subarray(5 * MiB, 6 * MiB))), undefined);
+    assert.ok(holds.every((hold) => hold instanceof Promise));
+    await Promise.all(holds);
+    const digests = await hashes.finish();
+    assert.equal(digests.get(streamed.path), streamed.sha256, `direct ${direct}`);
+    assert.equal(digests.get(untouched.path), untouched.sha256, `direct ${direct}`);
+    // Read by the threads: the header, the jump over 3-4 MiB, the tail from 5 MiB, and the untouched file.
+    assert.equal(hashes.bytesReadFromFiles, 1000 + MiB + (MiB + 777) + untouched.size, `direct ${direct}`);
+  }
+});
+
+test('a handed-over piece past the end of a file that shrank fails as changed, and so does every later piece', async () => {
+  const bytes = randomBytes(3 * 1024 * 1024);
+  const file = await fileOf('shrunk.bin', bytes.subarray(0, 1024 * 1024));
+  const shared = sharedCopy(bytes);
+  const hashes = FileHashes.start([{ path: file.path, size: bytes.length }]);
+  const isChanged = (error: unknown): boolean => error instanceof SurgeonError && error.rule === 'input-changed' && error.file === file.path
+    && /1048576 bytes long now, 3145728 when the job began/.test(error.message);
+  await assert.rejects(hashes.hashFrom(file.path, 2 * 1024 * 1024, shared.subarray(2 * 1024 * 1024))!, isChanged);
+  await assert.rejects(hashes.finish(), isChanged);
 });
 
 /** Opens a FIFO for writing once something has it open for reading, waiting up to a minute. */
