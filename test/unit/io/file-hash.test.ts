@@ -53,12 +53,13 @@ function sharedCopy(bytes: Buffer): Uint8Array {
   return shared;
 }
 
-test('bytes handed over from shared memory are hashed in place: the threads read only the gaps, in any order of pieces', async () => {
+test('bytes of files read around the page cache are handed over and hashed in place: the threads read only the gaps', async () => {
   const MiB = 1024 * 1024;
   const bytes = randomBytes(6 * MiB + 777);
   const streamed = await fileOf('streamed.bin', bytes);
   const untouched = await fileOf('untouched.bin', randomBytes(3 * MiB + 5));
-  for (const direct of [false, true]) {
+  {
+    const direct = true;
     const shared = sharedCopy(bytes);
     const hashes = FileHashes.start([{ path: streamed.path, size: streamed.size, direct }, { path: untouched.path, size: untouched.size, direct }]);
     const piece = (start: number, end: number): Promise<void> | undefined => hashes.hashFrom(streamed.path, start, shared.subarray(start, end));
@@ -82,11 +83,20 @@ test('bytes handed over from shared memory are hashed in place: the threads read
   }
 });
 
+test('files in the page cache are hashed from it at once: nothing is handed over for them', async () => {
+  const bytes = randomBytes(2 * 1024 * 1024 + 3);
+  const cached = await fileOf('cached.bin', bytes);
+  const hashes = FileHashes.start([{ path: cached.path, size: cached.size }]);
+  assert.equal(hashes.hashFrom(cached.path, 0, sharedCopy(bytes).subarray(0, 1024 * 1024)), undefined);
+  assert.equal((await hashes.finish()).get(cached.path), cached.sha256);
+  assert.equal(hashes.bytesReadFromFiles, cached.size);
+});
+
 test('a handed-over piece past the end of a file that shrank fails as changed, and so does every later piece', async () => {
   const bytes = randomBytes(3 * 1024 * 1024);
   const file = await fileOf('shrunk.bin', bytes.subarray(0, 1024 * 1024));
   const shared = sharedCopy(bytes);
-  const hashes = FileHashes.start([{ path: file.path, size: bytes.length }]);
+  const hashes = FileHashes.start([{ path: file.path, size: bytes.length, direct: true }]);
   const isChanged = (error: unknown): boolean => error instanceof SurgeonError && error.rule === 'input-changed' && error.file === file.path
     && /1048576 bytes long now, 3145728 when the job began/.test(error.message);
   await assert.rejects(hashes.hashFrom(file.path, 2 * 1024 * 1024, shared.subarray(2 * 1024 * 1024))!, isChanged);
