@@ -16,10 +16,10 @@ interface Hashing {
 }
 
 /**
- * The SHA-256 of every input weights file, for provenance. The job's stream hands the hashing threads
- * what it reads (`inputReading`), so each file is read from disk once; the threads read the rest
- * themselves and hash on their own cores. Files hashed before and unchanged since come from the
- * digest cache. Stop it with `stop()` when the job fails.
+ * The SHA-256 of every input weights file, for provenance, on the hashing threads' own cores. Files in
+ * the page cache the threads read from it; of files read around it the job's stream hands them what it
+ * reads (`inputReading`), so each is read from disk once. Files hashed before and unchanged since come
+ * from the digest cache. Stop it with `stop()` when the job fails.
  */
 export class InputHashes {
   private readonly stopper = new AbortController();
