@@ -52,13 +52,20 @@ export function describeResult(result: JobResult): string {
   }
 }
 
-/** One line per matrix with a spectrum: effective rank and the energy in the 8 and 64 leading directions. */
+/**
+ * One line per matrix with a spectrum: effective rank and the energy in the 8 and 64 leading
+ * directions, and in 256 where some matrix has it (--spectra-rank 256).
+ */
 function spectraLines(report: DiffReport): string[] {
   const matrices = report.tensors.filter((tensor) => tensor.spectra !== undefined);
   if (report.spectraProvider === undefined) return [];
+  const ranks: Array<8 | 64 | 256> = matrices.some((tensor) => tensor.spectra!.energyAtRank[256] !== null) ? [8, 64, 256] : [8, 64];
   return [
-    `${report.spectraProvider}: ${matrices.length} matrices; effective rank, energy at rank 8 / 64`,
-    ...matrices.map((tensor) => `  ${formatNumber(tensor.spectra!.effectiveRank).padStart(9)}  ${formatShare(tensor.spectra!.energyAtRank[8])} / ${formatShare(tensor.spectra!.energyAtRank[64])}  ${tensor.name}`),
+    `${report.spectraProvider}: ${matrices.length} matrices; effective rank, energy at rank ${ranks.join(' / ')}`,
+    ...matrices.map((tensor) => {
+      const shares = ranks.map((rank) => formatShare(tensor.spectra!.energyAtRank[rank])).join(' / ');
+      return `  ${formatNumber(tensor.spectra!.effectiveRank).padStart(9)}  ${shares}  ${tensor.name}`;
+    }),
   ];
 }
 

@@ -7,7 +7,7 @@ import { pushToHub } from '../engine/hub/hub-push';
 import { TOOL_NAME, TOOL_VERSION } from '../engine/version';
 import type { JobCallbacks, JobProgress, JobResult, ResidualDtype, SpectraBackendPreference } from '../shared/jobs';
 import { loadMatrixBackend, type LoadedMatrixBackend } from '../worker/backends/load-matrix-backend';
-import { parseScale, parseSize } from './parse-size';
+import { parseScale, parseSize, parseWholeNumber } from './parse-size';
 import { createProgressBar } from './progress-bar';
 import { describeResult } from './describe-result';
 
@@ -97,9 +97,14 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .option('--json', 'print one JSON result object to stdout')
     .option('--spectra', 'also the spectrum of every 2-D float delta: effective rank, energy at rank 8/16/64/256')
     .addOption(new Option('--spectra-backend <backend>', 'where the spectral products run').choices(SPECTRA_BACKENDS).default('auto'))
-    .action((a: string, b: string | undefined, flags: CommonFlags & { spectra?: boolean; spectraBackend: SpectraBackendPreference }) =>
+    .option('--spectra-rank <k>', 'singular values per matrix, 1 to 1024: 64 gives the energy at rank 8/16/64, 256 also at rank 256 (6 to 8 times the time)', parseWholeNumber, 64)
+    .action((a: string, b: string | undefined, flags: CommonFlags & { spectra?: boolean; spectraBackend: SpectraBackendPreference; spectraRank: number }) =>
       run('diff', flags, (callbacks) => runDiff(
-        { a, ...(b !== undefined ? { b } : {}), ...(flags.spectra ? { spectra: true, spectraBackend: flags.spectraBackend } : {}) },
+        {
+          a,
+          ...(b !== undefined ? { b } : {}),
+          ...(flags.spectra ? { spectra: true, spectraBackend: flags.spectraBackend, spectraRank: flags.spectraRank } : {}),
+        },
         callbacks,
         { loadSpectraBackend: loadSpectraBackendLoudly },
       )));

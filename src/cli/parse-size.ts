@@ -21,3 +21,9 @@ export function parseScale(text: string): number {
   if (text.trim() === '' || !Number.isFinite(value)) throw new InvalidArgumentError(`expected a number, not ${JSON.stringify(text)}`);
   return value;
 }
+
+export function parseWholeNumber(text: string): number {
+  const value = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(value)) throw new InvalidArgumentError(`expected a whole number, not ${JSON.stringify(text)}`);
+  return value;
+}

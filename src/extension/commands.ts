@@ -133,7 +133,8 @@ export function createCommands(ctx: CommandContext) {
     const title = `Compare ${basename(a)} ↔ ${basename(b)}`;
     let panel: ReportPanel | undefined;
     try {
-      const result = await jobs.run<DiffResult>({ kind: 'diff', options: { a, b, ...(spectra ? { spectra } : {}) } }, {
+      const options = { a, b, ...(spectra ? { spectra, spectraRank: config.diffSpectraRank } : {}) };
+      const result = await jobs.run<DiffResult>({ kind: 'diff', options }, {
         title,
         onProgress: (progress) => {
           panel ??= ReportPanel.beginLive({ path: a }, { path: b }, progress.tensorsTotal, { title });

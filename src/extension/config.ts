@@ -3,6 +3,7 @@
  * `contributes.configuration`, where each has its enum, minimum, default and description).
  */
 import * as vscode from 'vscode';
+import { DEFAULT_SPECTRA_PASS_RANK } from '../engine/jobs/spectra-pass';
 import type { ResidualDtype } from '../shared/jobs';
 
 export const CONFIG_SECTION = 'checkpointSurgeon';
@@ -55,6 +56,12 @@ export class SurgeonConfig {
   /** Compare also runs the spectral pass (a second read of every 2-D float delta). */
   get diffSpectra(): boolean {
     return this.section.get<boolean>('diff.spectra') === true;
+  }
+
+  /** Singular values per matrix in the spectral pass; the job refuses values out of range, naming the setting's value. */
+  get diffSpectraRank(): number {
+    const value = this.section.get<number>('diff.spectraRank');
+    return typeof value === 'number' ? value : DEFAULT_SPECTRA_PASS_RANK;
   }
 
   /** True when a change event touches a setting the worker was started with. */

@@ -55,7 +55,7 @@ export interface DiffOptions {
   spectra?: boolean;
   /** Where the spectral products run; 'auto' when absent. */
   spectraBackend?: SpectraBackendPreference;
-  /** Leading singular values per matrix; min(64, rows, cols) when absent. */
+  /** Leading singular values per matrix, 1 to 1024; min(64, rows, cols) when absent. 256 gives the energy at rank 256. */
   spectraRank?: number;
 }
 

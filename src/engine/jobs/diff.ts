@@ -4,7 +4,7 @@ import { runDeltaPass } from './delta-pass';
 import { buildDiffReport, compareSides } from './diff-report';
 import { openInput, openInputs } from './open-input';
 import { pairTensors, type TensorPair } from './pair-tensors';
-import { loadJsSpectraBackend, runSpectraPass, type SpectraBackendLoader } from './spectra-pass';
+import { checkSpectraRank, loadJsSpectraBackend, runSpectraPass, type SpectraBackendLoader } from './spectra-pass';
 import type { DiffReport } from '../../shared/report';
 
 /** What the host lends the job; the engine itself never loads onnxruntime-node. */
@@ -19,6 +19,7 @@ export interface DiffHost {
  */
 export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}, host: DiffHost = {}): Promise<DiffResult> {
   const started = performance.now();
+  if (options.spectra) checkSpectraRank(options.spectraRank);
   callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
   if (options.b === undefined) {
     const residual = await openInput(options.a, callbacks);

@@ -31,6 +31,31 @@ async function importOnnxRuntime(): Promise<OrtModule> {
 }
 
 /**
+ * ONNX Runtime prints a failed CUDA probe to stderr itself, in red, as an error, although the
+ * loader falls back and its message says why (seen on an H100 without the provider binaries).
+ * Failures that matter reach us as exceptions, so its own log is limited to fatal errors; the
+ * level only takes effect before the first session is created.
+ */
+function quietOnnxRuntimeLog(ort: OrtModule): void {
+  if (ort.env !== undefined) ort.env.logLevel = 'fatal';
+}
+
+/**
+ * What a user can do about a CUDA provider that did not load. ONNX Runtime says only "Failed to
+ * load shared library" both when the provider's binaries were not installed (onnxruntime-node
+ * fetches them at install time, which offline installs skip) and when CUDA 12 or cuDNN 9 are
+ * missing from the library path.
+ */
+export function explainCudaFailure(error: unknown): string {
+  const message = describe(error);
+  if (!/failed to load shared library/i.test(message)) return message;
+  return (
+    `${message}: either its binaries are not installed (ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node ` +
+    'fetches them) or the CUDA 12 and cuDNN 9 libraries are not on the library path'
+  );
+}
+
+/**
  * ONNX Runtime publishes its CUDA provider for Linux and Windows x64 only. On Linux the driver's
  * device files show a GPU without loading anything; on Windows the provider is simply tried.
  */
@@ -62,13 +87,14 @@ export async function loadMatrixBackend(
     }
     return { backend: createJsMatrixBackend(), message: 'onnxruntime-node not installed: plain JavaScript' };
   }
+  quietOnnxRuntimeLog(ort);
   let cudaFailure: string | undefined;
   if ((hooks.gpuPresent ?? nvidiaGpuPresent)()) {
     try {
       const backend = await createOrtMatrixBackend(ort, 'cuda');
       return { backend, message: `Spectra on ${backend.provider}` };
     } catch (error) {
-      cudaFailure = describe(error);
+      cudaFailure = explainCudaFailure(error);
     }
   }
   const cudaNote = cudaFailure === undefined ? '' : ` (CUDA execution provider unavailable: ${cudaFailure})`;

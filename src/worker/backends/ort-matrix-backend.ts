@@ -18,6 +18,8 @@ export interface OrtModule {
     create(model: Uint8Array, options: { executionProviders: string[]; graphOptimizationLevel?: 'all' }): Promise<OrtSession>;
   };
   Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
+  /** The process-wide settings; absent from test doubles. */
+  env?: { logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal' };
 }
 
 export type OrtProvider = 'cuda' | 'cpu';

@@ -95,7 +95,7 @@ suite('commands with arguments', () => {
     assert.ok(api.openReports().some((panel) => panel.hasReport));
   });
 
-  test('compare runs the spectral pass when the checkpointSurgeon.diff.spectra setting is on', async () => {
+  test('compare runs the spectral pass when the checkpointSurgeon.diff.spectra setting is on, at the rank diff.spectraRank sets', async () => {
     const setting = vscode.workspace.getConfiguration('checkpointSurgeon');
     const plain = await vscode.commands.executeCommand<DiffResult>('checkpointSurgeon.compare', { a: base.dir, b: instruct.dir });
     assert.equal(plain.report.spectraProvider, undefined);
@@ -106,8 +106,15 @@ suite('commands with arguments', () => {
       const matrices = result.report.tensors.filter((tensor) => tensor.spectra !== undefined);
       assert.ok(matrices.length > 0, 'the changed 2-D matrices have spectra');
       for (const tensor of matrices) assert.ok(tensor.spectra!.effectiveRank > 0 && tensor.spectra!.effectiveRank <= Math.min(...tensor.b!.shape));
+      for (const tensor of matrices) assert.equal(tensor.spectra!.singularValues.length, Math.min(64, ...tensor.b!.shape));
+      await setting.update('diff.spectraRank', 3, vscode.ConfigurationTarget.Global);
+      const ranked = await vscode.commands.executeCommand<DiffResult>('checkpointSurgeon.compare', { a: base.dir, b: instruct.dir });
+      const rankedMatrices = ranked.report.tensors.filter((tensor) => tensor.spectra !== undefined);
+      assert.equal(rankedMatrices.length, matrices.length);
+      for (const tensor of rankedMatrices) assert.equal(tensor.spectra!.singularValues.length, Math.min(3, ...tensor.b!.shape), tensor.name);
     } finally {
       await setting.update('diff.spectra', undefined, vscode.ConfigurationTarget.Global);
+      await setting.update('diff.spectraRank', undefined, vscode.ConfigurationTarget.Global);
     }
   });
 

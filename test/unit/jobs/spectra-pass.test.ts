@@ -135,4 +135,51 @@ describe('spectra pass: spectra of B - A in the diff report', () => {
     assert.match(words.stdout, new RegExp(`100\\.0% / 100\\.0%  ${LOW_RANK.replace(/\./g, '\\.')}`));
     assert.equal(cli('diff', join(root, 'a'), '--spectra-backend', 'gpu').status, 2);
   });
+
+  it('the CLI computes the rank --spectra-rank asks for, and the energy at rank 256 only when 256 values exist', async () => {
+    // A full-rank 300 x 260 delta: 64 values by default leave the energy at rank 256 unknown.
+    const random = mulberry32(5);
+    const wide = 'model.layers.0.mlp.down_proj.weight';
+    const a = new Float32Array(300 * 260).map(() => random() - 0.5);
+    const b = a.map((value) => value + (random() - 0.5));
+    await writeCheckpoint(join(root, 'wide-a'), [makeTensor(wide, [300, 260], 'F32', elementsOf(a))]);
+    await writeCheckpoint(join(root, 'wide-b'), [makeTensor(wide, [300, 260], 'F32', elementsOf(b))]);
+    const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1' } });
+    const diffArgs = ['diff', join(root, 'wide-a'), join(root, 'wide-b'), '--spectra', '--spectra-backend', 'js'];
+    const spectraOf = (...args: string[]) => {
+      const run = cli(...diffArgs, '--json', ...args);
+      assert.equal(run.status, 0, run.stderr);
+      return tensor((JSON.parse(run.stdout) as { report: { tensors: TensorReport[] } }).report.tensors, wide).spectra!;
+    };
+    const byDefault = spectraOf();
+    assert.equal(byDefault.singularValues.length, 64);
+    assert.equal(byDefault.energyAtRank[256], null);
+    const ranked = spectraOf('--spectra-rank', '256');
+    assert.equal(ranked.singularValues.length, 256);
+    // 260 samples span all 260 columns, so the 256 values are exact: a share below 1, above the share at 64.
+    const exact = ranked.singularValues.reduce((sum, value) => sum + value * value, 0) / ranked.frobeniusNorm ** 2;
+    assert.ok(Math.abs(ranked.energyAtRank[256]! - exact) < 1e-12 && exact < 1 && exact > ranked.energyAtRank[64]!, `${exact}`);
+    const words = cli(...diffArgs, '--spectra-rank', '256');
+    assert.equal(words.status, 0, words.stderr);
+    assert.match(words.stdout, /effective rank, energy at rank 8 \/ 64 \/ 256/);
+    assert.match(words.stdout, new RegExp(` / ${(exact * 100).toFixed(1).replace('.', '\\.')}%  ${wide.replace(/\./g, '\\.')}`));
+
+    const zero = cli('diff', join(root, 'a'), join(root, 'b'), '--spectra', '--spectra-rank', '0');
+    assert.equal(zero.status, 2);
+    assert.match(zero.stderr, /the spectra rank must be a whole number from 1 to 1024, not 0/);
+    const words2 = cli('diff', join(root, 'a'), join(root, 'b'), '--spectra', '--spectra-rank', '2.5');
+    assert.equal(words2.status, 2);
+    assert.match(words2.stderr, /expected a whole number, not "2\.5"/);
+  });
+
+  it('refuses a rank out of range before reading any tensor', async () => {
+    for (const spectraRank of [0, 1025, 3.5]) {
+      let progressed = false;
+      await assert.rejects(
+        runDiff({ a: join(root, 'a'), b: join(root, 'b'), spectra: true, spectraRank }, { onProgress: () => { progressed = true; } }),
+        (error: Error & { rule?: string }) => error.rule === 'usage' && error.message.includes(`not ${spectraRank}`),
+      );
+      assert.equal(progressed, false);
+    }
+  });
 });

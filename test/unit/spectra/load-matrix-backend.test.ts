@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isSurgeonError } from '../../../src/engine/errors';
 import { spectralStats } from '../../../src/engine/spectra/spectral-stats';
@@ -84,8 +87,32 @@ describe('choosing the matrix backend', () => {
     if (ort === undefined) return t.skip('onnxruntime-node is not installed here');
     const { backend, message } = await loadMatrixBackend('auto', { importOrt: async () => withoutCudaBinaries(ort), gpuPresent: () => true });
     assert.equal(backend.provider, 'onnxruntime-node CPU execution provider');
-    assert.equal(message, 'Spectra on onnxruntime-node CPU execution provider (CUDA execution provider unavailable: OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library)');
+    assert.equal(
+      message,
+      'Spectra on onnxruntime-node CPU execution provider (CUDA execution provider unavailable: ' +
+        'OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library: either its binaries are not installed ' +
+        '(ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node fetches them) or the CUDA 12 and cuDNN 9 libraries are not on the library path)',
+    );
     await backend.dispose?.();
+  });
+
+  it('keeps ONNX Runtime from printing its own error when the real CUDA provider fails to load', async (t) => {
+    const ort = await realOrt();
+    if (ort === undefined) return t.skip('onnxruntime-node is not installed here');
+    const binaries = join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
+    if (existsSync(join(binaries, 'libonnxruntime_providers_cuda.so'))) return t.skip('the CUDA provider is installed here');
+    // A child process, because ONNX Runtime writes its log from native code, straight to file descriptor 2.
+    const loader = join(__dirname, '..', '..', '..', 'src', 'worker', 'backends', 'load-matrix-backend.ts');
+    const script = `
+      const { loadMatrixBackend } = require(${JSON.stringify(loader)});
+      loadMatrixBackend('auto', { gpuPresent: () => true }).then(async ({ backend, message }) => {
+        process.stdout.write(message);
+        await backend.dispose?.();
+      });`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    assert.match(child.stdout, /^Spectra on onnxruntime-node CPU execution provider \(CUDA execution provider unavailable: .*Failed to load shared library: either its binaries are not installed/);
+    assert.equal(child.stderr, '');
   });
 
   it('gives the same statistics on onnxruntime-node as on plain JavaScript', async (t) => {
