@@ -7,12 +7,12 @@ const DEPENDENT_COLUMN_RATIO = 1e-10;
 
 /**
  * An orthonormal basis of the columns of a row-major float32 (rows x cols) matrix, computed in
- * f64 by modified Gram-Schmidt. Two passes ("twice is enough", Giraud et al. 2005) keep the basis
- * orthogonal to working precision even when the columns are nearly dependent, as they are after
- * power iterations; one pass loses orthogonality in proportion to 2^-53 times the condition
- * number, which is harmless for a basis that only has to span the right range for the next
- * product and costs half as much. Returned row-major float32 for the next product; columns found
- * dependent are zero.
+ * f64 by modified Gram-Schmidt. Two passes ("twice is enough", Giraud et al. 2005: the second
+ * orthonormalises the first's result) keep the basis orthogonal to working precision even when
+ * the columns are nearly dependent, as they are after power iterations; one pass loses
+ * orthogonality in proportion to 2^-53 times the condition number, which is harmless for a basis
+ * that only has to span the right range for the next product and costs half as much. Returned
+ * row-major float32 for the next product; columns found dependent are zero.
  */
 export function orthonormalColumns(matrix: Float32Array, rows: number, cols: number, passes: 1 | 2 = 2): Float32Array {
   // Column-major f64 so that every column operation runs over contiguous memory.
@@ -20,27 +20,66 @@ export function orthonormalColumns(matrix: Float32Array, rows: number, cols: num
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) columns[j * rows + i] = matrix[i * cols + j]!;
   }
-  for (let j = 0; j < cols; j++) {
-    const offset = j * rows;
-    const originalNorm = columnNorm(columns, offset, rows);
-    for (let pass = 0; pass < passes; pass++) {
-      for (let previous = 0; previous < j; previous++) {
-        const previousOffset = previous * rows;
-        let dot = 0;
-        for (let i = 0; i < rows; i++) dot += columns[previousOffset + i]! * columns[offset + i]!;
-        if (dot === 0) continue;
-        for (let i = 0; i < rows; i++) columns[offset + i] = columns[offset + i]! - dot * columns[previousOffset + i]!;
-      }
-    }
-    const norm = columnNorm(columns, offset, rows);
-    const scale = norm > DEPENDENT_COLUMN_RATIO * originalNorm && norm > 0 ? 1 / norm : 0;
-    for (let i = 0; i < rows; i++) columns[offset + i] = columns[offset + i]! * scale;
+  const norms = new Float64Array(cols);
+  for (let j = 0; j < cols; j++) norms[j] = columnNorm(columns, j * rows, rows);
+  gramSchmidtSweep(columns, rows, cols, norms);
+  if (passes === 2) {
+    // The first pass left unit or zero columns; a column is dependent now below the ratio of 1.
+    for (let j = 0; j < cols; j++) norms[j] = columnNorm(columns, j * rows, rows);
+    gramSchmidtSweep(columns, rows, cols, norms);
   }
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) out[i * cols + j] = columns[j * rows + i]!;
   }
   return out;
+}
+
+/**
+ * One pass of modified Gram-Schmidt, right-looking: once column j is normalised it is projected
+ * out of every later column. Each later column sees the same operations in the same order as in
+ * the textbook's left-looking loop, so the bits are the same; taking the later columns four at a
+ * time reads column j a quarter as often, which roughly halves the time.
+ */
+function gramSchmidtSweep(columns: Float64Array, rows: number, cols: number, originalNorms: Float64Array): void {
+  for (let j = 0; j < cols; j++) {
+    const q = j * rows;
+    const norm = columnNorm(columns, q, rows);
+    const scale = norm > DEPENDENT_COLUMN_RATIO * originalNorms[j]! && norm > 0 ? 1 / norm : 0;
+    for (let i = 0; i < rows; i++) columns[q + i] = columns[q + i]! * scale;
+    if (scale === 0) continue;
+    let k = j + 1;
+    for (; k + 4 <= cols; k += 4) {
+      const c0 = k * rows;
+      const c1 = c0 + rows;
+      const c2 = c1 + rows;
+      const c3 = c2 + rows;
+      let d0 = 0;
+      let d1 = 0;
+      let d2 = 0;
+      let d3 = 0;
+      for (let i = 0; i < rows; i++) {
+        const value = columns[q + i]!;
+        d0 += value * columns[c0 + i]!;
+        d1 += value * columns[c1 + i]!;
+        d2 += value * columns[c2 + i]!;
+        d3 += value * columns[c3 + i]!;
+      }
+      for (let i = 0; i < rows; i++) {
+        const value = columns[q + i]!;
+        columns[c0 + i] = columns[c0 + i]! - d0 * value;
+        columns[c1 + i] = columns[c1 + i]! - d1 * value;
+        columns[c2 + i] = columns[c2 + i]! - d2 * value;
+        columns[c3 + i] = columns[c3 + i]! - d3 * value;
+      }
+    }
+    for (; k < cols; k++) {
+      const c = k * rows;
+      let dot = 0;
+      for (let i = 0; i < rows; i++) dot += columns[q + i]! * columns[c + i]!;
+      for (let i = 0; i < rows; i++) columns[c + i] = columns[c + i]! - dot * columns[q + i]!;
+    }
+  }
 }
 
 function columnNorm(columns: Float64Array, offset: number, rows: number): number {

@@ -4,7 +4,7 @@ import { createJsMatrixBackend } from '../../../src/engine/spectra/js-matrix-bac
 import { orthonormalColumns } from '../../../src/engine/spectra/orthonormalize';
 import { randomizedSingularValues } from '../../../src/engine/spectra/randomized-svd';
 import { symmetricEigenvalues } from '../../../src/engine/spectra/symmetric-eigenvalues';
-import { gaussianMatrix, jacobiSingularValues, matrixWithSpectrum } from './reference-linear-algebra';
+import { gaussianMatrix, jacobiSingularValues, matrixWithSpectrum, randomOrthonormalColumns } from './reference-linear-algebra';
 
 const backend = createJsMatrixBackend();
 
@@ -47,7 +47,8 @@ describe('randomized singular values', () => {
   });
 
   it('is exact on a full-rank random matrix once k reaches min(rows, cols), against an independent Jacobi SVD', async () => {
-    for (const [rows, cols] of [[60, 40], [40, 60]] as const) {
+    // 43 and 61 columns leave the four-row Gram update a partial last step.
+    for (const [rows, cols] of [[60, 40], [40, 60], [61, 43], [43, 61]] as const) {
       const matrix = gaussianMatrix(rows, cols, rows + cols);
       const values = await randomizedSingularValues(matrix, rows, cols, { rank: 64, backend, seed: 3 });
       assertSingularValuesClose(values, jacobiSingularValues(matrix, rows, cols), `${rows} x ${cols}`);
@@ -105,6 +106,61 @@ describe('building blocks of the randomized SVD', () => {
       for (const y of [0, 1, 3]) if (y > x) assert.ok(Math.abs(dot(x, y)) < 1e-6, `columns ${x}, ${y}`);
     }
     assert.ok(Math.abs(dot(2, 2)) < 1e-12, 'dependent column not zeroed');
+  });
+
+  it('one pass gives the bits of textbook left-looking modified Gram-Schmidt', () => {
+    const rows = 37;
+    const cols = 11; // two groups of four and a tail of three later columns
+    const matrix = gaussianMatrix(rows, cols, 41);
+    const columns = Array.from({ length: cols }, (_, j) => Float64Array.from({ length: rows }, (_, i) => matrix[i * cols + j]!));
+    for (let j = 0; j < cols; j++) {
+      for (let p = 0; p < j; p++) {
+        let dot = 0;
+        for (let i = 0; i < rows; i++) dot += columns[p]![i]! * columns[j]![i]!;
+        for (let i = 0; i < rows; i++) columns[j]![i] = columns[j]![i]! - dot * columns[p]![i]!;
+      }
+      let sum = 0;
+      for (let i = 0; i < rows; i++) sum += columns[j]![i]! * columns[j]![i]!;
+      for (let i = 0; i < rows; i++) columns[j]![i] = columns[j]![i]! * (1 / Math.sqrt(sum));
+    }
+    const expected = Float32Array.from({ length: rows * cols }, (_, index) => columns[index % cols]![Math.floor(index / cols)]!);
+    assert.deepEqual(orthonormalColumns(matrix, rows, cols, 1), expected);
+  });
+
+  it('two passes keep an ill-conditioned basis orthonormal to f32 rounding', () => {
+    // Singular values from 1 down to 1e-9, as a panel looks after power iterations.
+    const rows = 300;
+    const cols = 70;
+    const spectrum = Array.from({ length: cols }, (_, i) => 10 ** (-9 * i / (cols - 1)));
+    const q = orthonormalColumns(matrixWithSpectrum(rows, cols, spectrum, 8), rows, cols, 2);
+    let worst = 0;
+    for (let x = 0; x < cols; x++) {
+      for (let y = x; y < cols; y++) {
+        let dot = 0;
+        for (let i = 0; i < rows; i++) dot += q[i * cols + x]! * q[i * cols + y]!;
+        worst = Math.max(worst, Math.abs(dot - (x === y ? 1 : 0)));
+      }
+    }
+    // The basis is rounded to f32 on return: 2^-24 per element, times sqrt(rows) in a dot product.
+    assert.ok(worst < 1e-6, `max |Q^T Q - I| = ${worst}`);
+  });
+
+  it('finds the eigenvalues of a 266 x 266 Gram matrix (rank 256 plus oversampling) with repeats and zeros', () => {
+    const n = 266;
+    const eigenvalues = Array.from({ length: n }, (_, i) => (i < 4 ? 7 : i < 200 ? 0.97 ** i : 0));
+    const basis = randomOrthonormalColumns(n, n, 12);
+    const matrix = new Float64Array(n * n);
+    for (let r = 0; r < n; r++) {
+      for (let c = 0; c < n; c++) {
+        let sum = 0;
+        for (let p = 0; p < n; p++) sum += basis[r * n + p]! * eigenvalues[p]! * basis[c * n + p]!;
+        matrix[r * n + c] = sum;
+      }
+    }
+    const found = symmetricEigenvalues(matrix, n);
+    found.forEach((value, i) => assert.ok(Math.abs(value - eigenvalues[i]!) < 1e-12 * 7, `lambda_${i + 1} = ${value} vs ${eigenvalues[i]}`));
+    assert.deepEqual(symmetricEigenvalues(new Float64Array([5]), 1), [5]);
+    assert.deepEqual(symmetricEigenvalues(new Float64Array(0), 0), []);
   });
 
   it('finds the eigenvalues of a symmetric matrix built from a known spectrum', () => {
