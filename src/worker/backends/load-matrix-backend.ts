@@ -46,7 +46,7 @@ function quietOnnxRuntimeLog(ort: OrtModule): void {
  * fetches them at install time, which offline installs skip) and when CUDA 12 or cuDNN 9 are
  * missing from the library path.
  */
-export function explainCudaFailure(error: unknown): string {
+function explainCudaFailure(error: unknown): string {
   const message = describe(error);
   if (!/failed to load shared library/i.test(message)) return message;
   return (

@@ -35,12 +35,10 @@ export function randomOrthonormalColumns(n: number, r: number, seed: number): Fl
   return x;
 }
 
-/** U diag(s) V^T rounded to float32, with U (m x r) and V (n x r) random orthonormal, r = s.length. */
-export function matrixWithSpectrum(m: number, n: number, spectrum: readonly number[], seed: number): Float32Array {
+/** U diag(s) V^T in f64 for row-major U (m x r) and V (n x r), r = s.length. */
+export function spectralProduct(u: Float64Array, v: Float64Array, m: number, n: number, spectrum: readonly number[]): Float64Array {
   const r = spectrum.length;
-  const u = randomOrthonormalColumns(m, r, seed);
-  const v = randomOrthonormalColumns(n, r, seed + 1);
-  const out = new Float32Array(m * n);
+  const out = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       let sum = 0;
@@ -49,6 +47,12 @@ export function matrixWithSpectrum(m: number, n: number, spectrum: readonly numb
     }
   }
   return out;
+}
+
+/** U diag(s) V^T rounded to float32, with U (m x r) and V (n x r) random orthonormal, r = s.length. */
+export function matrixWithSpectrum(m: number, n: number, spectrum: readonly number[], seed: number): Float32Array {
+  const r = spectrum.length;
+  return Float32Array.from(spectralProduct(randomOrthonormalColumns(m, r, seed), randomOrthonormalColumns(n, r, seed + 1), m, n, spectrum));
 }
 
 export function gaussianMatrix(m: number, n: number, seed: number): Float32Array {

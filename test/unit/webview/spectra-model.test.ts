@@ -62,6 +62,15 @@ test('metrics without any value (energy beyond the values computed) are not offe
   assert.deepEqual(SPECTRA_METRICS.map((metric) => metric.id), ['effectiveRank', 'energy8', 'energy16', 'energy64', 'energy256']);
 });
 
+test('spectra of rank 256 (--spectra-rank 256) offer the energy at rank 256', () => {
+  const ranked: SpectralSummary = { ...spectra(40, 0.3, 256), energyAtRank: { 8: 0.3, 16: 0.4, 64: 0.7, 256: 0.93 } };
+  const model = buildSpectraModel({ tensors: [tensor('a', 0, 'q', ranked), tensor('b', 1, 'q', spectra(5, 0.5))] });
+  assert.ok(model !== null);
+  assert.deepEqual(model.metrics, ['effectiveRank', 'energy8', 'energy16', 'energy64', 'energy256']);
+  assert.deepEqual(model.series.energy256[0]?.values, [0.93, null]);
+  assert.equal(model.maxComputed, 256);
+});
+
 test('the lowest effective ranks come first, ties by name, limited to the row count', () => {
   const tensors = Array.from({ length: LOWEST_RANK_ROWS + 5 }, (_, i) =>
     tensor(`model.layers.${i}.o_proj.weight`, i, 'o_proj', spectra(40 - (i % 7) * 5, 0.3)));
