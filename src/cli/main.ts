@@ -96,8 +96,13 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .option('--download', 'fetch Hub ids that are not in the local cache into it first')
     .option('--json', 'print one JSON result object to stdout')
     .option('--spectra', 'also the spectrum of every 2-D float delta: effective rank, energy at rank 8/16/64 (and 256 with --spectra-rank 256)')
-    .addOption(new Option('--spectra-backend <backend>', 'where the spectral products run').choices(SPECTRA_BACKENDS).default('auto'))
-    .option('--spectra-rank <k>', 'singular values per matrix, 1 to 1024: 64 gives the energy at rank 8/16/64, 256 also at rank 256 (about 5 times the time)', parseWholeNumber, 64)
+    .addOption(new Option('--spectra-backend <backend>', 'where the spectral products run (implies --spectra)').choices(SPECTRA_BACKENDS).default('auto').implies({ spectra: true }))
+    .addOption(
+      new Option('--spectra-rank <k>', 'singular values per matrix, 1 to 1024: 64 gives the energy at rank 8/16/64, 256 also at rank 256 (about 5 times the time; implies --spectra)')
+        .argParser(parseWholeNumber)
+        .default(64)
+        .implies({ spectra: true }),
+    )
     .action((a: string, b: string | undefined, flags: CommonFlags & { spectra?: boolean; spectraBackend: SpectraBackendPreference; spectraRank: number }) =>
       run('diff', flags, (callbacks) => runDiff(
         {

@@ -159,7 +159,8 @@ describe('spectra pass: spectra of B - A in the diff report', () => {
     // 260 samples span all 260 columns, so the 256 values are exact: a share below 1, above the share at 64.
     const exact = ranked.singularValues.reduce((sum, value) => sum + value * value, 0) / ranked.frobeniusNorm ** 2;
     assert.ok(Math.abs(ranked.energyAtRank[256]! - exact) < 1e-12 && exact < 1 && exact > ranked.energyAtRank[64]!, `${exact}`);
-    const words = cli(...diffArgs, '--spectra-rank', '256');
+    // --spectra-rank alone implies --spectra.
+    const words = cli('diff', join(root, 'wide-a'), join(root, 'wide-b'), '--spectra-backend', 'js', '--spectra-rank', '256');
     assert.equal(words.status, 0, words.stderr);
     assert.match(words.stdout, /effective rank, energy at rank 8 \/ 64 \/ 256/);
     assert.match(words.stdout, new RegExp(` / ${(exact * 100).toFixed(1).replace('.', '\\.')}%  ${wide.replace(/\./g, '\\.')}`));
