@@ -41,6 +41,7 @@ export class ProgressMeter {
   private lastBytes = 0;
   private lastAt: number;
   private rate: number | undefined;
+  private phase: JobProgress['phase'] | undefined;
 
   constructor(private readonly now: () => number = Date.now) {
     this.lastAt = now();
@@ -49,6 +50,13 @@ export class ProgressMeter {
   /** Feeds a sample; returns the status line for it. */
   update(progress: JobProgress): string {
     const at = this.now();
+    if (progress.phase !== this.phase) {
+      // Each phase counts its own bytes (the spectra's f32 deltas after the stream's file bytes).
+      this.phase = progress.phase;
+      this.lastBytes = progress.bytesDone;
+      this.lastAt = at;
+      this.rate = undefined;
+    }
     const elapsed = at - this.lastAt;
     if (elapsed >= MIN_RATE_WINDOW_MS && progress.bytesDone >= this.lastBytes) {
       const sample = ((progress.bytesDone - this.lastBytes) * 1000) / elapsed;
@@ -63,10 +71,11 @@ export class ProgressMeter {
 export function describeProgress(progress: JobProgress, bytesPerSecond: number | undefined): string {
   const parts = [`${percentOf(progress).toFixed(0)}%`];
   if (progress.phase === 'plan') parts.push('planning');
+  if (progress.phase === 'spectra') parts.push('spectra');
   if (progress.phase === 'finalize') parts.push('finishing');
   if (progress.tensorsTotal > 0) parts.push(`${progress.tensorsDone}/${progress.tensorsTotal} tensors`);
   if (progress.bytesTotal > 0) parts.push(`${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)}`);
-  if (bytesPerSecond !== undefined && bytesPerSecond > 0 && progress.phase === 'stream') {
+  if (bytesPerSecond !== undefined && bytesPerSecond > 0 && (progress.phase === 'stream' || progress.phase === 'spectra')) {
     parts.push(`${formatBytes(bytesPerSecond)}/s`);
     parts.push(`ETA ${formatDuration((progress.bytesTotal - progress.bytesDone) / bytesPerSecond)}`);
   }

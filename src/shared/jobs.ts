@@ -70,7 +70,11 @@ export interface CardOptions {
 export type JobKind = 'compute' | 'apply' | 'verify' | 'diff' | 'inspect' | 'card';
 
 export interface JobProgress {
-  phase: 'plan' | 'stream' | 'finalize';
+  /**
+   * 'spectra' is the diff's second pass over the 2-D deltas: tensors count its matrices, bytes their
+   * f32 deltas, so a pass that takes minutes on a large model shows how far it is.
+   */
+  phase: 'plan' | 'stream' | 'spectra' | 'finalize';
   bytesDone: number;
   bytesTotal: number;
   tensorsDone: number;

@@ -46,6 +46,8 @@ export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}
 
 async function addSpectra(report: DiffReport, pairs: readonly TensorPair[], options: DiffOptions, callbacks: JobCallbacks, host: DiffHost): Promise<void> {
   if (!options.spectra) return;
+  // The phase starts before the backend loads: onnxruntime-node can take a second, and hosts say which provider it chose.
+  callbacks.onProgress?.({ phase: 'spectra', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
   const { backend, message } = await (host.loadSpectraBackend ?? loadJsSpectraBackend)(options.spectraBackend ?? 'auto');
   try {
     await runSpectraPass(pairs, report.tensors, backend, { rank: options.spectraRank, signal: callbacks.signal }, callbacks);

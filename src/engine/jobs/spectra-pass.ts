@@ -62,11 +62,12 @@ export interface SpectraPassOptions {
   signal?: AbortSignal;
 }
 
-/** Whether the pass computes a spectrum for this pair: a 2-D float matrix, changed, finite, within the budget. */
-export function wantsSpectrum(pair: TensorPair, report: TensorReport | undefined): boolean {
+/** Whether the pass computes a spectrum for this pair: a non-empty 2-D float matrix, changed, finite, within the budget. */
+function wantsSpectrum(pair: TensorPair, report: TensorReport | undefined): boolean {
   if (!pair.comparable || !pair.arithmetic || pair.shape.length !== 2 || pair.b === undefined) return false;
   if (report === undefined || report.status === 'unchanged' || (report.nonFinite ?? 0) > 0) return false;
-  return fitsSpectralBudget(pair.shape[0]!, pair.shape[1]!);
+  const [rows, cols] = pair.shape as [number, number];
+  return rows > 0 && cols > 0 && fitsSpectralBudget(rows, cols);
 }
 
 /**
@@ -79,23 +80,27 @@ export async function runSpectraPass(
   reports: readonly TensorReport[],
   backend: MatrixBackend,
   options: SpectraPassOptions = {},
-  callbacks: Pick<JobCallbacks, 'onTensor'> = {},
+  callbacks: Pick<JobCallbacks, 'onTensor' | 'onProgress'> = {},
 ): Promise<string[]> {
   const byName = new Map(reports.map((report) => [report.name, report]));
+  const wanted = pairs.filter((pair) => wantsSpectrum(pair, byName.get(pair.name)));
+  const bytesTotal = wanted.reduce((sum, pair) => sum + deltaBytes(pair), 0);
+  let bytesDone = 0;
+  const progress = (tensorsDone: number, tensor?: string): void =>
+    callbacks.onProgress?.({ phase: 'spectra', bytesDone, bytesTotal, tensorsDone, tensorsTotal: wanted.length, ...(tensor !== undefined ? { tensor } : {}) });
   const handles = new Map<string, FileHandle>();
   const done: string[] = [];
   try {
-    for (const pair of pairs) {
-      const report = byName.get(pair.name);
-      if (!wantsSpectrum(pair, report)) continue;
+    for (const [index, pair] of wanted.entries()) {
+      const report = byName.get(pair.name)!;
       if (options.signal?.aborted) throw new SurgeonError('cancelled', 'the spectral pass was cancelled', undefined, pair.name);
+      progress(index, pair.name);
       const [rows, cols] = pair.shape as [number, number];
       const delta = await readDeltaMatrix(pair, handles);
       const requested = Math.min(options.rank ?? DEFAULT_SPECTRA_PASS_RANK, rows, cols);
-      if (requested < 1) continue;
       try {
         const stats = await spectralStats(delta, rows, cols, { backend, k: requested, signal: options.signal, tensor: pair.name });
-        report!.spectra = {
+        report.spectra = {
           singularValues: stats.singularValues,
           frobeniusNorm: stats.frobeniusNorm,
           energyAtRank: stats.energyAtRank,
@@ -103,16 +108,23 @@ export async function runSpectraPass(
           provider: stats.provider,
         };
         done.push(pair.name);
-        callbacks.onTensor?.(report!);
+        callbacks.onTensor?.(report);
       } catch (error) {
         // Overflow in the f32 difference can create infinities the delta statistics did not see; such a matrix has no spectrum.
         if (!(isSurgeonError(error) && error.rule === 'non-finite-matrix')) throw error;
       }
+      bytesDone += deltaBytes(pair);
     }
+    progress(wanted.length);
   } finally {
     await Promise.all([...handles.values()].map((handle) => handle.close()));
   }
   return done;
+}
+
+/** Bytes of the f32 delta matrix: the unit of the pass's progress, roughly proportional to its work. */
+function deltaBytes(pair: TensorPair): number {
+  return pair.shape[0]! * pair.shape[1]! * Float32Array.BYTES_PER_ELEMENT;
 }
 
 /** B - A as a row-major f32 matrix of pair.shape; rows a side lacks read as zeros. */

@@ -37,3 +37,18 @@ test('the meter measures the rate between samples and derives the ETA from it', 
 test('no rate or ETA outside the streaming phase', () => {
   assert.equal(describeProgress(progress(0, 'plan'), 5e8), '0% · planning · 3/10 tensors · 0 B of 10.0 GB');
 });
+
+test('the spectral pass is a phase of its own: its rate starts over and its ETA follows its own bytes', () => {
+  let now = 0;
+  const meter = new ProgressMeter(() => now);
+  meter.update(progress(0));
+  now = 1_000;
+  meter.update(progress(10_000_000_000));
+  const spectra = (bytesDone: number): JobProgress => ({ phase: 'spectra', bytesDone, bytesTotal: 400_000_000, tensorsDone: 1, tensorsTotal: 4 });
+  now = 1_100;
+  // The stream's 10 GB/s says nothing about the spectra.
+  assert.equal(meter.update(spectra(0)), '0% · spectra · 1/4 tensors · 0 B of 400 MB');
+  now = 3_100;
+  // 100 MB in two seconds leaves 300 MB: six seconds.
+  assert.equal(meter.update(spectra(100_000_000)), '25% · spectra · 1/4 tensors · 100 MB of 400 MB · 50.0 MB/s · ETA 6s');
+});

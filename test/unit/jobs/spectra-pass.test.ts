@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runDiff } from '../../../src/engine/jobs';
+import type { JobProgress } from '../../../src/shared/jobs';
 import type { TensorReport } from '../../../src/shared/report';
 import { makeTensor, mulberry32, writeCheckpoint } from '../../helpers/make-checkpoint';
 
@@ -109,6 +110,29 @@ describe('spectra pass: spectra of B - A in the diff report', () => {
     assert.ok(Math.abs(grown.spectra!.frobeniusNorm - deltaNorm(grownSide.a, grownSide.b)) <= 1e-9 * grown.spectra!.frobeniusNorm);
     assert.ok(grown.spectra!.singularValues[4]! < 1e-4 * grown.spectra!.singularValues[0]!);
     assert.equal(tensor(report.tensors, NORM).spectra, undefined); // 1-D
+  });
+
+  it('reports its progress as a phase of its own: matrices done and the bytes of their f32 deltas', async () => {
+    const events: JobProgress[] = [];
+    await runDiff({ a: join(root, 'a'), b: join(root, 'b'), spectra: true, spectraBackend: 'js' }, { onProgress: (progress) => events.push(progress) });
+    const spectra = events.filter((progress) => progress.phase === 'spectra');
+    const bytesTotal = (96 * 80 + 64 * 48 + 14 * 16) * 4;
+    // The first comes before the backend loads, when nothing is counted yet.
+    assert.deepEqual(spectra.shift(), { phase: 'spectra', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
+    assert.deepEqual(spectra.map((progress) => [progress.tensorsDone, progress.tensorsTotal, progress.bytesTotal]), [
+      [0, 3, bytesTotal], [1, 3, bytesTotal], [2, 3, bytesTotal], [3, 3, bytesTotal],
+    ]);
+    // Each step adds the f32 delta bytes of the matrix the step before named.
+    const deltaBytes = new Map([[LOW_RANK, 96 * 80 * 4], [FULL_RANK, 64 * 48 * 4], [GROWN, 14 * 16 * 4]]);
+    assert.equal(spectra[0]!.bytesDone, 0);
+    for (let i = 1; i < spectra.length; i++) {
+      assert.equal(spectra[i]!.bytesDone - spectra[i - 1]!.bytesDone, deltaBytes.get(spectra[i - 1]!.tensor!));
+    }
+    assert.equal(spectra.at(-1)!.tensor, undefined);
+    assert.deepEqual(new Set(spectra.slice(0, 3).map((progress) => progress.tensor)), new Set(deltaBytes.keys()));
+    // The stream's progress comes first, all of it, then the spectra's.
+    const lastStream = events.map((progress) => progress.phase).lastIndexOf('stream');
+    assert.ok(lastStream >= 0 && lastStream < events.findIndex((progress) => progress.phase === 'spectra'));
   });
 
   it('describes a residual read alone', async () => {
