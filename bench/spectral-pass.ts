@@ -32,13 +32,14 @@ export function residualLikeMatrix(rows: number, cols: number): Float32Array {
   return out;
 }
 
-/** The backend with the time spent inside its products added up. */
+/** The backend with the time spent inside its products (not the f64 ones of the orthonormalisation) added up. */
 export function withProductTimer(backend: MatrixBackend): { backend: MatrixBackend; productMs: () => number } {
   let total = 0;
   return {
     backend: {
       name: backend.name,
       provider: backend.provider,
+      ...(backend.f64 !== undefined ? { f64: backend.f64 } : {}),
       matmul: async (...args) => {
         const start = performance.now();
         try {

@@ -17,8 +17,21 @@ export interface MatrixBackend {
     bShape: readonly [number, number],
     transposeA?: boolean,
   ): Promise<Float32Array>;
+  /** Fast f64 products for the orthonormalisation, where the backend has them; plain f64 loops otherwise. */
+  readonly f64?: Float64Products;
   /** Releases native sessions, where there are any. */
   dispose?(): Promise<void>;
+}
+
+/**
+ * The two f64 products of block Gram-Schmidt, row-major. onnxruntime's CPU provider runs them at
+ * about 50 GFLOP/s on 2 cores, against about 1.6 for f64 loops in JavaScript.
+ */
+export interface Float64Products {
+  /** A (m x k) @ B^T with B stored (n x k): the coefficients of a block's columns in later ones. */
+  timesTransposed(a: Float64Array, m: number, b: Float64Array, n: number, k: number): Promise<Float64Array>;
+  /** Y - A^T @ B with A stored (k x m), B (k x n) and Y (m x n): the later columns with the block projected out. */
+  minusTransposedTimes(y: Float64Array, a: Float64Array, b: Float64Array, k: number, m: number, n: number): Promise<Float64Array>;
 }
 
 /** The dimensions of a product, after checking that the operands fit their shapes and each other. */

@@ -1,6 +1,6 @@
 import { SurgeonError } from '../errors';
-import type { MatrixBackend } from './matrix-backend';
-import { orthonormalColumns } from './orthonormalize';
+import type { Float64Products, MatrixBackend } from './matrix-backend';
+import { orthonormalColumns, orthonormalColumnsBlocked } from './orthonormalize';
 import { seededGaussianMatrix } from './seeded-gaussian';
 import { symmetricEigenvalues } from './symmetric-eigenvalues';
 
@@ -53,19 +53,26 @@ export async function randomizedSingularValues(
   // Only the last basis defines B = Q^T A, so only it gets the second Gram-Schmidt pass; the
   // others only carry the range from one product to the next.
   const passesFor = (isFinalBasis: boolean): 1 | 2 => (isFinalBasis ? 2 : 1);
+  const products = backend.f64;
+  const orthonormalize = async (panel: Float32Array, panelRows: number, passes: 1 | 2): Promise<Float32Array> =>
+    products === undefined
+      ? orthonormalColumns(panel, panelRows, samples, passes)
+      : orthonormalColumnsBlocked(panel, panelRows, samples, passes, products);
   const omega = seededGaussianMatrix(cols, samples, options.seed);
-  let basis = orthonormalColumns(await backend.matmul(matrix, aShape, omega, [cols, samples]), rows, samples, passesFor(powerIterations === 0));
+  let basis = await orthonormalize(await backend.matmul(matrix, aShape, omega, [cols, samples]), rows, passesFor(powerIterations === 0));
   for (let iteration = 0; iteration < powerIterations; iteration++) {
     checkCancelled();
-    const coBasis = orthonormalColumns(await backend.matmul(matrix, aShape, basis, [rows, samples], true), cols, samples, 1);
+    const coBasis = await orthonormalize(await backend.matmul(matrix, aShape, basis, [rows, samples], true), cols, 1);
     checkCancelled();
     const product = await backend.matmul(matrix, aShape, coBasis, [cols, samples]);
-    basis = orthonormalColumns(product, rows, samples, passesFor(iteration === powerIterations - 1));
+    basis = await orthonormalize(product, rows, passesFor(iteration === powerIterations - 1));
   }
   checkCancelled();
   // B^T = A^T Q (cols x samples): B itself is never formed.
   const projectedTransposed = await backend.matmul(matrix, aShape, basis, [rows, samples], true);
-  const gram = gramOfColumns(projectedTransposed, cols, samples);
+  const gram = products === undefined
+    ? gramOfColumns(projectedTransposed, cols, samples)
+    : await gramOfColumnsWith(products, projectedTransposed, cols, samples);
   return symmetricEigenvalues(gram, samples)
     .slice(0, rank)
     .map((eigenvalue) => Math.sqrt(Math.max(0, eigenvalue)));
@@ -100,4 +107,13 @@ function gramOfColumns(matrix: Float32Array, rows: number, cols: number): Float6
     for (let b = 0; b < a; b++) gram[a * cols + b] = gram[b * cols + a]!;
   }
   return gram;
+}
+
+/** gramOfColumns on the backend's f64 products: M^T M = (M^T)(M^T)^T, with M^T formed in f64 first. */
+async function gramOfColumnsWith(products: Float64Products, matrix: Float32Array, rows: number, cols: number): Promise<Float64Array> {
+  const transposed = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) transposed[j * rows + i] = matrix[i * cols + j]!;
+  }
+  return products.timesTransposed(transposed, cols, transposed, cols, rows);
 }

@@ -8,15 +8,21 @@
 /** IR version 8 (ONNX 1.10) and opset 13 are old enough for every onnxruntime release we accept. */
 const ONNX_IR_VERSION = 8;
 const ONNX_OPSET_VERSION = 13;
-const TENSOR_ELEMENT_TYPE_FLOAT = 1;
+const TENSOR_ELEMENT_TYPE = { float: 1, double: 11 } as const;
+const ATTRIBUTE_TYPE_FLOAT = 1;
 const ATTRIBUTE_TYPE_INT = 2;
 
 const WIRE_VARINT = 0;
 const WIRE_LENGTH_DELIMITED = 2;
+const WIRE_FIXED32 = 5;
 
 export const GEMM_INPUT_A = 'A';
 export const GEMM_INPUT_B = 'B';
 export const GEMM_OUTPUT = 'C';
+/** The third input of a subtracting Gemm: the matrix the product is taken from. */
+export const GEMM_INPUT_MINUEND = 'Y';
+
+export type GemmElementType = keyof typeof TENSOR_ELEMENT_TYPE;
 
 /** A protobuf message under construction: an ordered list of encoded fields. */
 class ProtoWriter {
@@ -34,6 +40,13 @@ class ProtoWriter {
 
   string(field: number, value: string): this {
     return this.bytes(field, new TextEncoder().encode(value));
+  }
+
+  float32(field: number, value: number): this {
+    const bytes = new Uint8Array(4);
+    new DataView(bytes.buffer).setFloat32(0, value, true);
+    this.chunks.push(encodeVarint((field << 3) | WIRE_FIXED32), bytes);
+    return this;
   }
 
   message(field: number, value: ProtoWriter): this {
@@ -64,12 +77,12 @@ function encodeVarint(value: number): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** ValueInfoProto of a 2-D float tensor whose dimensions are named, not fixed. */
-function matrixValueInfo(name: string, rowsParam: string, colsParam: string): ProtoWriter {
+/** ValueInfoProto of a 2-D tensor whose dimensions are named, not fixed. */
+function matrixValueInfo(name: string, rowsParam: string, colsParam: string, elementType: GemmElementType = 'float'): ProtoWriter {
   const shape = new ProtoWriter()
     .message(1, new ProtoWriter().string(2, rowsParam))
     .message(1, new ProtoWriter().string(2, colsParam));
-  const tensorType = new ProtoWriter().varint(1, TENSOR_ELEMENT_TYPE_FLOAT).message(2, shape);
+  const tensorType = new ProtoWriter().varint(1, TENSOR_ELEMENT_TYPE[elementType]).message(2, shape);
   return new ProtoWriter().string(1, name).message(2, new ProtoWriter().message(1, tensorType));
 }
 
@@ -78,19 +91,35 @@ function matrixValueInfo(name: string, rowsParam: string, colsParam: string): Pr
  * lets the provider read A transposed in place (BLAS trans flag) instead of materialising A^T.
  */
 export function encodeGemmModel(transposeA: boolean): Uint8Array {
-  const node = new ProtoWriter()
-    .string(1, GEMM_INPUT_A)
-    .string(1, GEMM_INPUT_B)
-    .string(2, GEMM_OUTPUT)
-    .string(3, 'gemm')
-    .string(4, 'Gemm')
-    .message(5, new ProtoWriter().string(1, 'transA').varint(3, transposeA ? 1 : 0).varint(20, ATTRIBUTE_TYPE_INT));
+  return encodeGemm({ elementType: 'float', transposeA, transposeB: false, subtractFrom: false });
+}
+
+export interface GemmModelOptions {
+  elementType: GemmElementType;
+  transposeA: boolean;
+  transposeB: boolean;
+  /** C = Y - op(A) @ op(B), with Y the third input (Gemm's alpha -1, beta 1), instead of the product alone. */
+  subtractFrom: boolean;
+}
+
+/** ModelProto bytes of one Gemm node, C = [Y -] op(A) @ op(B), with named dimensions M, K, N. */
+export function encodeGemm(options: GemmModelOptions): Uint8Array {
+  const { elementType, transposeA, transposeB, subtractFrom } = options;
+  const intAttribute = (name: string, value: boolean) =>
+    new ProtoWriter().string(1, name).varint(3, value ? 1 : 0).varint(20, ATTRIBUTE_TYPE_INT);
+  const node = new ProtoWriter().string(1, GEMM_INPUT_A).string(1, GEMM_INPUT_B);
+  if (subtractFrom) node.string(1, GEMM_INPUT_MINUEND);
+  node.string(2, GEMM_OUTPUT).string(3, 'gemm').string(4, 'Gemm')
+    .message(5, intAttribute('transA', transposeA))
+    .message(5, intAttribute('transB', transposeB));
+  if (subtractFrom) node.message(5, new ProtoWriter().string(1, 'alpha').float32(2, -1).varint(20, ATTRIBUTE_TYPE_FLOAT));
   const graph = new ProtoWriter()
     .message(1, node)
-    .string(2, transposeA ? 'matmul_transposed_a' : 'matmul')
-    .message(11, transposeA ? matrixValueInfo(GEMM_INPUT_A, 'K', 'M') : matrixValueInfo(GEMM_INPUT_A, 'M', 'K'))
-    .message(11, matrixValueInfo(GEMM_INPUT_B, 'K', 'N'))
-    .message(12, matrixValueInfo(GEMM_OUTPUT, 'M', 'N'));
+    .string(2, `gemm_${elementType}${transposeA ? '_ta' : ''}${transposeB ? '_tb' : ''}${subtractFrom ? '_sub' : ''}`)
+    .message(11, transposeA ? matrixValueInfo(GEMM_INPUT_A, 'K', 'M', elementType) : matrixValueInfo(GEMM_INPUT_A, 'M', 'K', elementType))
+    .message(11, transposeB ? matrixValueInfo(GEMM_INPUT_B, 'N', 'K', elementType) : matrixValueInfo(GEMM_INPUT_B, 'K', 'N', elementType));
+  if (subtractFrom) graph.message(11, matrixValueInfo(GEMM_INPUT_MINUEND, 'M', 'N', elementType));
+  graph.message(12, matrixValueInfo(GEMM_OUTPUT, 'M', 'N', elementType));
   return new ProtoWriter()
     .varint(1, ONNX_IR_VERSION)
     .string(2, 'checkpoint-surgeon')

@@ -4,7 +4,7 @@ import { isSurgeonError } from '../../../src/engine/errors';
 import { createJsMatrixBackend } from '../../../src/engine/spectra/js-matrix-backend';
 import type { MatrixBackend } from '../../../src/engine/spectra/matrix-backend';
 import { loadMatrixBackend } from '../../../src/worker/backends/load-matrix-backend';
-import { gaussianMatrix, referenceProduct } from './reference-linear-algebra';
+import { gaussianMatrix, referenceFloat64Products, referenceProduct } from './reference-linear-algebra';
 
 const F32_UNIT_ROUNDOFF = 2 ** -24;
 
@@ -94,6 +94,24 @@ describe('onnxruntime-node matrix backend', () => {
     const viaJs = await createJsMatrixBackend().matmul(a, aShape, b, bShape);
     assertWithinFloat32ProductBound(viaOrt, a, aShape, b, bShape, false);
     assertWithinFloat32ProductBound(viaJs, a, aShape, b, bShape, false);
+  });
+
+  it('runs the f64 products of block Gram-Schmidt to f64 rounding', async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const f64 = ort!.f64!;
+    const random = (count: number, seed: number) => Float64Array.from(gaussianMatrix(count, 1, seed));
+    const [k, m, n] = [5, 9, 37];
+    const a = random(m * n, 7); // (m x n) for A B^T with B (k x n)
+    const b = random(k * n, 8);
+    const coefficients = await f64.timesTransposed(a, m, b, k, n);
+    const expected = await referenceFloat64Products.timesTransposed(a, m, b, k, n);
+    coefficients.forEach((value, i) => assert.ok(Math.abs(value - expected[i]!) <= 1e-13 * n, `A B^T [${i}]`));
+    const y = random(m * n, 9);
+    const c = random(k * m, 10);
+    const rest = await f64.minusTransposedTimes(y, c, b, k, m, n);
+    const expectedRest = await referenceFloat64Products.minusTransposedTimes(y, c, b, k, m, n);
+    rest.forEach((value, i) => assert.ok(Math.abs(value - expectedRest[i]!) <= 1e-13 * k, `Y - C^T B [${i}]`));
+    assert.notDeepEqual(rest, y);
   });
 
   it('returns empty and zero products without calling into ONNX Runtime', async (t) => {

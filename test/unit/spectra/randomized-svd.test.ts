@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createJsMatrixBackend } from '../../../src/engine/spectra/js-matrix-backend';
-import { orthonormalColumns } from '../../../src/engine/spectra/orthonormalize';
+import { orthonormalColumns, orthonormalColumnsBlocked } from '../../../src/engine/spectra/orthonormalize';
 import { randomizedSingularValues } from '../../../src/engine/spectra/randomized-svd';
 import { symmetricEigenvalues } from '../../../src/engine/spectra/symmetric-eigenvalues';
-import { gaussianMatrix, jacobiSingularValues, matrixWithSpectrum, randomOrthonormalColumns, spectralProduct } from './reference-linear-algebra';
+import { gaussianMatrix, jacobiSingularValues, matrixWithSpectrum, randomOrthonormalColumns, referenceFloat64Products, spectralProduct } from './reference-linear-algebra';
 
 const backend = createJsMatrixBackend();
 
@@ -71,6 +71,19 @@ describe('randomized singular values', () => {
     const second = await randomizedSingularValues(matrix, 30, 12, { rank: 20, backend, seed: 9 });
     assert.equal(first.length, 12);
     assert.deepEqual(first, second);
+  });
+
+  it('gives the same values through the blocked orthonormalisation of a backend with f64 products', async () => {
+    // 16 + 10 samples fit one block of 32; 64 + 10 take three, so the products between blocks run.
+    const spectrum = Array.from({ length: 150 }, (_, i) => 0.8 ** i);
+    const matrix = matrixWithSpectrum(300, 180, spectrum, 23);
+    const blocked = { ...backend, f64: referenceFloat64Products };
+    for (const rank of [16, 64]) {
+      const values = await randomizedSingularValues(matrix, 300, 180, { rank, backend: blocked, seed: 2 });
+      assertSingularValuesClose(values, spectrum.slice(0, rank), `blocked, rank ${rank}`);
+    }
+    const exact = await randomizedSingularValues(gaussianMatrix(61, 43, 104), 61, 43, { rank: 64, backend: blocked, seed: 3 });
+    assertSingularValuesClose(exact, jacobiSingularValues(gaussianMatrix(61, 43, 104), 61, 43), 'blocked, 61 x 43');
   });
 
   it('honours cancellation between products', async () => {
@@ -145,6 +158,33 @@ describe('building blocks of the randomized SVD', () => {
     assert.ok(worst < 1e-6, `max |Q^T Q - I| = ${worst}`);
   });
 
+  it('the blocked sweep keeps an ill-conditioned basis orthonormal, zeroes dependent columns and spans what the plain one spans', async () => {
+    const rows = 300;
+    const cols = 70; // blocks of 32, 32 and 6
+    const spectrum = Array.from({ length: cols }, (_, i) => 10 ** (-9 * i / (cols - 1)));
+    const matrix = matrixWithSpectrum(rows, cols, spectrum, 8);
+    // Column 40 repeats column 3, across blocks: it must come out zero.
+    for (let i = 0; i < rows; i++) matrix[i * cols + 40] = matrix[i * cols + 3]!;
+    const blocked = await orthonormalColumnsBlocked(matrix, rows, cols, 2, referenceFloat64Products);
+    const plain = orthonormalColumns(matrix, rows, cols, 2);
+    const dot = (q: Float32Array, x: number, y: number) => {
+      let sum = 0;
+      for (let i = 0; i < rows; i++) sum += q[i * cols + x]! * q[i * cols + y]!;
+      return sum;
+    };
+    let worst = 0;
+    for (let x = 0; x < cols; x++) {
+      for (let y = x; y < cols; y++) {
+        if (x === 40 || y === 40) continue;
+        worst = Math.max(worst, Math.abs(dot(blocked, x, y) - (x === y ? 1 : 0)));
+      }
+    }
+    assert.ok(worst < 1e-6, `max |Q^T Q - I| = ${worst}`);
+    assert.equal(dot(blocked, 40, 40), 0);
+    // The leading columns are well determined, so both sweeps give them, to f32 rounding.
+    for (let x = 0; x < 8; x++) assert.ok(Math.abs(columnDot(blocked, plain, rows, cols, x) - 1) < 1e-5, `column ${x}`);
+  });
+
   it('finds the eigenvalues of a 266 x 266 Gram matrix (rank 256 plus oversampling) with repeats and zeros', () => {
     const n = 266;
     const eigenvalues = Array.from({ length: n }, (_, i) => (i < 4 ? 7 : i < 200 ? 0.97 ** i : 0));
@@ -179,3 +219,10 @@ describe('building blocks of the randomized SVD', () => {
     found.forEach((value, i) => assert.ok(Math.abs(value - eigenvalues[i]!) < 1e-12, `lambda_${i + 1} = ${value}`));
   });
 });
+
+/** The dot product of column x of one row-major basis with column x of another. */
+function columnDot(p: Float32Array, q: Float32Array, rows: number, cols: number, x: number): number {
+  let sum = 0;
+  for (let i = 0; i < rows; i++) sum += p[i * cols + x]! * q[i * cols + x]!;
+  return sum;
+}

@@ -3,6 +3,7 @@
  * orthogonal matrices from Householder reflections, and singular values by one-sided (Hestenes)
  * Jacobi on the columns of A, a different algorithm from the engine's eigenvalues of B B^T.
  */
+import type { Float64Products } from '../../../src/engine/spectra/matrix-backend';
 
 /** Mulberry32 uniforms and Box-Muller normals (the engine uses another generator). */
 export function testGaussian(seed: number): () => number {
@@ -124,3 +125,28 @@ export function referenceProduct(
   }
   return out;
 }
+
+/** The f64 products of block Gram-Schmidt in plain loops, for testing the blocked path where onnxruntime-node is absent. */
+export const referenceFloat64Products: Float64Products = {
+  timesTransposed: async (a, m, b, n, k) => {
+    const out = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let sum = 0;
+        for (let p = 0; p < k; p++) sum += a[i * k + p]! * b[j * k + p]!;
+        out[i * n + j] = sum;
+      }
+    }
+    return out;
+  },
+  minusTransposedTimes: async (y, a, b, k, m, n) => {
+    const out = Float64Array.from(y);
+    for (let p = 0; p < k; p++) {
+      for (let i = 0; i < m; i++) {
+        const scale = a[p * m + i]!;
+        for (let j = 0; j < n; j++) out[i * n + j] = out[i * n + j]! - scale * b[p * n + j]!;
+      }
+    }
+    return out;
+  },
+};
