@@ -59,8 +59,8 @@ export async function orthonormalColumnsBlocked(
   return rowMajor(columns, rows, cols);
 }
 
-/** Column-major f64 so that every column operation runs over contiguous memory. */
-function columnMajor(matrix: Float32Array, rows: number, cols: number): Float64Array {
+/** Column-major f64 (the row-major transpose) so that every column operation runs over contiguous memory. */
+export function columnMajor(matrix: Float32Array, rows: number, cols: number): Float64Array {
   const columns = new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) columns[j * rows + i] = matrix[i * cols + j]!;

@@ -1,6 +1,6 @@
 import { SurgeonError } from '../errors';
 import type { Float64Products, MatrixBackend } from './matrix-backend';
-import { orthonormalColumns, orthonormalColumnsBlocked } from './orthonormalize';
+import { columnMajor, orthonormalColumns, orthonormalColumnsBlocked } from './orthonormalize';
 import { seededGaussianMatrix } from './seeded-gaussian';
 import { symmetricEigenvalues } from './symmetric-eigenvalues';
 
@@ -111,9 +111,6 @@ function gramOfColumns(matrix: Float32Array, rows: number, cols: number): Float6
 
 /** gramOfColumns on the backend's f64 products: M^T M = (M^T)(M^T)^T, with M^T formed in f64 first. */
 async function gramOfColumnsWith(products: Float64Products, matrix: Float32Array, rows: number, cols: number): Promise<Float64Array> {
-  const transposed = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) transposed[j * rows + i] = matrix[i * cols + j]!;
-  }
+  const transposed = columnMajor(matrix, rows, cols);
   return products.timesTransposed(transposed, cols, transposed, cols, rows);
 }

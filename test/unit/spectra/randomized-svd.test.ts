@@ -146,15 +146,8 @@ describe('building blocks of the randomized SVD', () => {
     const cols = 70;
     const spectrum = Array.from({ length: cols }, (_, i) => 10 ** (-9 * i / (cols - 1)));
     const q = orthonormalColumns(matrixWithSpectrum(rows, cols, spectrum, 8), rows, cols, 2);
-    let worst = 0;
-    for (let x = 0; x < cols; x++) {
-      for (let y = x; y < cols; y++) {
-        let dot = 0;
-        for (let i = 0; i < rows; i++) dot += q[i * cols + x]! * q[i * cols + y]!;
-        worst = Math.max(worst, Math.abs(dot - (x === y ? 1 : 0)));
-      }
-    }
     // The basis is rounded to f32 on return: 2^-24 per element, times sqrt(rows) in a dot product.
+    const worst = orthogonalityLoss(q, rows, cols);
     assert.ok(worst < 1e-6, `max |Q^T Q - I| = ${worst}`);
   });
 
@@ -167,20 +160,9 @@ describe('building blocks of the randomized SVD', () => {
     for (let i = 0; i < rows; i++) matrix[i * cols + 40] = matrix[i * cols + 3]!;
     const blocked = await orthonormalColumnsBlocked(matrix, rows, cols, 2, referenceFloat64Products);
     const plain = orthonormalColumns(matrix, rows, cols, 2);
-    const dot = (q: Float32Array, x: number, y: number) => {
-      let sum = 0;
-      for (let i = 0; i < rows; i++) sum += q[i * cols + x]! * q[i * cols + y]!;
-      return sum;
-    };
-    let worst = 0;
-    for (let x = 0; x < cols; x++) {
-      for (let y = x; y < cols; y++) {
-        if (x === 40 || y === 40) continue;
-        worst = Math.max(worst, Math.abs(dot(blocked, x, y) - (x === y ? 1 : 0)));
-      }
-    }
+    const worst = orthogonalityLoss(blocked, rows, cols, new Set([40]));
     assert.ok(worst < 1e-6, `max |Q^T Q - I| = ${worst}`);
-    assert.equal(dot(blocked, 40, 40), 0);
+    assert.equal(columnDot(blocked, blocked, rows, cols, 40), 0);
     // The leading columns are well determined, so both sweeps give them, to f32 rounding.
     for (let x = 0; x < 8; x++) assert.ok(Math.abs(columnDot(blocked, plain, rows, cols, x) - 1) < 1e-5, `column ${x}`);
   });
@@ -220,9 +202,21 @@ describe('building blocks of the randomized SVD', () => {
   });
 });
 
-/** The dot product of column x of one row-major basis with column x of another. */
-function columnDot(p: Float32Array, q: Float32Array, rows: number, cols: number, x: number): number {
+/** The dot product of column x of one row-major (rows x cols) basis with column y of another. */
+function columnDot(p: Float32Array, q: Float32Array, rows: number, cols: number, x: number, y = x): number {
   let sum = 0;
-  for (let i = 0; i < rows; i++) sum += p[i * cols + x]! * q[i * cols + x]!;
+  for (let i = 0; i < rows; i++) sum += p[i * cols + x]! * q[i * cols + y]!;
   return sum;
+}
+
+/** max |Q^T Q - I| over the columns not skipped. */
+function orthogonalityLoss(q: Float32Array, rows: number, cols: number, skip: ReadonlySet<number> = new Set()): number {
+  let worst = 0;
+  for (let x = 0; x < cols; x++) {
+    for (let y = x; y < cols; y++) {
+      if (skip.has(x) || skip.has(y)) continue;
+      worst = Math.max(worst, Math.abs(columnDot(q, q, rows, cols, x, y) - (x === y ? 1 : 0)));
+    }
+  }
+  return worst;
 }
