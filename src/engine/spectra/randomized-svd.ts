@@ -85,22 +85,25 @@ export async function randomizedSingularValues(
  */
 function gramOfColumns(matrix: Float32Array, rows: number, cols: number): Float64Array {
   const gram = new Float64Array(cols * cols);
-  const [r0, r1, r2, r3] = Array.from({ length: 4 }, () => new Float64Array(cols));
+  const r0 = new Float64Array(cols);
+  const r1 = new Float64Array(cols);
+  const r2 = new Float64Array(cols);
+  const r3 = new Float64Array(cols);
   for (let i = 0; i < rows; i += 4) {
     // Rows past the end read as zeros.
     for (let j = 0; j < cols; j++) {
-      r0![j] = matrix[i * cols + j]!;
-      r1![j] = i + 1 < rows ? matrix[(i + 1) * cols + j]! : 0;
-      r2![j] = i + 2 < rows ? matrix[(i + 2) * cols + j]! : 0;
-      r3![j] = i + 3 < rows ? matrix[(i + 3) * cols + j]! : 0;
+      r0[j] = matrix[i * cols + j]!;
+      r1[j] = i + 1 < rows ? matrix[(i + 1) * cols + j]! : 0;
+      r2[j] = i + 2 < rows ? matrix[(i + 2) * cols + j]! : 0;
+      r3[j] = i + 3 < rows ? matrix[(i + 3) * cols + j]! : 0;
     }
     for (let a = 0; a < cols; a++) {
-      const s0 = r0![a]!;
-      const s1 = r1![a]!;
-      const s2 = r2![a]!;
-      const s3 = r3![a]!;
+      const s0 = r0[a]!;
+      const s1 = r1[a]!;
+      const s2 = r2[a]!;
+      const s3 = r3[a]!;
       const offset = a * cols;
-      for (let b = a; b < cols; b++) gram[offset + b] = gram[offset + b]! + s0 * r0![b]! + s1 * r1![b]! + s2 * r2![b]! + s3 * r3![b]!;
+      for (let b = a; b < cols; b++) gram[offset + b] = gram[offset + b]! + s0 * r0[b]! + s1 * r1[b]! + s2 * r2[b]! + s3 * r3[b]!;
     }
   }
   for (let a = 0; a < cols; a++) {

@@ -78,7 +78,7 @@ function encodeVarint(value: number): Uint8Array {
 }
 
 /** ValueInfoProto of a 2-D tensor whose dimensions are named, not fixed. */
-function matrixValueInfo(name: string, rowsParam: string, colsParam: string, elementType: GemmElementType = 'float'): ProtoWriter {
+function matrixValueInfo(name: string, rowsParam: string, colsParam: string, elementType: GemmElementType): ProtoWriter {
   const shape = new ProtoWriter()
     .message(1, new ProtoWriter().string(2, rowsParam))
     .message(1, new ProtoWriter().string(2, colsParam));
