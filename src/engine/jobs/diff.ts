@@ -1,3 +1,4 @@
+import type { ElementwiseKernels } from '../kernels/kernels';
 import { withJobKernels } from './job-kernels';
 import type { DiffOptions, DiffResult, JobCallbacks } from '../../shared/jobs';
 import { runDeltaPass } from './delta-pass';
@@ -26,9 +27,12 @@ export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}
     const pairs: TensorPair[] = [...residual.tensors.values()].map((ref) => ({
       name: ref.name, b: ref, status: 'changed', comparable: true, arithmetic: isArithmetic(ref.dtype), shape: ref.shape,
     }));
-    const tensors = await withJobKernels((kernels) => runDeltaPass(pairs, kernels, callbacks));
-    const report = buildDiffReport(options.a, undefined, tensors, { config: null, tokenizer: null });
-    await addSpectra(report, pairs, options, callbacks, host);
+    const report = await withJobKernels(async (kernels) => {
+      const tensors = await runDeltaPass(pairs, kernels, callbacks);
+      const report = buildDiffReport(options.a, undefined, tensors, { config: null, tokenizer: null });
+      await addSpectra(report, pairs, kernels, options, callbacks, host);
+      return report;
+    });
     return { kind: 'diff', report, seconds: (performance.now() - started) / 1000 };
   }
   const [a, b] = await openInputs([options.a, options.b] as const, callbacks);
@@ -38,19 +42,24 @@ export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}
     onlyInB: { severity: 'info', resolution: 'only in B' },
     resolveTiedHead: true,
   });
-  const tensors = await withJobKernels((kernels) => runDeltaPass(pairs, kernels, callbacks));
-  const report = buildDiffReport(options.a, options.b, tensors, sides);
-  await addSpectra(report, pairs, options, callbacks, host);
+  const report = await withJobKernels(async (kernels) => {
+    const tensors = await runDeltaPass(pairs, kernels, callbacks);
+    const report = buildDiffReport(options.a, options.b, tensors, sides);
+    await addSpectra(report, pairs, kernels, options, callbacks, host);
+    return report;
+  });
   return { kind: 'diff', report, seconds: (performance.now() - started) / 1000 };
 }
 
-async function addSpectra(report: DiffReport, pairs: readonly TensorPair[], options: DiffOptions, callbacks: JobCallbacks, host: DiffHost): Promise<void> {
+async function addSpectra(
+  report: DiffReport, pairs: readonly TensorPair[], kernels: ElementwiseKernels, options: DiffOptions, callbacks: JobCallbacks, host: DiffHost,
+): Promise<void> {
   if (!options.spectra) return;
   // The phase starts before the backend loads: onnxruntime-node can take a second, and hosts say which provider it chose.
   callbacks.onProgress?.({ phase: 'spectra', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
   const { backend, message } = await (host.loadSpectraBackend ?? loadJsSpectraBackend)(options.spectraBackend ?? 'auto');
   try {
-    await runSpectraPass(pairs, report.tensors, backend, { rank: options.spectraRank, signal: callbacks.signal }, callbacks);
+    await runSpectraPass(pairs, report.tensors, backend, kernels, { rank: options.spectraRank, signal: callbacks.signal }, callbacks);
     report.spectraProvider = message;
   } finally {
     await backend.dispose?.();

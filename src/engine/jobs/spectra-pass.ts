@@ -1,13 +1,11 @@
-import { open, type FileHandle } from 'node:fs/promises';
-import type { TensorRef } from '../checkpoint/checkpoint-types';
 import { isSurgeonError, SurgeonError } from '../errors';
-import { bf16BitsToF32Bits } from '../numerics/bfloat16';
-import { f16BitsToF32Bits } from '../numerics/float16';
+import type { ElementwiseKernels } from '../kernels/kernels';
 import { createJsMatrixBackend } from '../spectra/js-matrix-backend';
 import type { MatrixBackend } from '../spectra/matrix-backend';
 import { fitsSpectralBudget, spectralStats } from '../spectra/spectral-stats';
 import type { JobCallbacks, SpectraBackendPreference } from '../../shared/jobs';
 import type { TensorReport } from '../../shared/report';
+import { DeltaMatrixReader } from './delta-matrix-reader';
 import type { TensorPair } from './pair-tensors';
 
 /**
@@ -29,12 +27,6 @@ export function checkSpectraRank(rank: number | undefined): void {
     throw new SurgeonError('usage', `the spectra rank must be a whole number from 1 to ${MAX_SPECTRA_PASS_RANK}, not ${rank}`);
   }
 }
-
-/**
- * Bytes read from one side at a time. The delta matrix itself is held whole (the SVD needs it),
- * so the reads only need to stay small next to it.
- */
-const READ_CHUNK_BYTES = 16 * 1024 * 1024;
 
 export interface LoadedSpectraBackend {
   backend: MatrixBackend;
@@ -79,6 +71,7 @@ export async function runSpectraPass(
   pairs: readonly TensorPair[],
   reports: readonly TensorReport[],
   backend: MatrixBackend,
+  kernels: ElementwiseKernels,
   options: SpectraPassOptions = {},
   callbacks: Pick<JobCallbacks, 'onTensor' | 'onProgress'> = {},
 ): Promise<string[]> {
@@ -88,7 +81,7 @@ export async function runSpectraPass(
   let bytesDone = 0;
   const progress = (tensorsDone: number, tensor?: string): void =>
     callbacks.onProgress?.({ phase: 'spectra', bytesDone, bytesTotal, tensorsDone, tensorsTotal: wanted.length, ...(tensor !== undefined ? { tensor } : {}) });
-  const handles = new Map<string, FileHandle>();
+  const reader = new DeltaMatrixReader(kernels);
   const done: string[] = [];
   try {
     for (const [index, pair] of wanted.entries()) {
@@ -96,7 +89,7 @@ export async function runSpectraPass(
       if (options.signal?.aborted) throw new SurgeonError('cancelled', 'the spectral pass was cancelled', undefined, pair.name);
       progress(index, pair.name);
       const [rows, cols] = pair.shape as [number, number];
-      const delta = await readDeltaMatrix(pair, handles);
+      const delta = await reader.read(pair);
       const requested = Math.min(options.rank ?? DEFAULT_SPECTRA_PASS_RANK, rows, cols);
       try {
         const stats = await spectralStats(delta, rows, cols, { backend, k: requested, signal: options.signal, tensor: pair.name });
@@ -117,7 +110,7 @@ export async function runSpectraPass(
     }
     progress(wanted.length);
   } finally {
-    await Promise.all([...handles.values()].map((handle) => handle.close()));
+    await reader.close();
   }
   return done;
 }
@@ -125,58 +118,4 @@ export async function runSpectraPass(
 /** Bytes of the f32 delta matrix: the unit of the pass's progress, roughly proportional to its work. */
 function deltaBytes(pair: TensorPair): number {
   return pair.shape[0]! * pair.shape[1]! * Float32Array.BYTES_PER_ELEMENT;
-}
-
-/** B - A as a row-major f32 matrix of pair.shape; rows a side lacks read as zeros. */
-export async function readDeltaMatrix(pair: TensorPair, handles: Map<string, FileHandle> = new Map()): Promise<Float32Array> {
-  const delta = new Float32Array(pair.shape[0]! * pair.shape[1]!);
-  if (pair.b !== undefined) await accumulate(delta, pair.b, 1, handles, pair.name);
-  if (pair.a !== undefined) await accumulate(delta, pair.a, -1, handles, pair.name);
-  return delta;
-}
-
-/**
- * delta[i] += sign * side[i] over the side's elements, each widened to f32. Adding B to zeros is
- * exact, and one f64 subtraction of two f32 values rounded to f32 is the f32 subtraction, so the
- * result holds the same bits as PyTorch's b.float() - a.float().
- */
-async function accumulate(delta: Float32Array, ref: TensorRef, sign: 1 | -1, handles: Map<string, FileHandle>, tensor: string): Promise<void> {
-  const elementBytes = ref.dtype === 'F64' ? 8 : ref.dtype === 'F32' ? 4 : ref.dtype === 'BF16' || ref.dtype === 'F16' ? 2 : 0;
-  if (elementBytes === 0) throw new SurgeonError('usage', `dtype ${ref.dtype} has no spectrum`, ref.file.path, tensor);
-  if (ref.elementCount > delta.length) {
-    throw new SurgeonError('shape-mismatch', `${ref.elementCount} elements do not fit a ${delta.length}-element matrix`, ref.file.path, tensor);
-  }
-  let handle = handles.get(ref.file.path);
-  if (handle === undefined) {
-    handle = await open(ref.file.path, 'r');
-    handles.set(ref.file.path, handle);
-  }
-  const chunkElements = Math.floor(READ_CHUNK_BYTES / elementBytes);
-  const buffer = new ArrayBuffer(Math.min(ref.elementCount, chunkElements) * elementBytes);
-  const bytes = new Uint8Array(buffer);
-  const bitsScratch = new Uint32Array(1);
-  const asFloat = new Float32Array(bitsScratch.buffer);
-  for (let start = 0; start < ref.elementCount; start += chunkElements) {
-    const count = Math.min(chunkElements, ref.elementCount - start);
-    const length = count * elementBytes;
-    const { bytesRead } = await handle.read(bytes, 0, length, ref.offset + start * elementBytes);
-    if (bytesRead !== length) throw new SurgeonError('file-length', `read ${bytesRead} of ${length} bytes`, ref.file.path, tensor);
-    // Safetensors is little-endian, as is every host Node runs on.
-    if (ref.dtype === 'F32' || ref.dtype === 'F64') {
-      const values = ref.dtype === 'F32' ? new Float32Array(buffer, 0, count) : new Float64Array(buffer, 0, count);
-      // F64 values narrow to f32 first (round to nearest even on the Float32Array store), as .float() does.
-      for (let i = 0; i < count; i++) {
-        const value = ref.dtype === 'F64' ? Math.fround(values[i]!) : values[i]!;
-        delta[start + i] = sign > 0 ? delta[start + i]! + value : delta[start + i]! - value;
-      }
-    } else {
-      const halves = new Uint16Array(buffer, 0, count);
-      const widen = ref.dtype === 'BF16' ? bf16BitsToF32Bits : f16BitsToF32Bits;
-      for (let i = 0; i < count; i++) {
-        bitsScratch[0] = widen(halves[i]!);
-        const value = asFloat[0]!;
-        delta[start + i] = sign > 0 ? delta[start + i]! + value : delta[start + i]! - value;
-      }
-    }
-  }
 }

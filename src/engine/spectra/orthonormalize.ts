@@ -16,8 +16,8 @@ const DEPENDENT_COLUMN_RATIO = 1e-10;
  * that only has to span the right range for the next product and costs half as much. Returned
  * row-major float32 for the next product; columns found dependent are zero.
  */
-export function orthonormalColumns(matrix: Float32Array, rows: number, cols: number, passes: 1 | 2 = 2): Float32Array {
-  const columns = columnMajor(matrix, rows, cols);
+export function orthonormalColumns(matrix: Float32Array, rows: number, cols: number, passes: 1 | 2 = 2, scratch?: Float64Scratch): Float32Array {
+  const columns = columnMajor(matrix, rows, cols, scratch);
   for (let pass = 0; pass < passes; pass++) gramSchmidtSweep(columns, rows, 0, cols, columnNorms(columns, rows, cols));
   return rowMajor(columns, rows, cols);
 }
@@ -41,8 +41,9 @@ export async function orthonormalColumnsBlocked(
   cols: number,
   passes: 1 | 2,
   products: Float64Products,
+  scratch?: Float64Scratch,
 ): Promise<Float32Array> {
-  const columns = columnMajor(matrix, rows, cols);
+  const columns = columnMajor(matrix, rows, cols, scratch);
   for (let pass = 0; pass < passes; pass++) {
     const norms = columnNorms(columns, rows, cols);
     for (let start = 0; start < cols; start += BLOCK_COLUMNS) {
@@ -59,11 +60,24 @@ export async function orthonormalColumnsBlocked(
   return rowMajor(columns, rows, cols);
 }
 
-/** Column-major f64 (the row-major transpose) so that every column operation runs over contiguous memory. */
-export function columnMajor(matrix: Float32Array, rows: number, cols: number): Float64Array {
-  const columns = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) columns[j * rows + i] = matrix[i * cols + j]!;
+/**
+ * Rows per tile of the transposes below: a column then takes 16 consecutive f64 (two cache lines)
+ * per visit instead of one element a page apart, about ten times faster for a 8192 x 74 panel.
+ */
+const TRANSPOSE_TILE_ROWS = 16;
+
+/**
+ * Column-major f64 (the row-major transpose) so that every column operation runs over contiguous
+ * memory; into `scratch` when given.
+ */
+export function columnMajor(matrix: Float32Array, rows: number, cols: number, scratch?: Float64Scratch): Float64Array {
+  const columns = scratch?.take(rows * cols) ?? new Float64Array(rows * cols);
+  for (let top = 0; top < rows; top += TRANSPOSE_TILE_ROWS) {
+    const bottom = Math.min(rows, top + TRANSPOSE_TILE_ROWS);
+    for (let j = 0; j < cols; j++) {
+      const column = j * rows;
+      for (let i = top; i < bottom; i++) columns[column + i] = matrix[i * cols + j]!;
+    }
   }
   return columns;
 }
@@ -71,10 +85,29 @@ export function columnMajor(matrix: Float32Array, rows: number, cols: number): F
 /** Row-major float32 for the next product. */
 function rowMajor(columns: Float64Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) out[i * cols + j] = columns[j * rows + i]!;
+  for (let top = 0; top < rows; top += TRANSPOSE_TILE_ROWS) {
+    const bottom = Math.min(rows, top + TRANSPOSE_TILE_ROWS);
+    for (let j = 0; j < cols; j++) {
+      const column = j * rows;
+      for (let i = top; i < bottom; i++) out[i * cols + j] = columns[column + i]!;
+    }
   }
   return out;
+}
+
+/**
+ * One f64 array lent to the column-major copies of a matrix's panels in turn. A fresh array per
+ * panel would fault its pages in anew: 3-5 ms of a 4.8 MB panel on a 2-core VM, more than the
+ * transpose itself.
+ */
+export class Float64Scratch {
+  private storage = new Float64Array(0);
+
+  /** `length` elements, valid until the next take; their values are whatever the last user left. */
+  take(length: number): Float64Array {
+    if (this.storage.length < length) this.storage = new Float64Array(length);
+    return this.storage.subarray(0, length);
+  }
 }
 
 /**

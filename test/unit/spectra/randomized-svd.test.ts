@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createJsMatrixBackend } from '../../../src/engine/spectra/js-matrix-backend';
-import { orthonormalColumns, orthonormalColumnsBlocked } from '../../../src/engine/spectra/orthonormalize';
+import { Float64Scratch, orthonormalColumns, orthonormalColumnsBlocked } from '../../../src/engine/spectra/orthonormalize';
 import { randomizedSingularValues } from '../../../src/engine/spectra/randomized-svd';
 import { symmetricEigenvalues } from '../../../src/engine/spectra/symmetric-eigenvalues';
 import { gaussianMatrix, jacobiSingularValues, matrixWithSpectrum, randomOrthonormalColumns, referenceFloat64Products, spectralProduct } from './reference-linear-algebra';
@@ -138,6 +138,18 @@ describe('building blocks of the randomized SVD', () => {
     }
     const expected = Float32Array.from({ length: rows * cols }, (_, index) => columns[index % cols]![Math.floor(index / cols)]!);
     assert.deepEqual(orthonormalColumns(matrix, rows, cols, 1), expected);
+  });
+
+  it('a scratch lent from panel to panel changes no bit: a smaller panel after a larger one, plain and blocked', async () => {
+    const scratch = new Float64Scratch();
+    const large = gaussianMatrix(70, 40, 5);
+    const small = gaussianMatrix(33, 36, 6);
+    const expectedLarge = orthonormalColumns(large, 70, 40, 2);
+    assert.deepEqual(orthonormalColumns(large, 70, 40, 2, scratch), expectedLarge);
+    assert.deepEqual(orthonormalColumns(small, 33, 36, 2, scratch), orthonormalColumns(small, 33, 36, 2));
+    const blockedSmall = await orthonormalColumnsBlocked(small, 33, 36, 2, referenceFloat64Products);
+    assert.deepEqual(await orthonormalColumnsBlocked(large, 70, 40, 2, referenceFloat64Products, scratch), await orthonormalColumnsBlocked(large, 70, 40, 2, referenceFloat64Products));
+    assert.deepEqual(await orthonormalColumnsBlocked(small, 33, 36, 2, referenceFloat64Products, scratch), blockedSmall);
   });
 
   it('two passes keep an ill-conditioned basis orthonormal to f32 rounding', () => {
