@@ -1,6 +1,7 @@
 /**
- * Spectral statistics on onnxruntime-node (CPU, or CUDA where present) against plain JavaScript,
- * on residual-like matrices: a decaying low-rank part plus noise.
+ * Spectral statistics on onnxruntime-node (CPU, or CUDA where present) against the built-in
+ * WebAssembly SIMD products and plain JavaScript, on residual-like matrices: a decaying low-rank
+ * part plus noise.
  *
  *   npx tsx bench/spectra.ts [--sizes 1024x1024,2048x2048,4096x4096] [--k 64] [--no-js]
  *

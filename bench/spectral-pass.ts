@@ -1,11 +1,14 @@
 /**
- * The spectral pass (randomised SVD of a residual matrix) timed on onnxruntime-node's CPU provider
- * and on plain JavaScript, on the same residual-like matrices: a decaying low-rank part plus noise.
+ * The spectral pass (randomised SVD of a residual matrix) timed on onnxruntime-node's CPU provider,
+ * on the built-in WebAssembly SIMD products and on plain JavaScript, on the same residual-like
+ * matrices: a decaying low-rank part plus noise.
  */
 import { performance } from 'node:perf_hooks';
+import { createJsMatrixBackend } from '../src/engine/spectra/js-matrix-backend';
 import type { MatrixBackend } from '../src/engine/spectra/matrix-backend';
 import { seededGaussianMatrix } from '../src/engine/spectra/seeded-gaussian';
 import { spectralStats, type SpectralStats } from '../src/engine/spectra/spectral-stats';
+import { createWasmMatrixBackend } from '../src/engine/spectra/wasm-matrix-backend';
 import { loadMatrixBackend } from '../src/worker/backends/load-matrix-backend';
 
 /** Rank of the planted signal and the noise level relative to it, roughly like a fine-tune delta. */
@@ -82,11 +85,15 @@ export interface SpectralRun {
   rows: SpectralRow[];
 }
 
-/** Times the spectral pass per size on ONNX Runtime (when it loads) and on plain JS (unless `withJs` is false). */
+/**
+ * Times the spectral pass per size on ONNX Runtime (when it loads), on WebAssembly SIMD, and on
+ * plain JS (unless `withJs` is false).
+ */
 export async function measureSpectralPass(sizes: ReadonlyArray<readonly [number, number]>, k: number, withJs = true): Promise<SpectralRun> {
   const ort = await loadMatrixBackend('auto');
-  const backends: MatrixBackend[] = ort.backend.name === 'js' ? [] : [ort.backend];
-  if (withJs || backends.length === 0) backends.push((await loadMatrixBackend('js')).backend);
+  const backends: MatrixBackend[] = ort.backend.name === 'onnxruntime-node' ? [ort.backend] : [];
+  backends.push(createWasmMatrixBackend());
+  if (withJs) backends.push(createJsMatrixBackend());
   const rows: SpectralRow[] = [];
   for (const [rowCount, cols] of sizes) {
     const matrix = residualLikeMatrix(rowCount, cols);

@@ -96,7 +96,7 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .option('--download', 'fetch Hub ids that are not in the local cache into it first')
     .option('--json', 'print one JSON result object to stdout')
     .option('--spectra', 'also the spectrum of every 2-D float delta: effective rank, energy at rank 8/16/64 (and 256 with --spectra-rank 256)')
-    .addOption(new Option('--spectra-backend <backend>', 'where the spectral products run (implies --spectra)').choices(SPECTRA_BACKENDS).default('auto').implies({ spectra: true }))
+    .addOption(new Option('--spectra-backend <backend>', 'where the spectral products run: onnxruntime-node when installed (auto), only there (ort), or built in: WebAssembly SIMD, else plain JavaScript (js); implies --spectra').choices(SPECTRA_BACKENDS).default('auto').implies({ spectra: true }))
     .addOption(
       new Option('--spectra-rank <k>', 'singular values per matrix, 1 to 1024: 64 gives the energy at rank 8/16/64, 256 also at rank 256 (3 to 5 times the time; implies --spectra)')
         .argParser(parseWholeNumber)

@@ -10,7 +10,7 @@ import type { DiffReport } from '../../shared/report';
 
 /** What the host lends the job; the engine itself never loads onnxruntime-node. */
 export interface DiffHost {
-  /** Loads the spectral backend when options.spectra is set; plain JavaScript when absent. */
+  /** Loads the spectral backend when options.spectra is set; the built-in products when absent. */
   loadSpectraBackend?: SpectraBackendLoader;
 }
 

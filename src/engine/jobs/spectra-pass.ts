@@ -1,6 +1,6 @@
 import { isSurgeonError, SurgeonError } from '../errors';
 import type { ElementwiseKernels } from '../kernels/kernels';
-import { createJsMatrixBackend } from '../spectra/js-matrix-backend';
+import { createBuiltInMatrixBackend } from '../spectra/built-in-matrix-backend';
 import type { MatrixBackend } from '../spectra/matrix-backend';
 import { fitsSpectralBudget, spectralStats } from '../spectra/spectral-stats';
 import type { JobCallbacks, SpectraBackendPreference } from '../../shared/jobs';
@@ -40,12 +40,13 @@ export interface LoadedSpectraBackend {
  */
 export type SpectraBackendLoader = (preference: SpectraBackendPreference) => Promise<LoadedSpectraBackend>;
 
-/** The loader of a host that offers no onnxruntime-node: plain JavaScript, or a refusal for 'ort'. */
+/** The loader of a host that offers no onnxruntime-node: the built-in products, or a refusal for 'ort'. */
 export const loadJsSpectraBackend: SpectraBackendLoader = async (preference) => {
   if (preference === 'ort') {
     throw new SurgeonError('usage', 'this host does not load onnxruntime-node; use the js or auto spectra backend');
   }
-  return { backend: createJsMatrixBackend(), message: 'Spectra on plain JavaScript' };
+  const backend = createBuiltInMatrixBackend();
+  return { backend, message: `Spectra on ${backend.provider}` };
 };
 
 export interface SpectraPassOptions {

@@ -6,7 +6,7 @@ import { SurgeonError } from '../errors';
  * aShape[0] === bShape[0]. The result is row-major too.
  */
 export interface MatrixBackend {
-  /** Short identifier: 'js' or 'onnxruntime-node'. */
+  /** Short identifier: 'js', 'wasm-simd' or 'onnxruntime-node'. */
   readonly name: string;
   /** The hardware path that ran the products, in words a user can check ('CPU', 'CUDA'). */
   readonly provider: string;

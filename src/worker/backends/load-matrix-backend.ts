@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { SurgeonError } from '../../engine/errors';
-import { createJsMatrixBackend } from '../../engine/spectra/js-matrix-backend';
+import { createBuiltInMatrixBackend } from '../../engine/spectra/built-in-matrix-backend';
 import type { MatrixBackend } from '../../engine/spectra/matrix-backend';
 import { createOrtMatrixBackend, type OrtModule } from './ort-matrix-backend';
 
@@ -67,16 +67,17 @@ function nvidiaGpuPresent(): boolean {
 
 /**
  * The backend of the spectral pass. 'auto' prefers onnxruntime-node (CUDA when its provider
- * binaries and a GPU are present, else CPU) and falls back to plain JavaScript when the optional
- * dependency is missing or does not start; 'ort' refuses instead of falling back; 'js' never
- * loads onnxruntime-node.
+ * binaries and a GPU are present, else CPU) and falls back to the built-in products (WebAssembly
+ * SIMD, else plain JavaScript) when the optional dependency is missing or does not start; 'ort'
+ * refuses instead of falling back; 'js' never loads onnxruntime-node.
  */
 export async function loadMatrixBackend(
   preference: MatrixBackendPreference,
   hooks: MatrixBackendLoaderHooks = {},
 ): Promise<LoadedMatrixBackend> {
   if (preference === 'js') {
-    return { backend: createJsMatrixBackend(), message: 'Spectra on plain JavaScript (onnxruntime-node not requested)' };
+    const backend = createBuiltInMatrixBackend();
+    return { backend, message: `Spectra on ${backend.provider} (onnxruntime-node not requested)` };
   }
   let ort: OrtModule;
   try {
@@ -85,7 +86,8 @@ export async function loadMatrixBackend(
     if (preference === 'ort') {
       throw new SurgeonError('usage', `onnxruntime-node is not installed or cannot load: ${describe(error)}`);
     }
-    return { backend: createJsMatrixBackend(), message: 'onnxruntime-node not installed: plain JavaScript' };
+    const backend = createBuiltInMatrixBackend();
+    return { backend, message: `onnxruntime-node not installed: ${backend.provider}` };
   }
   quietOnnxRuntimeLog(ort);
   let cudaFailure: string | undefined;
@@ -105,7 +107,8 @@ export async function loadMatrixBackend(
     if (preference === 'ort') {
       throw new SurgeonError('usage', `onnxruntime-node did not start: ${describe(error)}`);
     }
-    return { backend: createJsMatrixBackend(), message: `onnxruntime-node did not start (${describe(error)}): plain JavaScript` };
+    const backend = createBuiltInMatrixBackend();
+    return { backend, message: `onnxruntime-node did not start (${describe(error)}): ${backend.provider}` };
   }
 }
 

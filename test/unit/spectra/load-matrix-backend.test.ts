@@ -40,20 +40,20 @@ function withoutCudaBinaries(ort: OrtModule): OrtModule {
 }
 
 describe('choosing the matrix backend', () => {
-  it("uses plain JavaScript for 'js' without loading onnxruntime-node", async () => {
+  it("uses the built-in WebAssembly SIMD products for 'js' without loading onnxruntime-node", async () => {
     let imported = false;
     const { backend, message } = await loadMatrixBackend('js', { importOrt: async () => { imported = true; return missingOrt(); } });
     assert.equal(imported, false);
-    assert.equal(backend.name, 'js');
-    assert.match(message, /plain JavaScript/);
+    assert.equal(backend.name, 'wasm-simd');
+    assert.equal(message, 'Spectra on WebAssembly SIMD (onnxruntime-node not requested)');
   });
 
-  it("falls back to plain JavaScript under 'auto' when onnxruntime-node is not installed, and computes the same statistics", async () => {
+  it("falls back to the built-in products under 'auto' when onnxruntime-node is not installed, and computes the same statistics", async () => {
     const { backend, message } = await loadMatrixBackend('auto', { importOrt: missingOrt });
-    assert.equal(message, 'onnxruntime-node not installed: plain JavaScript');
+    assert.equal(message, 'onnxruntime-node not installed: WebAssembly SIMD');
     const matrix = matrixWithSpectrum(60, 50, [4, 2, 1], 3);
     const stats = await spectralStats(matrix, 60, 50, { backend, k: 3 });
-    assert.equal(stats.provider, 'plain JavaScript');
+    assert.equal(stats.provider, 'WebAssembly SIMD');
     stats.singularValues.forEach((value, i) => assert.ok(Math.abs(value - [4, 2, 1][i]!) < 4e-5, `s_${i + 1} = ${value}`));
   });
 
@@ -68,8 +68,8 @@ describe('choosing the matrix backend', () => {
       InferenceSession: { create: async () => { throw new Error('no provider could run the model'); } },
     };
     const auto = await loadMatrixBackend('auto', { importOrt: async () => broken, gpuPresent: () => false });
-    assert.equal(auto.backend.name, 'js');
-    assert.match(auto.message, /^onnxruntime-node did not start \(no provider could run the model\): plain JavaScript$/);
+    assert.equal(auto.backend.name, 'wasm-simd');
+    assert.match(auto.message, /^onnxruntime-node did not start \(no provider could run the model\): WebAssembly SIMD$/);
     await assert.rejects(loadMatrixBackend('ort', { importOrt: async () => broken, gpuPresent: () => false }), /did not start/);
   });
 
@@ -115,7 +115,7 @@ describe('choosing the matrix backend', () => {
     assert.equal(child.stderr, '');
   });
 
-  it('gives the same statistics on onnxruntime-node as on plain JavaScript', async (t) => {
+  it('gives the same statistics on onnxruntime-node as on the built-in products', async (t) => {
     const ort = await realOrt();
     if (ort === undefined) return t.skip('onnxruntime-node is not installed here');
     const viaOrt = await loadMatrixBackend('ort', { importOrt: async () => ort, gpuPresent: () => false });

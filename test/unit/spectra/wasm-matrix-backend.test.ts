@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isSurgeonError } from '../../../src/engine/errors';
+import { createBuiltInMatrixBackend } from '../../../src/engine/spectra/built-in-matrix-backend';
+import { createJsMatrixBackend } from '../../../src/engine/spectra/js-matrix-backend';
+import { spectralStats } from '../../../src/engine/spectra/spectral-stats';
+import { createWasmMatrixBackend, type ProductBlocks } from '../../../src/engine/spectra/wasm-matrix-backend';
+import { gaussianMatrix, matrixWithSpectrum, referenceProduct } from './reference-linear-algebra';
+
+/** Blocks small enough that the cases below cross every block edge, with odd row counts in the last block. */
+const SMALL_BLOCKS: ProductBlocks = { direct: { rows: 6, depth: 5 }, transposed: { rows: 10, depth: 3 } };
+
+/** Operands with exact zeros, negative zeros, subnormals and large values mixed into Gaussian entries. */
+function awkwardMatrix(rows: number, cols: number, seed: number): Float32Array {
+  const matrix = gaussianMatrix(rows, cols, seed);
+  const specials = [0, -0, 1e-40, -3e-42, 6e4, -1e-30];
+  for (let i = seed % 5; i < matrix.length; i += 7) matrix[i] = specials[i % specials.length]!;
+  return matrix;
+}
+
+function assertSameBits(actual: Float32Array, expected: Float32Array, label: string): void {
+  assert.equal(actual.length, expected.length, label);
+  const actualBits = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
+  const expectedBits = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    if (actualBits[i] !== expectedBits[i]) assert.fail(`${label}: element ${i} is ${actual[i]}, the JS backend gives ${expected[i]}`);
+  }
+}
+
+describe('WebAssembly SIMD matrix backend', () => {
+  const js = createJsMatrixBackend();
+  const shapes: Array<{ m: number; k: number; n: number }> = [
+    { m: 1, k: 1, n: 1 },
+    { m: 7, k: 13, n: 5 },
+    { m: 33, k: 17, n: 74 },
+    { m: 40, k: 9, n: 16 },
+    { m: 130, k: 257, n: 7 },
+  ];
+
+  for (const blocks of [SMALL_BLOCKS, undefined]) {
+    const backend = createWasmMatrixBackend(blocks);
+    for (const { m, k, n } of shapes) {
+      it(`gives the JS backend's bits for A @ B and A^T @ B, ${m} x ${k} by ${n} columns, ${blocks ? 'small' : 'default'} blocks`, async () => {
+        const a = awkwardMatrix(m, k, m + k + n);
+        const b = awkwardMatrix(k, n, m * 3 + n);
+        assertSameBits(await backend.matmul(a, [m, k], b, [k, n]), await js.matmul(a, [m, k], b, [k, n]), 'A @ B');
+        const c = awkwardMatrix(m, n, k * 5 + 1);
+        assertSameBits(await backend.matmul(a, [m, k], c, [m, n], true), await js.matmul(a, [m, k], c, [m, n], true), 'A^T @ C');
+      });
+    }
+  }
+
+  it('rounds the exact product once (an independent f64 reference)', async () => {
+    const a = gaussianMatrix(21, 300, 4);
+    const b = gaussianMatrix(300, 11, 5);
+    const product = await createWasmMatrixBackend(SMALL_BLOCKS).matmul(a, [21, 300], b, [300, 11]);
+    const exact = referenceProduct(a, [21, 300], b, [300, 11], false);
+    exact.forEach((value, i) => assert.ok(Math.abs(product[i]! - value) <= 2 ** -24 * Math.abs(value) * 1.0001, `element ${i}`));
+  });
+
+  it('keeps no state between products: a smaller product after a larger one, and memory left dirty', async () => {
+    const backend = createWasmMatrixBackend(SMALL_BLOCKS);
+    const large = { a: awkwardMatrix(50, 40, 1), b: awkwardMatrix(40, 30, 2) };
+    const small = { a: awkwardMatrix(5, 3, 3), b: awkwardMatrix(3, 2, 4) };
+    const expectedSmall = await js.matmul(small.a, [5, 3], small.b, [3, 2]);
+    await backend.matmul(large.a, [50, 40], large.b, [40, 30]);
+    assertSameBits(await backend.matmul(small.a, [5, 3], small.b, [3, 2]), expectedSmall, 'small after large');
+    assertSameBits(await backend.matmul(large.a, [50, 40], large.b, [40, 30]), await js.matmul(large.a, [50, 40], large.b, [40, 30]), 'large again');
+  });
+
+  it('returns zeros for an empty shared dimension and empty results for empty operands', async () => {
+    const backend = createWasmMatrixBackend();
+    assert.deepEqual(await backend.matmul(new Float32Array(0), [2, 0], new Float32Array(0), [0, 3]), new Float32Array(6));
+    assert.deepEqual(await backend.matmul(new Float32Array(0), [0, 3], new Float32Array(6), [3, 2]), new Float32Array(0));
+    assert.deepEqual(await backend.matmul(new Float32Array(0), [0, 3], new Float32Array(0), [0, 2], true), new Float32Array(6));
+  });
+
+  it('refuses operands that do not fit their shapes or each other', async () => {
+    const backend = createWasmMatrixBackend();
+    const a = new Float32Array(6);
+    await assert.rejects(backend.matmul(a, [2, 3], new Float32Array(8), [4, 2]), (error) => isSurgeonError(error) && error.rule === 'shape-mismatch');
+    await assert.rejects(backend.matmul(a, [2, 2], new Float32Array(4), [2, 2]), (error) => isSurgeonError(error) && error.rule === 'usage');
+  });
+
+  it('gives the spectral statistics the same bits as plain JavaScript', async () => {
+    const matrix = matrixWithSpectrum(120, 90, Array.from({ length: 40 }, (_, i) => 0.8 ** i), 9);
+    const viaWasm = await spectralStats(matrix, 120, 90, { backend: createWasmMatrixBackend(), k: 16, seed: 3 });
+    const viaJs = await spectralStats(matrix, 120, 90, { backend: js, k: 16, seed: 3 });
+    assert.deepEqual(viaWasm.singularValues, viaJs.singularValues);
+    assert.equal(viaWasm.provider, 'WebAssembly SIMD');
+    assert.equal(viaJs.provider, 'plain JavaScript');
+  });
+
+  it('is the built-in backend where the runtime has WebAssembly SIMD, plain JavaScript otherwise', () => {
+    assert.equal(createBuiltInMatrixBackend().name, 'wasm-simd');
+    assert.equal(createBuiltInMatrixBackend(false).name, 'js');
+  });
+});
