@@ -8,7 +8,8 @@ import { createJsMatrixBackend } from '../src/engine/spectra/js-matrix-backend';
 import type { MatrixBackend } from '../src/engine/spectra/matrix-backend';
 import { seededGaussianMatrix } from '../src/engine/spectra/seeded-gaussian';
 import { spectralStats, type SpectralStats } from '../src/engine/spectra/spectral-stats';
-import { createWasmMatrixBackend } from '../src/engine/spectra/wasm-matrix-backend';
+import { productThreads } from '../src/engine/spectra/product-threads';
+import { createWasmMatrixBackend, type WasmMatrixBackend } from '../src/engine/spectra/wasm-matrix-backend';
 import { loadMatrixBackend } from '../src/worker/backends/load-matrix-backend';
 
 /** Rank of the planted signal and the noise level relative to it, roughly like a fine-tune delta. */
@@ -56,6 +57,13 @@ export function withProductTimer(backend: MatrixBackend): { backend: MatrixBacke
   };
 }
 
+/** The WebAssembly backend once all its threads have started (a pass that begins earlier runs its first products on fewer). */
+async function startedWasmBackend(): Promise<WasmMatrixBackend> {
+  const backend = createWasmMatrixBackend();
+  while (backend.readyThreads() < productThreads()) await new Promise((resolve) => setTimeout(resolve, 10));
+  return backend;
+}
+
 /** `4096x4096,2048x8192` as [rows, cols] pairs. */
 export function parseMatrixSizes(text: string): Array<[number, number]> {
   return text.split(',').map((size) => {
@@ -92,7 +100,7 @@ export interface SpectralRun {
 export async function measureSpectralPass(sizes: ReadonlyArray<readonly [number, number]>, k: number, withJs = true): Promise<SpectralRun> {
   const ort = await loadMatrixBackend('auto');
   const backends: MatrixBackend[] = ort.backend.name === 'onnxruntime-node' ? [ort.backend] : [];
-  backends.push(createWasmMatrixBackend());
+  backends.push(await startedWasmBackend());
   if (withJs) backends.push(createJsMatrixBackend());
   const rows: SpectralRow[] = [];
   for (const [rowCount, cols] of sizes) {
@@ -114,6 +122,6 @@ export async function measureSpectralPass(sizes: ReadonlyArray<readonly [number,
       });
     }
   }
-  await ort.backend.dispose?.();
+  for (const backend of new Set([ort.backend, ...backends])) await backend.dispose?.();
   return { ortMessage: ort.message, rows };
 }

@@ -9,18 +9,33 @@ import type { TensorPair } from './pair-tensors';
 /** Elements per read of each side: 2 MiB of a bf16 side, 4 MiB of the f32 difference. */
 export const DELTA_CHUNK_ELEMENTS = 1 << 20;
 
+/** Where a matrix of `elements` values goes: an array valid until the next call (a matrix backend's matrixStorage). */
+export type MatrixStorage = (elements: number) => Float32Array;
+
+export interface DeltaMatrixReaderOptions {
+  chunkElements?: number;
+  /** Where the differences land; one array of this reader's, reused for every matrix, when absent. */
+  storage?: MatrixStorage;
+}
+
 /**
  * Reads B - A of one matrix after another as row-major f32, for the spectral pass. Each chunk of
  * both sides is read straight into the kernels' memory and subtracted there, so the values are the
  * bits an f32 residual of the pair holds (`compute --dtype f32`; PyTorch's `b.float() - a.float()`
- * unless a side is F64, which computes in binary64 and rounds once). The difference lands in one
- * array reused for every matrix: a fresh array of up to 1 GiB per matrix would fault its pages in anew.
+ * unless a side is F64, which computes in binary64 and rounds once). The difference lands in the
+ * matrix backend's own storage where it has one, else in one array reused for every matrix: a fresh
+ * array of up to 1 GiB per matrix would fault its pages in anew.
  */
 export class DeltaMatrixReader {
   private readonly handles = new Map<string, FileHandle>();
-  private storage = new Float32Array(0);
+  private readonly chunkElements: number;
+  private readonly storage: MatrixStorage;
+  private ownStorage = new Float32Array(0);
 
-  constructor(private readonly kernels: ElementwiseKernels, private readonly chunkElements = DELTA_CHUNK_ELEMENTS) {}
+  constructor(private readonly kernels: ElementwiseKernels, options: DeltaMatrixReaderOptions = {}) {
+    this.chunkElements = options.chunkElements ?? DELTA_CHUNK_ELEMENTS;
+    this.storage = options.storage ?? ((elements) => this.reusedArray(elements));
+  }
 
   /**
    * B - A as a row-major f32 matrix of pair.shape; rows a side lacks (vocabulary growth) read as
@@ -31,8 +46,7 @@ export class DeltaMatrixReader {
     const b = sideOf(pair.b, count, pair.name);
     const a = sideOf(pair.a, count, pair.name) ?? (b && { ...b, ref: undefined });
     if (a === undefined || b === undefined) throw new SurgeonError('usage', 'a spectrum needs side B of the pair', undefined, pair.name);
-    if (this.storage.length < count) this.storage = new Float32Array(count);
-    const delta = this.storage.subarray(0, count);
+    const delta = this.storage(count);
     const chunk = Math.min(count, this.chunkElements);
     const aBuffer = this.kernels.allocate(chunk * FLOAT_DTYPE_BYTES[a.dtype]);
     const bBuffer = this.kernels.allocate(chunk * FLOAT_DTYPE_BYTES[b.dtype]);
@@ -49,6 +63,11 @@ export class DeltaMatrixReader {
       for (const buffer of [aBuffer, bBuffer, out]) this.kernels.free(buffer);
     }
     return delta;
+  }
+
+  private reusedArray(elements: number): Float32Array {
+    if (this.ownStorage.length < elements) this.ownStorage = new Float32Array(elements);
+    return this.ownStorage.subarray(0, elements);
   }
 
   async close(): Promise<void> {

@@ -82,7 +82,8 @@ export async function runSpectraPass(
   let bytesDone = 0;
   const progress = (tensorsDone: number, tensor?: string): void =>
     callbacks.onProgress?.({ phase: 'spectra', bytesDone, bytesTotal, tensorsDone, tensorsTotal: wanted.length, ...(tensor !== undefined ? { tensor } : {}) });
-  const reader = new DeltaMatrixReader(kernels);
+  const storage = backend.matrixStorage?.bind(backend);
+  const reader = new DeltaMatrixReader(kernels, storage ? { storage } : {});
   const done: string[] = [];
   try {
     for (const [index, pair] of wanted.entries()) {

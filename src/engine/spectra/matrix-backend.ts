@@ -17,6 +17,12 @@ export interface MatrixBackend {
     bShape: readonly [number, number],
     transposeA?: boolean,
   ): Promise<Float32Array>;
+  /**
+   * Where the caller may build the matrix it will multiply (`elements` long) so that products of it
+   * need no copy, where the backend has such memory. Valid until the next call; its values are
+   * whatever the last user left.
+   */
+  matrixStorage?(elements: number): Float32Array;
   /** Fast f64 products for the orthonormalisation, where the backend has them; plain f64 loops otherwise. */
   readonly f64?: Float64Products;
   /** Releases native sessions, where there are any. */

@@ -1,12 +1,11 @@
 import { SurgeonError } from '../errors';
 import { checkProductShape, type MatrixBackend } from './matrix-backend';
+import { productThreads, ProductThreads, type BlockArguments } from './product-threads';
 import { PRODUCTS_WASM_BASE64 } from './wasm/products.wasm';
 
 interface ProductExports {
-  memory: WebAssembly.Memory;
-  multiply_accumulate(
-    a: number, aRowStride: number, aDepthStride: number, b: number, c: number, rows: number, depth: number, width: number,
-  ): void;
+  /** Returns how many blocks the calling thread ran. */
+  multiply_blocks(...args: BlockArguments): number;
 }
 
 /** Rows of the result and steps of the shared dimension that one call of the kernel covers. */
@@ -16,11 +15,11 @@ export interface ProductBlock {
 }
 
 /**
- * Blocks of a @ b and of a^T @ b, each 1 MiB of a at the defaults, copied into the module's memory
- * (and b once per product). For a @ b a block is 64 whole rows of a, whose sums stay in registers
- * and L1 while b streams past. For a^T @ b it is 512 segments of stored rows against 512 rows of the
- * result (320 KB of sums at n = 80): 12.4 GFLOP/s for an 8192 x 4096 matrix by a 74-column panel,
- * against 9.3 with 4096 rows of 64 steps, whose 2.6 MB of sums left L2.
+ * Blocks of a @ b and of a^T @ b. For a @ b a block is 64 rows of a, read in place, whose sums stay in
+ * registers and L1 while b streams past. For a^T @ b it is 512 segments of stored rows, copied into
+ * the thread's 1 MiB block, against 512 rows of the result (320 KB of sums at n = 80): 12.4 GFLOP/s
+ * for an 8192 x 4096 matrix by a 74-column panel on one thread, against 9.3 with 4096 rows of 64
+ * steps, whose 2.6 MB of sums left L2, and 9.1 reading the segments in place.
  */
 export interface ProductBlocks {
   direct: ProductBlock;
@@ -32,92 +31,136 @@ export const DEFAULT_PRODUCT_BLOCKS: ProductBlocks = {
   transposed: { rows: 512, depth: 512 },
 };
 
+export interface WasmMatrixBackendOptions {
+  blocks?: ProductBlocks;
+  /** Threads that share a product, this one included (default: productThreads()). */
+  threads?: number;
+}
+
 /** The kernel takes columns of the result eight at a time; b and the sums are padded to this. */
 const COLUMN_GROUP = 8;
+/** Regions start on cache lines, so that no two threads write one line. */
+const REGION_ALIGNMENT = 64;
 const WASM_PAGE_BYTES = 65_536;
+/** wasm32 addresses 4 GiB; V8 in Node 20 allows a memory of up to 65536 pages. */
+const MAX_WASM_PAGES = 65_536;
+/** The counter threads claim blocks from, alone on its cache line; the matrix follows. */
+const CURSOR_ADDRESS = 0;
+const MATRIX_ADDRESS = REGION_ALIGNMENT;
 
 let compiledModule: WebAssembly.Module | undefined;
 
 /**
  * Products in WebAssembly SIMD (wasm/products.wat): binary32 operands, binary64 sums added in the
- * plain-JavaScript backend's order, so the results are the same bits at about fifteen times the
- * speed on one thread. Each backend owns its module memory, which grows to the largest product it
- * has run: the padded b plus a block of a and of the sums.
+ * plain-JavaScript backend's order, so the results are the same bits, at about fifteen times the
+ * speed on one thread, shared by several threads on a shared memory. The spectral pass reads each
+ * delta straight into `matrixStorage`, in that memory; a product of any other array copies it in
+ * first, beside the lent one. The memory grows to the largest product run and goes with the backend.
  */
-export function createWasmMatrixBackend(blocks: ProductBlocks = DEFAULT_PRODUCT_BLOCKS): MatrixBackend {
-  compiledModule ??= new WebAssembly.Module(Buffer.from(PRODUCTS_WASM_BASE64, 'base64'));
-  const kernel = new WebAssembly.Instance(compiledModule).exports as unknown as ProductExports;
-  return {
-    name: 'wasm-simd',
-    provider: 'WebAssembly SIMD',
-    matmul: async (a, aShape, b, bShape, transposeA = false) => {
-      const { m, k, n } = checkProductShape(a, aShape, b, bShape, transposeA);
-      return multiply(kernel, a, b, m, k, n, transposeA, transposeA ? blocks.transposed : blocks.direct);
-    },
-  };
+export function createWasmMatrixBackend(options: WasmMatrixBackendOptions = {}): WasmMatrixBackend {
+  return new WasmMatrixBackend(options.blocks ?? DEFAULT_PRODUCT_BLOCKS, options.threads ?? productThreads());
 }
 
-/** op(a) (m x k) @ b (k x n), op(a) = a stored (m x k), or a^T with a stored (k x m). */
-function multiply(
-  kernel: ProductExports, a: Float32Array, b: Float32Array, m: number, k: number, n: number, transposeA: boolean, block: ProductBlock,
-): Float32Array {
-  const out = new Float32Array(m * n);
-  if (m === 0 || n === 0 || k === 0) return out;
-  const width = roundUp(n, COLUMN_GROUP);
-  const blockRows = Math.min(roundUp(block.rows, 2), roundUp(m, 2));
-  const blockDepth = Math.min(Math.max(1, block.depth), k);
-  // Layout: the block of sums (f64, first so that it is 8-byte aligned), the padded b, the block of a.
-  const sumsAddress = 0;
-  const bAddress = sumsAddress + blockRows * width * Float64Array.BYTES_PER_ELEMENT;
-  const aAddress = bAddress + k * width * Float32Array.BYTES_PER_ELEMENT;
-  ensureMemory(kernel.memory, aAddress + blockRows * blockDepth * Float32Array.BYTES_PER_ELEMENT);
-  const memory = kernel.memory.buffer;
-  const sums = new Float64Array(memory, sumsAddress, blockRows * width);
-  const padded = new Float32Array(memory, bAddress, k * width);
-  const aBlock = new Float32Array(memory, aAddress, blockRows * blockDepth);
-  // Padding columns and rows hold whatever the last product left: they only reach sums that are never read.
-  if (width === n) padded.set(b);
-  else for (let p = 0; p < k; p++) padded.set(b.subarray(p * n, p * n + n), p * width);
+export class WasmMatrixBackend implements MatrixBackend {
+  readonly name = 'wasm-simd';
+  readonly provider = 'WebAssembly SIMD';
+  private readonly memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_WASM_PAGES, shared: true });
+  private readonly exports: ProductExports;
+  private readonly helpers: ProductThreads | undefined;
+  private matrixCapacity = 0;
+  /** The array last handed out by matrixStorage: products of it need no copy. */
+  private lent: Float32Array | undefined;
+  /** Blocks each thread ran in the last product, the calling thread first (for tests and benchmarks). */
+  lastBlocksRun: readonly number[] = [];
 
-  for (let rowStart = 0; rowStart < m; rowStart += blockRows) {
-    const rows = Math.min(blockRows, m - rowStart);
-    const evenRows = roundUp(rows, 2);
-    sums.fill(0, 0, evenRows * width);
-    for (let depthStart = 0; depthStart < k; depthStart += blockDepth) {
-      const depth = Math.min(blockDepth, k - depthStart);
-      const bBlock = bAddress + depthStart * width * Float32Array.BYTES_PER_ELEMENT;
-      if (transposeA) {
-        // Depth-major: row p of the block is a segment of stored row p.
-        for (let p = 0; p < depth; p++) {
-          const from = (depthStart + p) * m + rowStart;
-          aBlock.set(a.subarray(from, from + rows), p * blockRows);
-        }
-        kernel.multiply_accumulate(aAddress, 4, blockRows * 4, bBlock, sumsAddress, evenRows, depth, width);
-      } else {
-        for (let row = 0; row < rows; row++) {
-          const from = (rowStart + row) * k + depthStart;
-          aBlock.set(a.subarray(from, from + depth), row * depth);
-        }
-        kernel.multiply_accumulate(aAddress, depth * 4, 4, bBlock, sumsAddress, evenRows, depth, width);
-      }
-    }
-    // Storing binary64 into a Float32Array rounds to nearest even, as Float32Array.from does in the JS backend.
-    for (let row = 0; row < rows; row++) out.set(sums.subarray(row * width, row * width + n), (rowStart + row) * n);
+  constructor(private readonly blocks: ProductBlocks, threads: number) {
+    compiledModule ??= new WebAssembly.Module(Buffer.from(PRODUCTS_WASM_BASE64, 'base64'));
+    this.exports = new WebAssembly.Instance(compiledModule, { env: { memory: this.memory } }).exports as unknown as ProductExports;
+    this.helpers = threads > 1 ? new ProductThreads(compiledModule, this.memory, threads - 1) : undefined;
   }
-  return out;
+
+  /** This thread and the helper threads that have started: those that would share a product now. */
+  readyThreads(): number {
+    return 1 + (this.helpers?.readyHelpers().length ?? 0);
+  }
+
+  matrixStorage(elements: number): Float32Array {
+    this.ensureMatrixCapacity(elements * Float32Array.BYTES_PER_ELEMENT);
+    this.lent = new Float32Array(this.memory.buffer, MATRIX_ADDRESS, elements);
+    return this.lent;
+  }
+
+  async matmul(
+    a: Float32Array, aShape: readonly [number, number], b: Float32Array, bShape: readonly [number, number], transposeA = false,
+  ): Promise<Float32Array> {
+    const { m, k, n } = checkProductShape(a, aShape, b, bShape, transposeA);
+    if (m === 0 || n === 0 || k === 0) return new Float32Array(m * n);
+    const inPlace = this.lent !== undefined && a.buffer === this.lent.buffer && a.byteOffset === MATRIX_ADDRESS;
+
+    const block = transposeA ? this.blocks.transposed : this.blocks.direct;
+    const width = roundUp(n, COLUMN_GROUP);
+    const blockRows = Math.min(roundUp(Math.max(2, block.rows), 2), roundUp(m, 2));
+    const blockDepth = Math.min(Math.max(1, block.depth), k);
+    // After the lent matrix: a copy of a unless a is that matrix, the padded b (which an odd last block
+    // of a @ b reads one row of a past the matrix into), the result, and per thread a block of a and
+    // a block of the sums.
+    const copyAddress = align(MATRIX_ADDRESS + this.matrixCapacity);
+    const aAddress = inPlace ? MATRIX_ADDRESS : copyAddress;
+    const bAddress = inPlace ? copyAddress : align(copyAddress + a.byteLength);
+    const outAddress = align(bAddress + k * width * 4);
+    const threadsAddress = align(outAddress + m * n * 4);
+    const tileBytes = align(transposeA ? blockRows * blockDepth * 4 : 0);
+    const threadBytes = tileBytes + align(blockRows * width * 8);
+    const threads = this.readyThreads();
+    this.ensureBytes(threadsAddress + threads * threadBytes);
+
+    const memory = this.memory.buffer;
+    if (!inPlace) new Float32Array(memory, copyAddress, a.length).set(a);
+    const padded = new Float32Array(memory, bAddress, k * width);
+    // Padding columns hold whatever the last product left: they only reach sums that are never read.
+    if (width === n) padded.set(b);
+    else for (let p = 0; p < k; p++) padded.set(b.subarray(p * n, p * n + n), p * width);
+    Atomics.store(new Int32Array(memory, CURSOR_ADDRESS, 1), 0, 0);
+
+    const argumentsFor = (thread: number): BlockArguments => {
+      const tile = threadsAddress + thread * threadBytes;
+      return [aAddress, bAddress, outAddress, m, k, n, width, transposeA ? 1 : 0, blockRows, blockDepth, tile, tile + tileBytes, CURSOR_ADDRESS];
+    };
+    const runLocal = (args: BlockArguments): number => this.exports.multiply_blocks(...args);
+    const ready = this.helpers?.readyHelpers().slice(0, threads - 1) ?? [];
+    this.lastBlocksRun = this.helpers === undefined || ready.length === 0
+      ? [runLocal(argumentsFor(0))]
+      : this.helpers.run(ready, argumentsFor, runLocal);
+    return new Float32Array(memory, outAddress, m * n).slice();
+  }
+
+  async dispose(): Promise<void> {
+    this.helpers?.dispose();
+  }
+
+  private ensureMatrixCapacity(bytes: number): void {
+    if (bytes <= this.matrixCapacity) return;
+    this.ensureBytes(MATRIX_ADDRESS + bytes);
+    this.matrixCapacity = align(bytes);
+  }
+
+  private ensureBytes(bytes: number): void {
+    const pages = Math.ceil(bytes / WASM_PAGE_BYTES);
+    const current = this.memory.buffer.byteLength / WASM_PAGE_BYTES;
+    if (pages <= current) return;
+    try {
+      if (pages > MAX_WASM_PAGES) throw new RangeError('more than WebAssembly\'s 4 GiB');
+      this.memory.grow(pages - current);
+    } catch (error) {
+      throw new SurgeonError('kernel-memory', `a matrix product would need ${bytes} bytes of WebAssembly memory: ${String(error)}`);
+    }
+  }
 }
 
 function roundUp(value: number, multiple: number): number {
   return Math.ceil(value / multiple) * multiple;
 }
 
-function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
-  const pages = Math.ceil(bytes / WASM_PAGE_BYTES);
-  const current = memory.buffer.byteLength / WASM_PAGE_BYTES;
-  if (pages <= current) return;
-  try {
-    memory.grow(pages - current);
-  } catch (error) {
-    throw new SurgeonError('kernel-memory', `a matrix product would need ${bytes} bytes of WebAssembly memory: ${String(error)}`);
-  }
+function align(bytes: number): number {
+  return roundUp(bytes, REGION_ALIGNMENT);
 }

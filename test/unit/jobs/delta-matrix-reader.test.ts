@@ -97,7 +97,7 @@ describe('delta matrix reader: B - A of a matrix as f32, for the spectral pass',
   for (const chunkElements of [7, 1 << 20]) {
     it(`gives the kernels' f32 bits of b - a for every dtype pair, zeros for missing rows (chunks of ${chunkElements})`, async () => {
       for (const kernels of implementations) {
-        const reader = new DeltaMatrixReader(kernels, chunkElements);
+        const reader = new DeltaMatrixReader(kernels, { chunkElements });
         try {
           for (const [name] of cases) {
             const pair = pairs.get(name)!;
@@ -117,7 +117,7 @@ describe('delta matrix reader: B - A of a matrix as f32, for the spectral pass',
 
   it('reuses one array: a smaller matrix after a larger one, then the larger again, each with its own values', async () => {
     const [kernels] = implementations;
-    const reader = new DeltaMatrixReader(kernels!, 16);
+    const reader = new DeltaMatrixReader(kernels!, { chunkElements: 16 });
     try {
       const first = bitsOfMatrix(await reader.read(pairs.get('f32')!));
       const smaller = await reader.read(pairs.get('a-grown')!);
@@ -125,6 +125,22 @@ describe('delta matrix reader: B - A of a matrix as f32, for the spectral pass',
       const { a: aTensor, b: bTensor } = written.get('a-grown')!;
       assert.deepEqual(differences('F32', bitsOfMatrix(smaller), expectedDelta(aTensor, bTensor, 13 * COLS), String), []);
       assert.deepEqual(bitsOfMatrix(await reader.read(pairs.get('f32')!)), first);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it("builds each matrix in the storage it is given, such as a matrix backend's own memory", async () => {
+    const [kernels] = implementations;
+    const requests: number[] = [];
+    const shared = new Float32Array(new SharedArrayBuffer(64 * COLS * 4));
+    const reader = new DeltaMatrixReader(kernels!, { chunkElements: 16, storage: (elements) => (requests.push(elements), shared.subarray(0, elements)) });
+    try {
+      const delta = await reader.read(pairs.get('a-grown')!);
+      assert.equal(delta.buffer, shared.buffer);
+      assert.deepEqual(requests, [13 * COLS]);
+      const { a: aTensor, b: bTensor } = written.get('a-grown')!;
+      assert.deepEqual(differences('F32', bitsOfMatrix(delta), expectedDelta(aTensor, bTensor, 13 * COLS), String), []);
     } finally {
       await reader.close();
     }

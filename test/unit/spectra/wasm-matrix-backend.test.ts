@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isSurgeonError } from '../../../src/engine/errors';
 import { createBuiltInMatrixBackend } from '../../../src/engine/spectra/built-in-matrix-backend';
 import { createJsMatrixBackend } from '../../../src/engine/spectra/js-matrix-backend';
 import { spectralStats } from '../../../src/engine/spectra/spectral-stats';
-import { createWasmMatrixBackend, type ProductBlocks } from '../../../src/engine/spectra/wasm-matrix-backend';
+import { createWasmMatrixBackend, type ProductBlocks, type WasmMatrixBackend } from '../../../src/engine/spectra/wasm-matrix-backend';
 import { gaussianMatrix, matrixWithSpectrum, referenceProduct } from './reference-linear-algebra';
 
 /** Blocks small enough that the cases below cross every block edge, with odd row counts in the last block. */
@@ -18,6 +19,14 @@ function awkwardMatrix(rows: number, cols: number, seed: number): Float32Array {
   return matrix;
 }
 
+/** Waits until every helper thread of `backend` has started, so that products are shared. */
+async function allThreadsReady(backend: WasmMatrixBackend, threads: number): Promise<void> {
+  for (let waited = 0; backend.readyThreads() < threads; waited += 10) {
+    if (waited > 20_000) assert.fail(`${backend.readyThreads()} of ${threads} threads started`);
+    await sleep(10);
+  }
+}
+
 function assertSameBits(actual: Float32Array, expected: Float32Array, label: string): void {
   assert.equal(actual.length, expected.length, label);
   const actualBits = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
@@ -29,6 +38,16 @@ function assertSameBits(actual: Float32Array, expected: Float32Array, label: str
 
 describe('WebAssembly SIMD matrix backend', () => {
   const js = createJsMatrixBackend();
+  const backends: WasmMatrixBackend[] = [];
+  /** A backend disposed after the suite (helper threads would otherwise idle until exit). */
+  const wasmBackend = (...args: Parameters<typeof createWasmMatrixBackend>): WasmMatrixBackend => {
+    const backend = createWasmMatrixBackend(...args);
+    backends.push(backend);
+    return backend;
+  };
+  after(async () => {
+    for (const backend of backends) await backend.dispose();
+  });
   const shapes: Array<{ m: number; k: number; n: number }> = [
     { m: 1, k: 1, n: 1 },
     { m: 7, k: 13, n: 5 },
@@ -37,10 +56,11 @@ describe('WebAssembly SIMD matrix backend', () => {
     { m: 130, k: 257, n: 7 },
   ];
 
-  for (const blocks of [SMALL_BLOCKS, undefined]) {
-    const backend = createWasmMatrixBackend(blocks);
+  for (const [blocks, threads] of [[SMALL_BLOCKS, 1], [SMALL_BLOCKS, 3], [undefined, 1]] as const) {
     for (const { m, k, n } of shapes) {
-      it(`gives the JS backend's bits for A @ B and A^T @ B, ${m} x ${k} by ${n} columns, ${blocks ? 'small' : 'default'} blocks`, async () => {
+      it(`gives the JS backend's bits for A @ B and A^T @ B, ${m} x ${k} by ${n} columns, ${blocks ? 'small' : 'default'} blocks, ${threads} threads`, async () => {
+        const backend = wasmBackend({ ...(blocks ? { blocks } : {}), threads });
+        await allThreadsReady(backend, threads);
         const a = awkwardMatrix(m, k, m + k + n);
         const b = awkwardMatrix(k, n, m * 3 + n);
         assertSameBits(await backend.matmul(a, [m, k], b, [k, n]), await js.matmul(a, [m, k], b, [k, n]), 'A @ B');
@@ -53,13 +73,13 @@ describe('WebAssembly SIMD matrix backend', () => {
   it('rounds the exact product once (an independent f64 reference)', async () => {
     const a = gaussianMatrix(21, 300, 4);
     const b = gaussianMatrix(300, 11, 5);
-    const product = await createWasmMatrixBackend(SMALL_BLOCKS).matmul(a, [21, 300], b, [300, 11]);
+    const product = await wasmBackend({ blocks: SMALL_BLOCKS, threads: 1 }).matmul(a, [21, 300], b, [300, 11]);
     const exact = referenceProduct(a, [21, 300], b, [300, 11], false);
     exact.forEach((value, i) => assert.ok(Math.abs(product[i]! - value) <= 2 ** -24 * Math.abs(value) * 1.0001, `element ${i}`));
   });
 
   it('keeps no state between products: a smaller product after a larger one, and memory left dirty', async () => {
-    const backend = createWasmMatrixBackend(SMALL_BLOCKS);
+    const backend = wasmBackend({ blocks: SMALL_BLOCKS, threads: 2 });
     const large = { a: awkwardMatrix(50, 40, 1), b: awkwardMatrix(40, 30, 2) };
     const small = { a: awkwardMatrix(5, 3, 3), b: awkwardMatrix(3, 2, 4) };
     const expectedSmall = await js.matmul(small.a, [5, 3], small.b, [3, 2]);
@@ -68,15 +88,53 @@ describe('WebAssembly SIMD matrix backend', () => {
     assertSameBits(await backend.matmul(large.a, [50, 40], large.b, [40, 30]), await js.matmul(large.a, [50, 40], large.b, [40, 30]), 'large again');
   });
 
+  it('shares the blocks of a product among its threads', async () => {
+    const backend = wasmBackend({ blocks: SMALL_BLOCKS, threads: 3 });
+    await allThreadsReady(backend, 3);
+    const a = awkwardMatrix(600, 200, 11);
+    const b = awkwardMatrix(200, 9, 12);
+    const expected = await js.matmul(a, [600, 200], b, [200, 9]);
+    // Whether a helper wakes before the others have claimed every block is up to the scheduler; over
+    // ten products of 100 blocks each, each helper runs some.
+    const perThread = [0, 0, 0];
+    for (let run = 0; run < 10; run++) {
+      assertSameBits(await backend.matmul(a, [600, 200], b, [200, 9]), expected, `run ${run}`);
+      assert.equal(backend.lastBlocksRun.reduce((sum, blocks) => sum + blocks, 0), 100);
+      backend.lastBlocksRun.forEach((blocks, thread) => { perThread[thread]! += blocks; });
+    }
+    assert.ok(perThread.every((blocks) => blocks > 0), `blocks per thread: ${perThread.join(', ')}`);
+  });
+
+  it('multiplies a matrix built in its matrixStorage in place, and a copy of any other array beside it', async () => {
+    const backend = wasmBackend({ blocks: SMALL_BLOCKS, threads: 1 });
+    const a = awkwardMatrix(30, 20, 21);
+    const b = awkwardMatrix(20, 9, 22);
+    const c = awkwardMatrix(30, 9, 23);
+    const lent = backend.matrixStorage(a.length);
+    assert.ok(lent.buffer instanceof SharedArrayBuffer);
+    lent.set(a);
+    const other = awkwardMatrix(30, 20, 24);
+    assertSameBits(await backend.matmul(other, [30, 20], b, [20, 9]), await js.matmul(other, [30, 20], b, [20, 9]), 'another array');
+    assert.deepEqual(lent, a, 'the product of another array leaves the lent matrix alone');
+    assertSameBits(await backend.matmul(lent, [30, 20], b, [20, 9]), await js.matmul(a, [30, 20], b, [20, 9]), 'lent, A @ B');
+    assertSameBits(await backend.matmul(lent, [30, 20], c, [30, 9], true), await js.matmul(a, [30, 20], c, [30, 9], true), 'lent, A^T @ C');
+    // A larger matrix later grows the storage; the odd last row block reads one row past a matrix that ends the region.
+    const larger = backend.matrixStorage(31 * 40);
+    const d = awkwardMatrix(31, 40, 25);
+    const e = awkwardMatrix(40, 3, 26);
+    larger.set(d);
+    assertSameBits(await backend.matmul(larger, [31, 40], e, [40, 3]), await js.matmul(d, [31, 40], e, [40, 3]), 'larger lent matrix');
+  });
+
   it('returns zeros for an empty shared dimension and empty results for empty operands', async () => {
-    const backend = createWasmMatrixBackend();
+    const backend = wasmBackend();
     assert.deepEqual(await backend.matmul(new Float32Array(0), [2, 0], new Float32Array(0), [0, 3]), new Float32Array(6));
     assert.deepEqual(await backend.matmul(new Float32Array(0), [0, 3], new Float32Array(6), [3, 2]), new Float32Array(0));
     assert.deepEqual(await backend.matmul(new Float32Array(0), [0, 3], new Float32Array(0), [0, 2], true), new Float32Array(6));
   });
 
   it('refuses operands that do not fit their shapes or each other', async () => {
-    const backend = createWasmMatrixBackend();
+    const backend = wasmBackend({ threads: 1 });
     const a = new Float32Array(6);
     await assert.rejects(backend.matmul(a, [2, 3], new Float32Array(8), [4, 2]), (error) => isSurgeonError(error) && error.rule === 'shape-mismatch');
     await assert.rejects(backend.matmul(a, [2, 2], new Float32Array(4), [2, 2]), (error) => isSurgeonError(error) && error.rule === 'usage');
@@ -84,15 +142,17 @@ describe('WebAssembly SIMD matrix backend', () => {
 
   it('gives the spectral statistics the same bits as plain JavaScript', async () => {
     const matrix = matrixWithSpectrum(120, 90, Array.from({ length: 40 }, (_, i) => 0.8 ** i), 9);
-    const viaWasm = await spectralStats(matrix, 120, 90, { backend: createWasmMatrixBackend(), k: 16, seed: 3 });
+    const viaWasm = await spectralStats(matrix, 120, 90, { backend: wasmBackend(), k: 16, seed: 3 });
     const viaJs = await spectralStats(matrix, 120, 90, { backend: js, k: 16, seed: 3 });
     assert.deepEqual(viaWasm.singularValues, viaJs.singularValues);
     assert.equal(viaWasm.provider, 'WebAssembly SIMD');
     assert.equal(viaJs.provider, 'plain JavaScript');
   });
 
-  it('is the built-in backend where the runtime has WebAssembly SIMD, plain JavaScript otherwise', () => {
-    assert.equal(createBuiltInMatrixBackend().name, 'wasm-simd');
+  it('is the built-in backend where the runtime has WebAssembly SIMD, plain JavaScript otherwise', async () => {
+    const builtIn = createBuiltInMatrixBackend();
+    assert.equal(builtIn.name, 'wasm-simd');
+    await builtIn.dispose?.();
     assert.equal(createBuiltInMatrixBackend(false).name, 'js');
   });
 });

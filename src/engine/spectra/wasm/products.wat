@@ -3,16 +3,91 @@
 ;; Operands are binary32, sums binary64: every product of two binary32 values is exact in binary64, and
 ;; each element's sum runs over the shared dimension in ascending order, one rounded addition at a time,
 ;; exactly as the plain-JavaScript backend adds, so both give the same bits. WebAssembly SIMD has no fused
-;; multiply-add, so no step can round differently.
+;; multiply-add, so no step can round differently; which thread runs a block changes nothing either.
+;;
+;; The memory is shared by the threads of a product (product-team.ts). It holds the matrix, the padded
+;; right-hand panel, the result, the claim counter, and per thread a block of the matrix and of the sums.
 (module
-  (memory (export "memory") 1 65536)
+  (import "env" "memory" (memory 1 65536 shared))
+  (export "memory" (memory 0))
+
+  ;; op(A) @ B into `out` (m x n binary32, row-major), block of result rows by block, for as long as
+  ;; the counter at $cursor hands out blocks (every thread of a product runs this with its own $tile
+  ;; and $sums); returns how many blocks this thread ran. A is m x k row-major, or with $transposed the stored k x m matrix whose transpose is
+  ;; meant. B is k x $width, its rows padded to a multiple of 8. A block is $blockRows rows (even) of
+  ;; the result over $blockDepth steps of the shared dimension at a time. Row blocks of A are read in
+  ;; place; for A^T each step's segment of a stored row is first copied into $tile, so that the kernel
+  ;; reads a few pages instead of one page per step.
+  (func (export "multiply_blocks")
+    (param $a i32) (param $b i32) (param $out i32) (param $m i32) (param $k i32) (param $n i32) (param $width i32)
+    (param $transposed i32) (param $blockRows i32) (param $blockDepth i32) (param $tile i32) (param $sums i32)
+    (param $cursor i32) (result i32)
+    (local $blocksRun i32) (local $rowStart i32) (local $rows i32) (local $evenRows i32) (local $depthStart i32) (local $depth i32)
+    (local $step i32) (local $row i32) (local $column i32) (local $from i32) (local $to i32)
+    (block $blocksDone (loop $blocks
+      (local.set $rowStart (i32.mul (i32.atomic.rmw.add (local.get $cursor) (i32.const 1)) (local.get $blockRows)))
+      (br_if $blocksDone (i32.ge_u (local.get $rowStart) (local.get $m)))
+      (local.set $rows (i32.sub (local.get $m) (local.get $rowStart)))
+      (if (i32.gt_u (local.get $rows) (local.get $blockRows)) (then (local.set $rows (local.get $blockRows))))
+      (local.set $evenRows (i32.and (i32.add (local.get $rows) (i32.const 1)) (i32.const -2)))
+      (memory.fill (local.get $sums) (i32.const 0) (i32.shl (i32.mul (local.get $evenRows) (local.get $width)) (i32.const 3)))
+      (local.set $depthStart (i32.const 0))
+      (block $depthDone (loop $depthBlocks
+        (br_if $depthDone (i32.ge_u (local.get $depthStart) (local.get $k)))
+        (local.set $depth (i32.sub (local.get $k) (local.get $depthStart)))
+        (if (i32.gt_u (local.get $depth) (local.get $blockDepth)) (then (local.set $depth (local.get $blockDepth))))
+        (if (local.get $transposed)
+          (then
+            (local.set $step (i32.const 0))
+            (block $copied (loop $copy
+              (br_if $copied (i32.ge_u (local.get $step) (local.get $depth)))
+              (memory.copy
+                (i32.add (local.get $tile) (i32.shl (i32.mul (local.get $step) (local.get $blockRows)) (i32.const 2)))
+                (i32.add (local.get $a) (i32.shl (i32.add
+                  (i32.mul (i32.add (local.get $depthStart) (local.get $step)) (local.get $m)) (local.get $rowStart)) (i32.const 2)))
+                (i32.shl (local.get $rows) (i32.const 2)))
+              (local.set $step (i32.add (local.get $step) (i32.const 1)))
+              (br $copy)))
+            (call $multiply_accumulate (local.get $tile) (i32.const 4) (i32.shl (local.get $blockRows) (i32.const 2))
+              (i32.add (local.get $b) (i32.shl (i32.mul (local.get $depthStart) (local.get $width)) (i32.const 2)))
+              (local.get $sums) (local.get $evenRows) (local.get $depth) (local.get $width)))
+          (else
+            ;; An odd last block reads one row past the matrix into the sums of a row nobody stores;
+            ;; the driver leaves room for it.
+            (call $multiply_accumulate
+              (i32.add (local.get $a) (i32.shl (i32.add
+                (i32.mul (local.get $rowStart) (local.get $k)) (local.get $depthStart)) (i32.const 2)))
+              (i32.shl (local.get $k) (i32.const 2)) (i32.const 4)
+              (i32.add (local.get $b) (i32.shl (i32.mul (local.get $depthStart) (local.get $width)) (i32.const 2)))
+              (local.get $sums) (local.get $evenRows) (local.get $depth) (local.get $width))))
+        (local.set $depthStart (i32.add (local.get $depthStart) (local.get $depth)))
+        (br $depthBlocks)))
+      ;; Round each sum once to binary32 (nearest, ties to even), as storing into a Float32Array does.
+      (local.set $row (i32.const 0))
+      (block $rowsStored (loop $storeRows
+        (br_if $rowsStored (i32.ge_u (local.get $row) (local.get $rows)))
+        (local.set $from (i32.add (local.get $sums) (i32.shl (i32.mul (local.get $row) (local.get $width)) (i32.const 3))))
+        (local.set $to (i32.add (local.get $out)
+          (i32.shl (i32.mul (i32.add (local.get $rowStart) (local.get $row)) (local.get $n)) (i32.const 2))))
+        (local.set $column (i32.const 0))
+        (block $columnsStored (loop $storeColumns
+          (br_if $columnsStored (i32.ge_u (local.get $column) (local.get $n)))
+          (f32.store (i32.add (local.get $to) (i32.shl (local.get $column) (i32.const 2)))
+            (f32.demote_f64 (f64.load (i32.add (local.get $from) (i32.shl (local.get $column) (i32.const 3))))))
+          (local.set $column (i32.add (local.get $column) (i32.const 1)))
+          (br $storeColumns)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $storeRows)))
+      (local.set $blocksRun (i32.add (local.get $blocksRun) (i32.const 1)))
+      (br $blocks)))
+    (local.get $blocksRun))
 
   ;; C += A @ B for a block: A is `rows` x `depth` binary32 with element (i, p) at
   ;; a + i * $aRowStride + p * $aDepthStride (bytes), so a block can be read in either orientation;
   ;; B is `depth` x `width` binary32 and C `rows` x `width` binary64, both row-major. `rows` is even and
   ;; `width` a multiple of 8: each step of the inner loop adds one column of A (two rows) times one row of
   ;; B (eight columns) into sixteen sums held in eight registers.
-  (func (export "multiply_accumulate")
+  (func $multiply_accumulate
     (param $a i32) (param $aRowStride i32) (param $aDepthStride i32) (param $b i32) (param $c i32)
     (param $rows i32) (param $depth i32) (param $width i32)
     (local $i i32) (local $j i32) (local $p i32)
