@@ -49,7 +49,7 @@ export interface SpectralSummary {
   energyAtRank: { 8: number | null; 16: number | null; 64: number | null; 256: number | null };
   /** Roy and Vetterli's effective rank over the k computed values (0 for a zero matrix). */
   effectiveRank: number;
-  /** The hardware path that ran the products, e.g. "WebAssembly SIMD" or "onnxruntime-node CUDA ...". */
+  /** The hardware path that ran the products, e.g. "WebAssembly SIMD, 8 threads" or "onnxruntime-node CUDA ...". */
   provider: string;
 }
 

@@ -63,7 +63,7 @@ export function createWasmMatrixBackend(options: WasmMatrixBackendOptions = {}):
 
 export class WasmMatrixBackend implements MatrixBackend {
   readonly name = 'wasm-simd';
-  readonly provider = 'WebAssembly SIMD';
+  readonly provider: string;
   private readonly memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_WASM_PAGES, shared: true });
   private readonly exports: ProductExports;
   private readonly helpers: ProductThreads | undefined;
@@ -74,6 +74,7 @@ export class WasmMatrixBackend implements MatrixBackend {
   lastBlocksRun: readonly number[] = [];
 
   constructor(private readonly blocks: ProductBlocks, threads: number) {
+    this.provider = `WebAssembly SIMD, ${threads} ${threads === 1 ? 'thread' : 'threads'}`;
     compiledModule ??= new WebAssembly.Module(Buffer.from(PRODUCTS_WASM_BASE64, 'base64'));
     this.exports = new WebAssembly.Instance(compiledModule, { env: { memory: this.memory } }).exports as unknown as ProductExports;
     this.helpers = threads > 1 ? new ProductThreads(compiledModule, this.memory, threads - 1) : undefined;

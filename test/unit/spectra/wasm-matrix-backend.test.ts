@@ -89,17 +89,17 @@ describe('WebAssembly SIMD matrix backend', () => {
   });
 
   it('shares the blocks of a product among its threads', async () => {
-    const backend = wasmBackend({ blocks: SMALL_BLOCKS, threads: 3 });
-    await allThreadsReady(backend, 3);
-    const a = awkwardMatrix(600, 200, 11);
-    const b = awkwardMatrix(200, 9, 12);
-    const expected = await js.matmul(a, [600, 200], b, [200, 9]);
-    // Whether a helper wakes before the others have claimed every block is up to the scheduler; over
-    // ten products of 100 blocks each, each helper runs some.
-    const perThread = [0, 0, 0];
+    const backend = wasmBackend({ blocks: { direct: { rows: 2, depth: 4096 }, transposed: SMALL_BLOCKS.transposed }, threads: 2 });
+    await allThreadsReady(backend, 2);
+    const a = awkwardMatrix(400, 2048, 11);
+    const b = awkwardMatrix(2048, 256, 12);
+    const expected = await js.matmul(a, [400, 2048], b, [2048, 256]);
+    // Whether the helper wakes before this thread has claimed every block is up to the scheduler; with
+    // 200 blocks of 2 MFLOP in each of ten products, it runs some.
+    const perThread = [0, 0];
     for (let run = 0; run < 10; run++) {
-      assertSameBits(await backend.matmul(a, [600, 200], b, [200, 9]), expected, `run ${run}`);
-      assert.equal(backend.lastBlocksRun.reduce((sum, blocks) => sum + blocks, 0), 100);
+      assertSameBits(await backend.matmul(a, [400, 2048], b, [2048, 256]), expected, `run ${run}`);
+      assert.equal(backend.lastBlocksRun.reduce((sum, blocks) => sum + blocks, 0), 200);
       backend.lastBlocksRun.forEach((blocks, thread) => { perThread[thread]! += blocks; });
     }
     assert.ok(perThread.every((blocks) => blocks > 0), `blocks per thread: ${perThread.join(', ')}`);
@@ -142,10 +142,11 @@ describe('WebAssembly SIMD matrix backend', () => {
 
   it('gives the spectral statistics the same bits as plain JavaScript', async () => {
     const matrix = matrixWithSpectrum(120, 90, Array.from({ length: 40 }, (_, i) => 0.8 ** i), 9);
-    const viaWasm = await spectralStats(matrix, 120, 90, { backend: wasmBackend(), k: 16, seed: 3 });
+    const viaWasm = await spectralStats(matrix, 120, 90, { backend: wasmBackend({ threads: 3 }), k: 16, seed: 3 });
     const viaJs = await spectralStats(matrix, 120, 90, { backend: js, k: 16, seed: 3 });
     assert.deepEqual(viaWasm.singularValues, viaJs.singularValues);
-    assert.equal(viaWasm.provider, 'WebAssembly SIMD');
+    assert.equal(viaWasm.provider, 'WebAssembly SIMD, 3 threads');
+    assert.equal(wasmBackend({ threads: 1 }).provider, 'WebAssembly SIMD, 1 thread');
     assert.equal(viaJs.provider, 'plain JavaScript');
   });
 
