@@ -1,4 +1,5 @@
 import { SurgeonError } from '../errors';
+import { MAX_WASM_PAGES, WASM_PAGE_BYTES } from '../kernels/wasm-layout';
 import { checkProductShape, type MatrixBackend } from './matrix-backend';
 import { productThreads, ProductThreads, type BlockArguments } from './product-threads';
 import { PRODUCTS_WASM_BASE64 } from './wasm/products.wasm';
@@ -41,9 +42,6 @@ export interface WasmMatrixBackendOptions {
 const COLUMN_GROUP = 8;
 /** Regions start on cache lines, so that no two threads write one line. */
 const REGION_ALIGNMENT = 64;
-const WASM_PAGE_BYTES = 65_536;
-/** wasm32 addresses 4 GiB; V8 in Node 20 allows a memory of up to 65536 pages. */
-const MAX_WASM_PAGES = 65_536;
 /** The counter threads claim blocks from, alone on its cache line; the matrix follows. */
 const CURSOR_ADDRESS = 0;
 const MATRIX_ADDRESS = REGION_ALIGNMENT;
