@@ -16,18 +16,22 @@ export function productThreads(env: NodeJS.ProcessEnv = process.env): number {
   return Math.max(1, Math.min(availableParallelism(), MAX_PRODUCT_THREADS));
 }
 
-/** The arguments of `multiply_blocks` (products.wat), in order. */
-export type BlockArguments = readonly [
-  a: number, b: number, out: number, m: number, k: number, n: number, width: number, transposed: number,
-  blockRows: number, blockDepth: number, tile: number, sums: number, cursor: number,
-];
-const ARGUMENT_COUNT = 13;
+/** The block drivers of products.wat that threads share, each taking up to fourteen i32 arguments. */
+export const BLOCK_DRIVERS = ['multiply_blocks', 'multiply_blocks_f64'] as const;
+export type BlockDriver = typeof BLOCK_DRIVERS[number];
+/** A driver's arguments, in its order (see products.wat); the last is the address of the claim counter. */
+export type BlockArguments = readonly number[];
+const ARGUMENT_COUNT = 14;
 
 /** States of a helper's control word. */
 const enum State { Starting = 0, Idle = 1, Work = 2, Done = 3, Failed = 4, Exit = 5 }
-/** The control block: the state word, the blocks the helper ran, then the job's arguments (as unsigned words: addresses reach 4 GiB). */
+/**
+ * The control block: the state word, the blocks the helper ran, the driver's index, then the job's
+ * arguments (as unsigned words: addresses reach 4 GiB).
+ */
 const BLOCKS_RUN_OFFSET = 4;
-const ARGUMENTS_OFFSET = 8;
+const DRIVER_OFFSET = 8;
+const ARGUMENTS_OFFSET = 12;
 const CONTROL_BYTES = ARGUMENTS_OFFSET + ARGUMENT_COUNT * 4;
 /** A block takes milliseconds; a helper silent this long has died (its error event cannot reach a blocked thread). */
 const HELPER_TIMEOUT_MS = 60_000;
@@ -39,10 +43,11 @@ const HELPER_TIMEOUT_MS = 60_000;
  */
 const HELPER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, control } = workerData;
+const { module, memory, control, drivers } = workerData;
 const products = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const state = new Int32Array(control, 0, 1);
 const blocksRun = new Int32Array(control, ${BLOCKS_RUN_OFFSET}, 1);
+const driver = new Int32Array(control, ${DRIVER_OFFSET}, 1);
 const args = new Uint32Array(control, ${ARGUMENTS_OFFSET}, ${ARGUMENT_COUNT});
 Atomics.store(state, 0, ${State.Idle});
 for (;;) {
@@ -51,7 +56,7 @@ for (;;) {
   if (current === ${State.Exit}) break;
   if (current !== ${State.Work}) continue;
   try {
-    blocksRun[0] = products.multiply_blocks(...args);
+    blocksRun[0] = products[drivers[driver[0]]](...args);
     Atomics.store(state, 0, ${State.Done});
   } catch {
     Atomics.store(state, 0, ${State.Failed});
@@ -61,7 +66,7 @@ for (;;) {
 `;
 
 /**
- * Helper threads that run `multiply_blocks` on the shared memory together with the calling thread.
+ * Helper threads that run a block driver on the shared memory together with the calling thread.
  * Blocks are claimed from one counter in that memory, so a thread slowed by other work runs fewer; each
  * thread has its own block of the matrix and of the sums, so the result is the same whoever runs a block.
  */
@@ -72,7 +77,7 @@ export class ProductThreads {
   constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, helpers: number) {
     this.controls = Array.from({ length: helpers }, () => new SharedArrayBuffer(CONTROL_BYTES));
     this.threads = this.controls.map((control) => {
-      const thread = new Worker(HELPER_SOURCE, { eval: true, workerData: { module, memory, control } });
+      const thread = new Worker(HELPER_SOURCE, { eval: true, workerData: { module, memory, control, drivers: BLOCK_DRIVERS } });
       // A helper sleeping on its control word must not keep the process alive.
       thread.unref();
       thread.on('error', () => Atomics.store(stateOf(control), 0, State.Failed));
@@ -86,12 +91,14 @@ export class ProductThreads {
   }
 
   /**
-   * Runs `multiply_blocks` with `argumentsFor(thread)` on this thread (thread 0) and on `helpers`
-   * (thread index + 1), and returns once every block is done, with the blocks each thread ran (this
-   * one first, then `helpers` in order).
+   * Runs `driver` with `argumentsFor(thread)` on this thread (thread 0, through `runLocal`) and on
+   * `helpers` (thread index + 1), and returns once every block is done, with the blocks each thread
+   * ran (this one first, then `helpers` in order).
    */
-  run(helpers: readonly number[], argumentsFor: (thread: number) => BlockArguments, runLocal: (args: BlockArguments) => number): number[] {
-    for (const helper of helpers) this.start(helper, argumentsFor(helper + 1));
+  run(
+    driver: BlockDriver, helpers: readonly number[], argumentsFor: (thread: number) => BlockArguments, runLocal: (args: BlockArguments) => number,
+  ): number[] {
+    for (const helper of helpers) this.start(helper, BLOCK_DRIVERS.indexOf(driver), argumentsFor(helper + 1));
     const blocksRun: number[] = [0];
     let failure: unknown;
     try {
@@ -119,8 +126,9 @@ export class ProductThreads {
     for (const thread of this.threads) void thread.terminate();
   }
 
-  private start(index: number, args: BlockArguments): void {
+  private start(index: number, driver: number, args: BlockArguments): void {
     const control = this.controls[index]!;
+    new Int32Array(control, DRIVER_OFFSET, 1)[0] = driver;
     new Uint32Array(control, ARGUMENTS_OFFSET, ARGUMENT_COUNT).set(args);
     Atomics.store(stateOf(control), 0, State.Work);
     Atomics.notify(stateOf(control), 0);

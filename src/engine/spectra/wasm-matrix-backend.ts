@@ -1,13 +1,11 @@
 import { SurgeonError } from '../errors';
 import { MAX_WASM_PAGES, WASM_PAGE_BYTES } from '../kernels/wasm-layout';
-import { checkProductShape, type MatrixBackend } from './matrix-backend';
-import { productThreads, ProductThreads, type BlockArguments } from './product-threads';
+import { checkProductShape, type Float64Products, type MatrixBackend } from './matrix-backend';
+import { productThreads, ProductThreads, type BlockArguments, type BlockDriver } from './product-threads';
 import { PRODUCTS_WASM_BASE64 } from './wasm/products.wasm';
 
-interface ProductExports {
-  /** Returns how many blocks the calling thread ran. */
-  multiply_blocks(...args: BlockArguments): number;
-}
+/** The block drivers; each returns how many blocks the calling thread ran. */
+type ProductExports = Record<BlockDriver, (...args: BlockArguments) => number>;
 
 /** Rows of the result and steps of the shared dimension that one call of the kernel covers. */
 export interface ProductBlock {
@@ -45,6 +43,13 @@ const REGION_ALIGNMENT = 64;
 /** The counter threads claim blocks from, alone on its cache line; the matrix follows. */
 const CURSOR_ADDRESS = 0;
 const MATRIX_ADDRESS = REGION_ALIGNMENT;
+/**
+ * Blocks of the f64 products: A^T B of block Gram-Schmidt has 32 steps, so a pair of result rows
+ * (64 KB of sums for 4096 columns) is a block; A B^T streams 8 rows of the later columns against
+ * 512 steps of the 32-column block at a time (128 KB).
+ */
+const F64_BLOCK_ROWS = 8;
+const F64_BLOCK_DEPTH = 512;
 
 let compiledModule: WebAssembly.Module | undefined;
 
@@ -62,6 +67,10 @@ export function createWasmMatrixBackend(options: WasmMatrixBackendOptions = {}):
 export class WasmMatrixBackend implements MatrixBackend {
   readonly name = 'wasm-simd';
   readonly provider: string;
+  readonly f64: Float64Products = {
+    timesTransposed: async (a, m, b, n, k) => this.timesTransposed(a, m, b, n, k),
+    minusTransposedTimes: async (y, a, b, k, m, n) => this.minusTransposedTimes(y, a, b, k, m, n),
+  };
   private readonly memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_WASM_PAGES, shared: true });
   private readonly exports: ProductExports;
   private readonly helpers: ProductThreads | undefined;
@@ -95,46 +104,112 @@ export class WasmMatrixBackend implements MatrixBackend {
     const { m, k, n } = checkProductShape(a, aShape, b, bShape, transposeA);
     if (m === 0 || n === 0 || k === 0) return new Float32Array(m * n);
     const inPlace = this.lent !== undefined && a.buffer === this.lent.buffer && a.byteOffset === MATRIX_ADDRESS;
-
     const block = transposeA ? this.blocks.transposed : this.blocks.direct;
     const width = roundUp(n, COLUMN_GROUP);
     const blockRows = Math.min(roundUp(Math.max(2, block.rows), 2), roundUp(m, 2));
     const blockDepth = Math.min(Math.max(1, block.depth), k);
-    // After the lent matrix: a copy of a unless a is that matrix, the padded b (which an odd last block
-    // of a @ b reads one row of a past the matrix into), the result, and per thread a block of a and
-    // a block of the sums.
-    const copyAddress = align(MATRIX_ADDRESS + this.matrixCapacity);
-    const aAddress = inPlace ? MATRIX_ADDRESS : copyAddress;
-    const bAddress = inPlace ? copyAddress : align(copyAddress + a.byteLength);
-    const outAddress = align(bAddress + k * width * 4);
-    const threadsAddress = align(outAddress + m * n * 4);
+    // A copy of a unless a is the lent matrix, then the padded b (which an odd last block of a @ b
+    // reads one row of a past the matrix into), the result, and per thread a block of a and of the sums.
+    const regions = this.temporaryRegions();
+    const aAddress = inPlace ? MATRIX_ADDRESS : regions.take(a.byteLength);
+    const bAddress = regions.take(k * width * 4);
+    const outAddress = regions.take(m * n * 4);
     const tileBytes = align(transposeA ? blockRows * blockDepth * 4 : 0);
-    const threadBytes = tileBytes + align(blockRows * width * 8);
-    const threads = this.readyThreads();
-    this.ensureBytes(threadsAddress + threads * threadBytes);
+    const perThread = regions.perThread(tileBytes + blockRows * width * 8);
 
     const memory = this.memory.buffer;
-    if (!inPlace) new Float32Array(memory, copyAddress, a.length).set(a);
-    const padded = new Float32Array(memory, bAddress, k * width);
-    // Padding columns hold whatever the last product left: they only reach sums that are never read.
-    if (width === n) padded.set(b);
-    else for (let p = 0; p < k; p++) padded.set(b.subarray(p * n, p * n + n), p * width);
-    Atomics.store(new Int32Array(memory, CURSOR_ADDRESS, 1), 0, 0);
-
-    const argumentsFor = (thread: number): BlockArguments => {
-      const tile = threadsAddress + thread * threadBytes;
+    if (!inPlace) new Float32Array(memory, aAddress, a.length).set(a);
+    copyPadded(b, k, n, new Float32Array(memory, bAddress, k * width), width);
+    this.runBlocks('multiply_blocks', perThread.threads, (thread) => {
+      const tile = perThread.address(thread);
       return [aAddress, bAddress, outAddress, m, k, n, width, transposeA ? 1 : 0, blockRows, blockDepth, tile, tile + tileBytes, CURSOR_ADDRESS];
-    };
-    const runLocal = (args: BlockArguments): number => this.exports.multiply_blocks(...args);
-    const ready = this.helpers?.readyHelpers().slice(0, threads - 1) ?? [];
-    this.lastBlocksRun = this.helpers === undefined || ready.length === 0
-      ? [runLocal(argumentsFor(0))]
-      : this.helpers.run(ready, argumentsFor, runLocal);
-    return new Float32Array(memory, outAddress, m * n).slice();
+    });
+    return new Float32Array(this.memory.buffer, outAddress, m * n).slice();
   }
 
   async dispose(): Promise<void> {
     this.helpers?.dispose();
+  }
+
+  /**
+   * a (m x k) @ b^T with b stored (n x k), as (b @ a^T)^T: b's rows are read in place and a^T, the
+   * block of 32 columns, is the small operand the kernel takes eight columns of at a time.
+   */
+  private timesTransposed(a: Float64Array, m: number, b: Float64Array, n: number, k: number): Float64Array {
+    const result = new Float64Array(m * n);
+    if (m === 0 || n === 0 || k === 0) return result;
+    const width = roundUp(m, COLUMN_GROUP);
+    const blockRows = Math.min(F64_BLOCK_ROWS, roundUp(n, 2));
+    const blockDepth = Math.min(F64_BLOCK_DEPTH, k);
+    const regions = this.temporaryRegions();
+    const bAddress = regions.take(b.byteLength);
+    const aTransposedAddress = regions.take(k * width * 8);
+    const outAddress = regions.take(n * m * 8);
+    const perThread = regions.perThread(blockRows * width * 8);
+    const memory = this.memory.buffer;
+    new Float64Array(memory, bAddress, b.length).set(b);
+    const aTransposed = new Float64Array(memory, aTransposedAddress, k * width);
+    for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) aTransposed[p * width + i] = a[i * k + p]!;
+    this.runBlocks('multiply_blocks_f64', perThread.threads, (thread) =>
+      [bAddress, k * 8, 8, aTransposedAddress, outAddress, 0, n, k, m, width, blockRows, blockDepth, perThread.address(thread), CURSOR_ADDRESS]);
+    const transposed = new Float64Array(this.memory.buffer, outAddress, n * m);
+    for (let j = 0; j < n; j++) for (let i = 0; i < m; i++) result[i * n + j] = transposed[j * m + i]!;
+    return result;
+  }
+
+  /**
+   * y - a^T @ b with a stored (k x m), b (k x n) and y (m x n): each result starts at y and takes
+   * away one term per step in ascending order, as a plain loop does, added as (-a) * b (negation is
+   * exact, and x + (-t) is x - t). a^T is read with strides.
+   */
+  private minusTransposedTimes(y: Float64Array, a: Float64Array, b: Float64Array, k: number, m: number, n: number): Float64Array {
+    if (m === 0 || n === 0 || k === 0) return y.slice(0, m * n);
+    const width = roundUp(n, COLUMN_GROUP);
+    const blockRows = Math.min(2, roundUp(m, 2));
+    const regions = this.temporaryRegions();
+    const aAddress = regions.take(a.byteLength);
+    const bAddress = regions.take(k * width * 8);
+    const outAddress = regions.take(m * n * 8);
+    const perThread = regions.perThread(blockRows * width * 8);
+    const memory = this.memory.buffer;
+    const negated = new Float64Array(memory, aAddress, a.length);
+    for (let i = 0; i < a.length; i++) negated[i] = -a[i]!;
+    copyPadded(b, k, n, new Float64Array(memory, bAddress, k * width), width);
+    new Float64Array(memory, outAddress, m * n).set(y.subarray(0, m * n));
+    this.runBlocks('multiply_blocks_f64', perThread.threads, (thread) =>
+      [aAddress, 8, m * 8, bAddress, outAddress, 1, m, k, n, width, blockRows, k, perThread.address(thread), CURSOR_ADDRESS]);
+    return new Float64Array(this.memory.buffer, outAddress, m * n).slice();
+  }
+
+  /** A bump allocator over the memory after the lent matrix, for one product's operands and results. */
+  private temporaryRegions(): TemporaryRegions {
+    let end = align(MATRIX_ADDRESS + this.matrixCapacity);
+    const take = (bytes: number): number => {
+      const at = end;
+      end = align(end + bytes);
+      return at;
+    };
+    return {
+      take,
+      // Last, once the others are placed: grows the memory to hold them all.
+      perThread: (bytes) => {
+        const threads = this.readyThreads();
+        const stride = align(bytes);
+        const first = take(threads * stride);
+        this.ensureBytes(end);
+        return { threads, address: (thread) => first + thread * stride };
+      },
+    };
+  }
+
+  /** Runs `driver` on this thread and on up to `threads - 1` started helpers, claiming blocks from the counter. */
+  private runBlocks(driver: BlockDriver, threads: number, argumentsFor: (thread: number) => BlockArguments): void {
+    Atomics.store(new Int32Array(this.memory.buffer, CURSOR_ADDRESS, 1), 0, 0);
+    const runLocal = (args: BlockArguments): number => this.exports[driver](...args);
+    const ready = this.helpers?.readyHelpers().slice(0, threads - 1) ?? [];
+    this.lastBlocksRun = this.helpers === undefined || ready.length === 0
+      ? [runLocal(argumentsFor(0))]
+      : this.helpers.run(driver, ready, argumentsFor, runLocal);
   }
 
   private ensureMatrixCapacity(bytes: number): void {
@@ -154,6 +229,22 @@ export class WasmMatrixBackend implements MatrixBackend {
       throw new SurgeonError('kernel-memory', `a matrix product would need ${bytes} bytes of WebAssembly memory: ${String(error)}`);
     }
   }
+}
+
+interface TemporaryRegions {
+  /** The address of `bytes` more, on a cache line. */
+  take(bytes: number): number;
+  /** `bytes` for each thread that will share the product; call last. */
+  perThread(bytes: number): { threads: number; address(thread: number): number };
+}
+
+/**
+ * Rows (k x n) of `source` into `target` with rows of `width`; the padding keeps whatever the last
+ * product left, which only reaches sums that are never read.
+ */
+function copyPadded<T extends Float32Array | Float64Array>(source: T, k: number, n: number, target: T, width: number): void {
+  if (width === n) target.set(source.subarray(0, k * n));
+  else for (let p = 0; p < k; p++) target.set(source.subarray(p * n, p * n + n), p * width);
 }
 
 function roundUp(value: number, multiple: number): number {

@@ -6,7 +6,7 @@ import { createBuiltInMatrixBackend } from '../../../src/engine/spectra/built-in
 import { createJsMatrixBackend } from '../../../src/engine/spectra/js-matrix-backend';
 import { spectralStats } from '../../../src/engine/spectra/spectral-stats';
 import { createWasmMatrixBackend, type ProductBlocks, type WasmMatrixBackend } from '../../../src/engine/spectra/wasm-matrix-backend';
-import { gaussianMatrix, matrixWithSpectrum, referenceProduct } from './reference-linear-algebra';
+import { gaussianMatrix, matrixWithSpectrum, referenceFloat64Products, referenceProduct } from './reference-linear-algebra';
 
 /** Blocks small enough that the cases below cross every block edge, with odd row counts in the last block. */
 const SMALL_BLOCKS: ProductBlocks = { direct: { rows: 6, depth: 5 }, transposed: { rows: 10, depth: 3 } };
@@ -140,11 +140,41 @@ describe('WebAssembly SIMD matrix backend', () => {
     await assert.rejects(backend.matmul(a, [2, 2], new Float32Array(4), [2, 2]), (error) => isSurgeonError(error) && error.rule === 'usage');
   });
 
-  it('gives the spectral statistics the same bits as plain JavaScript', async () => {
-    const matrix = matrixWithSpectrum(120, 90, Array.from({ length: 40 }, (_, i) => 0.8 ** i), 9);
-    const viaWasm = await spectralStats(matrix, 120, 90, { backend: wasmBackend({ threads: 3 }), k: 16, seed: 3 });
-    const viaJs = await spectralStats(matrix, 120, 90, { backend: js, k: 16, seed: 3 });
-    assert.deepEqual(viaWasm.singularValues, viaJs.singularValues);
+  for (const threads of [1, 3]) {
+    it(`runs the f64 products of block Gram-Schmidt with the bits of plain loops, ${threads} threads`, async () => {
+      const backend = wasmBackend({ threads });
+      await allThreadsReady(backend, threads);
+      const f64 = backend.f64!;
+      const random = (count: number, seed: number): Float64Array => Float64Array.from(awkwardMatrix(count, 1, seed), (value) => value * 1.000000123);
+      // A B^T: more steps than one depth block (512), a block of 32 and a block of 5 against odd row counts.
+      for (const [m, n, k] of [[32, 75, 600], [5, 9, 37], [1, 1, 1]] as const) {
+        const a = random(m * k, m + k);
+        const b = random(n * k, n + k);
+        assert.deepEqual(await f64.timesTransposed(a, m, b, n, k), await referenceFloat64Products.timesTransposed(a, m, b, n, k), `A B^T ${m} ${n} ${k}`);
+      }
+      // Y - A^T B: 32 steps against later columns (m) of 70 rows (n, not a multiple of 8), and small odd cases.
+      for (const [k, m, n] of [[32, 75, 70], [3, 1, 1], [5, 8, 16]] as const) {
+        const y = random(m * n, k + 1);
+        const a = random(k * m, k + 2);
+        const b = random(k * n, k + 3);
+        const expected = await referenceFloat64Products.minusTransposedTimes(y, a, b, k, m, n);
+        assert.deepEqual(await f64.minusTransposedTimes(y, a, b, k, m, n), expected, `Y - A^T B ${k} ${m} ${n}`);
+        assert.notDeepEqual(expected, y);
+      }
+      assert.deepEqual(await f64.timesTransposed(new Float64Array(0), 0, new Float64Array(6), 2, 3), new Float64Array(0));
+      const y = random(6, 9);
+      assert.deepEqual(await f64.minusTransposedTimes(y, new Float64Array(0), new Float64Array(0), 0, 2, 3), y);
+    });
+  }
+
+  it('gives the spectral statistics the bits of its two kinds of products done by plain loops', async () => {
+    // 74 samples take three blocks of 32 columns, so the f64 products orthonormalise them.
+    const matrix = matrixWithSpectrum(240, 160, Array.from({ length: 100 }, (_, i) => 0.85 ** i), 9);
+    const viaWasm = await spectralStats(matrix, 240, 160, { backend: wasmBackend({ threads: 3 }), k: 64, seed: 3 });
+    const viaLoops = await spectralStats(matrix, 240, 160, { backend: { ...js, f64: referenceFloat64Products }, k: 64, seed: 3 });
+    assert.deepEqual(viaWasm.singularValues, viaLoops.singularValues);
+    const viaJs = await spectralStats(matrix, 240, 160, { backend: js, k: 64, seed: 3 });
+    viaWasm.singularValues.forEach((value, i) => assert.ok(Math.abs(value - viaJs.singularValues[i]!) <= 2e-5, `s_${i + 1} against the unblocked sweep`));
     assert.equal(viaWasm.provider, 'WebAssembly SIMD, 3 threads');
     assert.equal(wasmBackend({ threads: 1 }).provider, 'WebAssembly SIMD, 1 thread');
     assert.equal(viaJs.provider, 'plain JavaScript');
