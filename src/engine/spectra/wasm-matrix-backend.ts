@@ -56,7 +56,8 @@ let compiledModule: WebAssembly.Module | undefined;
 /**
  * Products in WebAssembly SIMD (wasm/products.wat): binary32 operands, binary64 sums added in the
  * plain-JavaScript backend's order, so the results are the same bits, at about fifteen times the
- * speed on one thread, shared by several threads on a shared memory. The spectral pass reads each
+ * speed on one thread, shared by several threads on a shared memory; and the f64 products of block
+ * Gram-Schmidt, with the bits of plain loops. The spectral pass reads each
  * delta straight into `matrixStorage`, in that memory; a product of any other array copies it in
  * first, beside the lent one. The memory grows to the largest product run and goes with the backend.
  */
@@ -132,8 +133,8 @@ export class WasmMatrixBackend implements MatrixBackend {
   }
 
   /**
-   * a (m x k) @ b^T with b stored (n x k), as (b @ a^T)^T: b's rows are read in place and a^T, the
-   * block of 32 columns, is the small operand the kernel takes eight columns of at a time.
+   * a (m x k) @ b^T with b stored (n x k), as (b @ a^T)^T: b is copied as it lies and read by rows,
+   * and a^T, the block of 32 columns, is the small operand the kernel takes eight columns of at a time.
    */
   private timesTransposed(a: Float64Array, m: number, b: Float64Array, n: number, k: number): Float64Array {
     const result = new Float64Array(m * n);
