@@ -77,16 +77,24 @@ export class WasmHeap {
   }
 
   private ensureCapacity(end: number): void {
-    const pages = Math.ceil(end / WASM_PAGE_BYTES);
-    const current = this.memory.buffer.byteLength / WASM_PAGE_BYTES;
-    if (pages <= current) return;
-    if (pages > MAX_WASM_PAGES) {
-      throw new SurgeonError('kernel-memory', `kernel buffers would need ${end} bytes, more than WebAssembly's 4 GiB`);
-    }
-    try {
-      this.memory.grow(pages - current);
-    } catch (error) {
-      throw new SurgeonError('kernel-memory', `could not grow kernel memory to ${end} bytes: ${String(error)}`);
-    }
+    growMemoryTo(this.memory, end, { user: 'kernel buffers', memory: 'kernel memory' });
+  }
+}
+
+/**
+ * Grows `memory` to hold `end` bytes, when it does not yet; refuses past WebAssembly's 4 GiB or when the
+ * engine will not grow it, naming `user` (what needs the bytes) and `memory` in the message.
+ */
+export function growMemoryTo(memory: WebAssembly.Memory, end: number, names: { user: string; memory: string }): void {
+  const pages = Math.ceil(end / WASM_PAGE_BYTES);
+  const current = memory.buffer.byteLength / WASM_PAGE_BYTES;
+  if (pages <= current) return;
+  if (pages > MAX_WASM_PAGES) {
+    throw new SurgeonError('kernel-memory', `${names.user} would need ${end} bytes, more than WebAssembly's 4 GiB`);
+  }
+  try {
+    memory.grow(pages - current);
+  } catch (error) {
+    throw new SurgeonError('kernel-memory', `could not grow ${names.memory} to ${end} bytes: ${String(error)}`);
   }
 }

@@ -39,14 +39,15 @@ const TEAM_CHUNK_ELEMENTS = 16 * 1024;
 const MAX_KERNEL_THREADS = 8;
 
 /**
- * `CHECKPOINT_SURGEON_KERNEL_THREADS` (1 = only the calling thread), else one per core but one, up to the
- * maximum: a core stays free for the file copies and the provenance hashing. On 2 cores a second kernel
- * thread measured 8% faster for diff and 10% slower for compute, whose writes need that core.
+ * `CHECKPOINT_SURGEON_KERNEL_THREADS` (1 = only the calling thread), else one per core but `spareCores`,
+ * up to the maximum. The elementwise kernels leave one core free for the file copies and the provenance
+ * hashing (on 2 cores a second kernel thread measured 8% faster for diff and 10% slower for compute, whose
+ * writes need that core); the spectral products, which run while nothing else does, leave none.
  */
-export function kernelThreads(env: NodeJS.ProcessEnv = process.env): number {
+export function kernelThreads(env: NodeJS.ProcessEnv = process.env, spareCores = 1): number {
   const requested = Number.parseInt(env['CHECKPOINT_SURGEON_KERNEL_THREADS'] ?? '', 10);
   if (Number.isInteger(requested) && requested >= 1) return Math.min(requested, MAX_KERNEL_THREADS);
-  return Math.max(1, Math.min(availableParallelism() - 1, MAX_KERNEL_THREADS));
+  return Math.max(1, Math.min(availableParallelism() - spareCores, MAX_KERNEL_THREADS));
 }
 
 type Binary = (first: number, second: number, out: number, count: number) => void;

@@ -1,18 +1,12 @@
-import { availableParallelism } from 'node:os';
 import { HelperThreads } from '../kernels/helper-threads';
-
-/** More threads than this only contend for memory bandwidth. */
-const MAX_PRODUCT_THREADS = 8;
+import { kernelThreads } from '../kernels/wasm-kernels';
 
 /**
  * Threads that share a matrix product, the calling one included: `CHECKPOINT_SURGEON_KERNEL_THREADS`
- * when set, else one per core up to the maximum. Unlike the elementwise kernels, which leave a core
- * to the file copies and hashing of a streaming job, the spectral pass does nothing else meanwhile.
+ * when set, else one per core (up to the kernels' maximum), as the spectral pass does nothing else meanwhile.
  */
 export function productThreads(env: NodeJS.ProcessEnv = process.env): number {
-  const requested = Number.parseInt(env['CHECKPOINT_SURGEON_KERNEL_THREADS'] ?? '', 10);
-  if (Number.isInteger(requested) && requested >= 1) return Math.min(requested, MAX_PRODUCT_THREADS);
-  return Math.max(1, Math.min(availableParallelism(), MAX_PRODUCT_THREADS));
+  return kernelThreads(env, 0);
 }
 
 /** The block drivers of products.wat that threads share, each taking up to fourteen i32 arguments. */

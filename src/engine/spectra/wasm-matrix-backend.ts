@@ -1,5 +1,5 @@
-import { SurgeonError } from '../errors';
-import { MAX_WASM_PAGES, WASM_PAGE_BYTES } from '../kernels/wasm-layout';
+import { growMemoryTo } from '../kernels/wasm-heap';
+import { MAX_WASM_PAGES } from '../kernels/wasm-layout';
 import { checkProductShape, type Float64Products, type MatrixBackend } from './matrix-backend';
 import { productThreads, ProductThreads, type BlockArguments, type BlockDriver } from './product-threads';
 import { PRODUCTS_WASM_BASE64 } from './wasm/products.wasm';
@@ -220,15 +220,7 @@ export class WasmMatrixBackend implements MatrixBackend {
   }
 
   private ensureBytes(bytes: number): void {
-    const pages = Math.ceil(bytes / WASM_PAGE_BYTES);
-    const current = this.memory.buffer.byteLength / WASM_PAGE_BYTES;
-    if (pages <= current) return;
-    try {
-      if (pages > MAX_WASM_PAGES) throw new RangeError('more than WebAssembly\'s 4 GiB');
-      this.memory.grow(pages - current);
-    } catch (error) {
-      throw new SurgeonError('kernel-memory', `a matrix product would need ${bytes} bytes of WebAssembly memory: ${String(error)}`);
-    }
+    growMemoryTo(this.memory, bytes, { user: 'a matrix product', memory: 'the matrix products\' memory' });
   }
 }
 
