@@ -1,17 +1,17 @@
 import type { JobResult, PlanIssue } from '../shared/jobs';
 import type { DiffReport } from '../shared/report';
-import { formatBytes } from './progress-bar';
+import { formatBytes, formatCount } from '../engine/report/quantities';
 
 /** The human-readable summary printed without --json. */
 export function describeResult(result: JobResult): string {
   switch (result.kind) {
     case 'dry-run': return [
-      `Dry run of ${result.operation}: the plan holds (${result.tensors} tensors, ${result.parameters.toLocaleString('en-US')} parameters) in ${(result.seconds * 1000).toFixed(0)} ms; nothing was written.`,
+      `Dry run of ${result.operation}: the plan holds (${result.tensors} tensors, ${formatCount(result.parameters)} parameters) in ${(result.seconds * 1000).toFixed(0)} ms; nothing was written.`,
       ...issueLines(result.issues),
       `  would write ${result.out}: ${result.files.map((file) => `${file.file} (${formatBytes(file.bytes)})`).join(', ')}`,
     ].join('\n');
     case 'compute': return [
-      `Residual written to ${result.out} (${result.tensors} tensors, ${result.parameters.toLocaleString('en-US')} parameters, ${result.dtype}) in ${result.seconds.toFixed(2)} s.`,
+      `Residual written to ${result.out} (${result.tensors} tensors, ${formatCount(result.parameters)} parameters, ${result.dtype}) in ${result.seconds.toFixed(2)} s.`,
       ...issueLines(result.issues),
       ...result.vocabularyGrowth.map((growth) => `  vocabulary: ${growth.tensor} grew from ${growth.fromRows} to ${growth.toRows} rows${growth.addedTokens.length ? ` (${growth.addedTokens.slice(0, 8).map((token) => JSON.stringify(token.content)).join(', ')}${growth.addedTokens.length > 8 ? ', ...' : ''})` : ''}`),
       `  global relative norm: ${formatNumber(result.report.summary.globalRelativeNorm)}`,
@@ -22,7 +22,7 @@ export function describeResult(result: JobResult): string {
       ...issueLines(result.issues),
     ].join('\n');
     case 'verify': return [
-      `${result.ok ? 'OK' : 'MISMATCH'}: ${result.identical.toLocaleString('en-US')} of ${result.elements.toLocaleString('en-US')} elements bit-identical`
+      `${result.ok ? 'OK' : 'MISMATCH'}: ${formatCount(result.identical)} of ${formatCount(result.elements)} elements bit-identical`
         + ` (${(result.elements ? (100 * result.identical) / result.elements : 100).toFixed(4)}%), max abs error ${formatNumber(result.maxAbsError)}.`,
       ...result.tensors.filter((tensor) => tensor.identical !== tensor.elements).slice(0, 20)
         .map((tensor) => `  ${tensor.name}: ${tensor.identical}/${tensor.elements} identical, max abs error ${formatNumber(tensor.maxAbsError)}`),
@@ -39,8 +39,8 @@ export function describeResult(result: JobResult): string {
       ].join('\n');
     }
     case 'inspect': return [
-      `${result.path}: ${result.architecture ?? result.modelType ?? 'unknown architecture'}, ${result.tensors.length} tensors, ${result.parameters.toLocaleString('en-US')} parameters, ${formatBytes(result.bytes)} in ${result.shards.length} file(s).`,
-      `  dtypes: ${Object.entries(result.dtypes).map(([dtype, count]) => `${dtype} ${count.toLocaleString('en-US')}`).join(', ')}`,
+      `${result.path}: ${result.architecture ?? result.modelType ?? 'unknown architecture'}, ${result.tensors.length} tensors, ${formatCount(result.parameters)} parameters, ${formatBytes(result.bytes)} in ${result.shards.length} file(s).`,
+      `  dtypes: ${Object.entries(result.dtypes).map(([dtype, count]) => `${dtype} ${formatCount(count)}`).join(', ')}`,
       ...(result.tokenizer ? [`  tokenizer: vocabulary ${result.tokenizer.vocabSize ?? 'unknown'}, ${result.tokenizer.addedTokens} added tokens, ${result.tokenizer.hasChatTemplate ? 'a' : 'no'} chat template`] : []),
     ].join('\n');
     case 'card': return `Model card written to ${result.path}.`;

@@ -1,4 +1,5 @@
 import { SingleBar, Presets } from 'cli-progress';
+import { formatBytes } from '../engine/report/quantities';
 import type { JobProgress } from '../shared/jobs';
 
 /**
@@ -50,15 +51,4 @@ function newBar(title: string, stream: NodeJS.WriteStream): SingleBar {
     etaBuffer: 50,
     fps: 5,
   }, Presets.shades_classic);
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 2)} ${units[unit]}`;
 }

@@ -12,6 +12,7 @@ import type { InspectResult } from '../shared/jobs';
 import { findListItemAt, findReferenceAt, type CheckpointReference } from './checkpoint-reference';
 import type { JobService } from './job-service';
 import type { ReportStore } from './report-store';
+import { formatCount } from '../engine/report/quantities';
 
 /** Inspect results are cached this long; a checkpoint folder rarely changes under an open config. */
 const INSPECT_CACHE_MS = 60_000;
@@ -68,7 +69,7 @@ export class CheckpointHoverProvider implements vscode.HoverProvider {
       ['Parameters', formatParameters(result.parameters)],
       ['Dtype', dtypes || 'none'],
       ['Vocabulary', vocabularyOf(result)],
-      ['Tensors', `${result.tensors.length.toLocaleString('en-US')} in ${Math.max(1, result.shards.length)} file(s)`],
+      ['Tensors', `${formatCount(result.tensors.length)} in ${Math.max(1, result.shards.length)} file(s)`],
     ];
     for (const [label, value] of rows) {
       md.appendMarkdown(`${label}: `);
@@ -127,7 +128,7 @@ export async function resolveReference(value: string, documentUri: vscode.Uri): 
 /** The tokenizer's vocabulary, else the rows of the input embedding (a folder without tokenizer files). */
 function vocabularyOf(result: InspectResult): string {
   const rows = result.tokenizer?.vocabSize ?? result.tensors.find((t) => t.name.endsWith('embed_tokens.weight'))?.shape[0];
-  return rows == null ? 'unknown' : rows.toLocaleString('en-US');
+  return rows == null ? 'unknown' : formatCount(rows);
 }
 
 function formatParameters(count: number): string {

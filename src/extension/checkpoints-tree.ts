@@ -11,7 +11,7 @@ import { listCachedModels, type CachedModel, type CachedRevision } from '../engi
 import type { InspectResult } from '../shared/jobs';
 import type { CheckpointFinder } from './checkpoint-finder';
 import type { JobService } from './job-service';
-import { formatBytes } from './progress-format';
+import { formatBytes, formatCount } from '../engine/report/quantities';
 
 export const CHECKPOINTS_VIEW_ID = 'checkpointSurgeon.checkpoints';
 const CHECKPOINT_CONTEXT = 'checkpointSurgeon.checkpoint';
@@ -188,7 +188,7 @@ function renderCheckpoint(node: Extract<CheckpointNode, { kind: 'checkpoint' }>,
     if (architecture !== null) facts.push(architecture);
     facts.push(dtype, `${formatParameters(parameters)} params`);
     if (node.size === undefined) facts.push(formatBytes(bytes));
-    lines.push(`Architecture: ${architecture ?? 'unknown'}`, `Dtype: ${dtype}`, `Parameters: ${parameters.toLocaleString('en-US')}`, `Tensor bytes: ${formatBytes(bytes)}`);
+    lines.push(`Architecture: ${architecture ?? 'unknown'}`, `Dtype: ${dtype}`, `Parameters: ${formatCount(parameters)}`, `Tensor bytes: ${formatBytes(bytes)}`);
   }
   if (node.source === 'workspace') facts.unshift(node.location);
   return { description: facts.join(' · '), tooltip: lines.join('  \n') };

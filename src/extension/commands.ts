@@ -20,6 +20,7 @@ import { ReportPanel } from './report-panel';
 import type { ReportStore } from './report-store';
 import { SAFETENSORS_INDEX_VIEW_TYPE, SAFETENSORS_VIEW_TYPE } from './safetensors-editor';
 import { requireTrust } from './workspace-trust';
+import { formatCount } from '../engine/report/quantities';
 
 export interface CommandContext {
   jobs: JobService;
@@ -183,7 +184,7 @@ export function createCommands(ctx: CommandContext) {
     const title = `Verify ${basename(residual)}`;
     try {
       const result = await jobs.run<VerifyResult>({ kind: 'verify', options: { base, residual, instruct } }, { title });
-      const message = `${title}: ${result.identical.toLocaleString('en-US')} of ${result.elements.toLocaleString('en-US')} elements bit-identical, max abs error ${result.maxAbsError}.`;
+      const message = `${title}: ${formatCount(result.identical)} of ${formatCount(result.elements)} elements bit-identical, max abs error ${result.maxAbsError}.`;
       void (result.ok ? vscode.window.showInformationMessage(message) : vscode.window.showWarningMessage(message));
       return result;
     } catch (error) {

@@ -12,8 +12,8 @@ import { redactSecret } from '../engine/hub/hub-token';
 import type { PushResult } from '../shared/jobs';
 import type { CheckpointFinder } from './checkpoint-finder';
 import { pickCheckpoint } from './pickers';
-import { formatBytes } from './progress-format';
 import { requireTrust } from './workspace-trust';
+import { formatBytes } from '../engine/report/quantities';
 
 export const HUB_TOKEN_SECRET_KEY = 'checkpointSurgeon.hfToken';
 const SET_TOKEN = 'Set Hub Token';

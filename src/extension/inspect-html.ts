@@ -4,16 +4,13 @@
  * and the page runs no script at all (CSP `default-src 'none'`, styles by nonce).
  */
 import type { InspectResult } from '../shared/jobs';
+import { formatCount } from '../engine/report/quantities';
 
 /** Tables longer than this are cut, with a note; a browser chokes on 100,000 rows of static HTML. */
 export const MAX_TABLE_ROWS = 20_000;
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function formatCount(value: number): string {
-  return value.toLocaleString('en-US');
 }
 
 export function inspectHtml(result: InspectResult, nonce: string, cspSource: string): string {

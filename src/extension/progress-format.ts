@@ -2,6 +2,7 @@
  * Words for a running job's progress: percent, throughput and time left. Pure, so it is unit-tested
  * without VS Code; the rate is smoothed so the ETA does not jump with every read.
  */
+import { formatBytes } from '../engine/report/quantities';
 import type { JobProgress } from '../shared/jobs';
 
 /** Weight of the newest sample in the exponential moving average of bytes per second. */
@@ -9,17 +10,6 @@ const RATE_SMOOTHING = 0.3;
 /** Below this much elapsed time a rate is noise, so no rate or ETA is shown yet. */
 const MIN_RATE_WINDOW_MS = 500;
 
-const BYTE_UNITS = ['B', 'KB', 'MB', 'GB', 'TB'] as const;
-
-export function formatBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < BYTE_UNITS.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value.toFixed(0) : value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${BYTE_UNITS[unit]}`;
-}
 
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';

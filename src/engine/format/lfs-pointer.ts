@@ -1,3 +1,4 @@
+import { formatCount } from '../report/quantities';
 /**
  * Git LFS pointer files: what a clone without `git lfs` leaves in place of a large file. They are
  * small text files, so a safetensors reader would otherwise report a nonsense header length.
@@ -39,7 +40,7 @@ export function parseLfsPointer(bytes: Uint8Array): LfsPointer | undefined {
 
 /** The sentence a user sees when a weight file turns out to be a pointer. */
 export function describeLfsPointer(pointer: LfsPointer): string {
-  const real = pointer.size === undefined ? '' : ` for a ${pointer.size.toLocaleString('en-US')}-byte file`;
+  const real = pointer.size === undefined ? '' : ` for a ${formatCount(pointer.size)}-byte file`;
   return `this is a Git LFS pointer${real}, not the weights: run \`git lfs pull\` in the clone `
     + '(or download the real file from the model page)';
 }

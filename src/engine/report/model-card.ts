@@ -9,6 +9,7 @@ import { basename } from 'node:path';
 import type { ApplyResult, ComputeResult, FileProvenance, VocabularyGrowth } from '../../shared/jobs';
 import type { CheckpointRef, DiffReport, DiffSummary, TokenizerReport } from '../../shared/report';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
+import { formatCount } from './quantities';
 
 export const MODEL_CARD_TAGS = ['instruction-residual', 'task-arithmetic'] as const;
 
@@ -227,7 +228,7 @@ function provenance(input: ModelCardInput): string {
   const files: string[][] = [];
   for (const role of ['base', 'instruct', 'residual'] as const) {
     for (const file of input.provenance?.[role] ?? []) {
-      files.push([role, file.file, file.bytes.toLocaleString('en-US'), file.sha256]);
+      files.push([role, file.file, formatCount(file.bytes), file.sha256]);
     }
   }
   if (files.length > 0) lines.push('', 'Input files:', '', table(['role', 'file', 'bytes', 'SHA-256'], files));
@@ -241,7 +242,7 @@ function statistics(input: ModelCardInput): string {
     const global = summary.globalRelativeNorm === null ? 'n/a' : formatNumber(summary.globalRelativeNorm);
     lines.push(
       `Global relative norm ‖R‖ / ‖θ_base‖: ${global}. Tensors changed: ${summary.counts.changed}, unchanged: `
-        + `${summary.counts.unchanged}; parameters compared: ${summary.parametersCompared.toLocaleString('en-US')}.`,
+        + `${summary.counts.unchanged}; parameters compared: ${formatCount(summary.parametersCompared)}.`,
     );
     if (summary.mostChanged.length > 0) {
       lines.push('', 'Most changed tensors:', '', table(

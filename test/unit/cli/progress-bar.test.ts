@@ -33,7 +33,7 @@ test('the bar shows sizes in units, and the spectral pass gets a bar of its own'
   assert.match(streamLine ?? '', /^diff █+ 100% \| 2\.00 MB\/2\.00 MB \|/);
   const message = lines.indexOf('Spectra on plain JavaScript');
   assert.ok(message > lines.indexOf(streamLine!), 'the stream bar ends before the message');
-  assert.match(lines.at(-1) ?? '', /^diff spectra █+ 100% \| 400\.00 KB\/400\.00 KB \|/);
+  assert.match(lines.at(-1) ?? '', /^diff spectra █+ 100% \| 400 KB\/400 KB \|/);
   assert.doesNotMatch(text(), /2000000|400000/);
 });
 
