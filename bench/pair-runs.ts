@@ -131,7 +131,7 @@ function prepareCases(pair: SyntheticPair, options: PairRunOptions, primedCache:
   const residualBf16 = join(scratch, 'residual-bf16');
   const residualF32 = join(scratch, 'residual-f32');
   log(`${pair.gb} GB: computing the bf16 and f32 residuals for apply and verify (untimed)...`);
-  runCli(cli, ['compute', '--base', pair.baseDir, '--instruct', pair.instructDir, '--out', residualBf16], withCache(primedCache));
+  runCli(cli, ['compute', '--base', pair.baseDir, '--instruct', pair.instructDir, '--out', residualBf16, '--dtype', 'same'], withCache(primedCache));
   runCli(cli, ['compute', '--base', pair.baseDir, '--instruct', pair.instructDir, '--out', residualF32, '--dtype', 'f32'], withCache(join(scratch, 'digest-cache-f32')));
   const primingOut = join(scratch, 'apply-priming');
   runCli(cli, ['apply', '--base', pair.baseDir, '--residual', residualBf16, '--out', primingOut], withCache(primedCache));
@@ -158,13 +158,13 @@ function prepareCases(pair: SyntheticPair, options: PairRunOptions, primedCache:
     ...floorCases('floor-diff', 'diff (read base + instruct)', models, 0, true),
   ];
   if (options.hasNoStats) {
-    cases.push({ id: 'compute-no-stats', label: 'compute --no-stats (bf16, first run)', inputs: models, floor: 'floor-compute', digestCache: 'fresh', command: compute(['--no-stats']), coldToo: true });
+    cases.push({ id: 'compute-no-stats', label: 'compute --no-stats (bf16, first run)', inputs: models, floor: 'floor-compute', digestCache: 'fresh', command: compute(['--dtype', 'same', '--no-stats']), coldToo: true });
   } else {
     skipped.push('compute --no-stats: the CLI has no --no-stats flag');
   }
   cases.push(
-    { id: 'compute', label: 'compute with statistics (bf16, first run: hashes computed)', inputs: models, floor: 'floor-compute', digestCache: 'fresh', command: compute([]), coldToo: true },
-    { id: 'compute-cached', label: 'compute with statistics (bf16, input hashes cached)', inputs: models, floor: 'floor-compute', digestCache: 'primed', command: compute([]), coldToo: true },
+    { id: 'compute', label: 'compute with statistics (bf16, first run: hashes computed)', inputs: models, floor: 'floor-compute', digestCache: 'fresh', command: compute(['--dtype', 'same']), coldToo: true },
+    { id: 'compute-cached', label: 'compute with statistics (bf16, input hashes cached)', inputs: models, floor: 'floor-compute', digestCache: 'primed', command: compute(['--dtype', 'same']), coldToo: true },
     { id: 'compute-f32', label: 'compute with statistics (--dtype f32, first run)', inputs: models, floor: 'floor-compute-f32', digestCache: 'fresh', command: compute(['--dtype', 'f32']), coldToo: false },
     { id: 'apply', label: 'apply bf16 residual (first run: hashes computed)', inputs: [pair.baseFile, ...bf16Files], floor: 'floor-apply', digestCache: 'fresh', command: apply(residualBf16), coldToo: true },
     { id: 'apply-cached', label: 'apply bf16 residual (input hashes cached)', inputs: [pair.baseFile, ...bf16Files], floor: 'floor-apply', digestCache: 'primed', command: apply(residualBf16), coldToo: true },

@@ -2,6 +2,8 @@ import type { JobResult, PlanIssue } from '../shared/jobs';
 import type { DiffReport } from '../shared/report';
 import { formatBytes, formatCount } from '../engine/report/quantities';
 
+const MISMATCHES_LISTED = 20;
+
 /** The human-readable summary printed without --json. */
 export function describeResult(result: JobResult): string {
   switch (result.kind) {
@@ -21,12 +23,17 @@ export function describeResult(result: JobResult): string {
       `Model written to ${result.out} (scale ${result.scale}; ${result.applied.length} tensors changed, ${result.copiedUnchanged.length} copied unchanged) in ${result.seconds.toFixed(2)} s.`,
       ...issueLines(result.issues),
     ].join('\n');
-    case 'verify': return [
-      `${result.ok ? 'OK' : 'MISMATCH'}: ${formatCount(result.identical)} of ${formatCount(result.elements)} elements bit-identical`
-        + ` (${(result.elements ? (100 * result.identical) / result.elements : 100).toFixed(4)}%), max abs error ${formatNumber(result.maxAbsError)}.`,
-      ...result.tensors.filter((tensor) => tensor.identical !== tensor.elements).slice(0, 20)
-        .map((tensor) => `  ${tensor.name}: ${tensor.identical}/${tensor.elements} identical, max abs error ${formatNumber(tensor.maxAbsError)}`),
-    ].join('\n');
+    case 'verify': {
+      const mismatched = result.tensors.filter((tensor) => tensor.identical !== tensor.elements);
+      return [
+        `${result.ok ? 'OK' : 'MISMATCH'}: ${formatCount(result.identical)} of ${formatCount(result.elements)} elements bit-identical`
+          + ` (${(result.elements ? (100 * result.identical) / result.elements : 100).toFixed(4)}%), max abs error ${formatNumber(result.maxAbsError)}.`,
+        ...mismatched.slice(0, MISMATCHES_LISTED)
+          .map((tensor) => `  ${tensor.name}: ${tensor.identical}/${tensor.elements} identical, max abs error ${formatNumber(tensor.maxAbsError)}`),
+        ...mismatched.length > MISMATCHES_LISTED ? [`  ... and ${mismatched.length - MISMATCHES_LISTED} more mismatching tensors (--json lists them all)`] : [],
+        ...issueLines(result.issues),
+      ].join('\n');
+    }
     case 'diff': {
       const { summary, tokenizer, config } = result.report;
       return [

@@ -5,7 +5,7 @@ import { listCachedModels } from '../engine/hub/hub-cache';
 import { downloadCheckpoint } from '../engine/hub/hub-download';
 import { pushToHub } from '../engine/hub/hub-push';
 import { TOOL_NAME, TOOL_VERSION } from '../engine/version';
-import type { JobCallbacks, JobProgress, JobResult, ResidualDtype, SpectraBackendPreference } from '../shared/jobs';
+import { DEFAULT_RESIDUAL_DTYPE, type JobCallbacks, type JobProgress, type JobResult, type ResidualDtype, type SpectraBackendPreference } from '../shared/jobs';
 import { loadMatrixBackend, type LoadedMatrixBackend } from '../worker/backends/load-matrix-backend';
 import { parseScale, parseSize, parseWholeNumber } from './parse-size';
 import { createProgressBar } from './progress-bar';
@@ -43,7 +43,7 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .requiredOption('--base <checkpoint>', 'the base model (folder, .safetensors file, or Hub id in the local cache)')
     .requiredOption('--instruct <checkpoint>', 'the instruction-tuned model of the same family')
     .requiredOption('--out <folder>', 'the residual folder to write')
-    .addOption(new Option('--dtype <dtype>', 'residual dtype: same (the instruct tensor\'s), f32 (exact reconstruction of bf16/f16 models), f64 (exact for f32 models), bf16 or f16').choices(DTYPES).default('same'))
+    .addOption(new Option('--dtype <dtype>', 'residual dtype: f32 (exact reconstruction of bf16/f16 models), f64 (exact for f32 models), same (the instruct tensor\'s: half the size of f32 for bf16/f16 models, not exact), bf16 or f16').choices(DTYPES).default(DEFAULT_RESIDUAL_DTYPE))
     .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
     .option('--force', 'go on although the configs belong to different families or tensors are missing')
     .option('--overwrite', 'replace an existing output folder')

@@ -185,7 +185,9 @@ export function createCommands(ctx: CommandContext) {
     try {
       const result = await jobs.run<VerifyResult>({ kind: 'verify', options: { base, residual, instruct } }, { title });
       const message = `${title}: ${formatCount(result.identical)} of ${formatCount(result.elements)} elements bit-identical, max abs error ${result.maxAbsError}.`;
-      void (result.ok ? vscode.window.showInformationMessage(message) : vscode.window.showWarningMessage(message));
+      // The warnings say why, e.g. a residual too narrow to be exact and the --dtype that would be.
+      const why = result.issues.filter((issue) => issue.severity === 'warning').map((issue) => issue.message);
+      void (result.ok ? vscode.window.showInformationMessage(message) : vscode.window.showWarningMessage([message, ...why].join(' ')));
       return result;
     } catch (error) {
       void showJobError(title, error, log, { a: base, b: instruct });

@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { DEFAULT_SPECTRA_PASS_RANK } from '../engine/jobs/spectra-pass';
-import type { ResidualDtype } from '../shared/jobs';
+import { DEFAULT_RESIDUAL_DTYPE, type ResidualDtype } from '../shared/jobs';
 
 export const CONFIG_SECTION = 'checkpointSurgeon';
 
@@ -21,7 +21,7 @@ export class SurgeonConfig {
   }
 
   get residualDtype(): ResidualDtype {
-    return oneOf(this.section.get<string>('residualDtype'), RESIDUAL_DTYPES, 'f32');
+    return oneOf(this.section.get<string>('residualDtype'), RESIDUAL_DTYPES, DEFAULT_RESIDUAL_DTYPE);
   }
 
   /** Bytes per output shard. */

@@ -10,6 +10,9 @@ import type { DiffReport, TensorReport } from './report';
  */
 export type ResidualDtype = 'same' | 'f64' | 'f32' | 'bf16' | 'f16';
 
+/** The CLI's, the extension's and the Python `residuals` package's default: exact for bf16/f16 models. */
+export const DEFAULT_RESIDUAL_DTYPE: ResidualDtype = 'f32';
+
 export interface ComputeOptions {
   base: string;
   instruct: string;

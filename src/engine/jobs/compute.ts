@@ -9,7 +9,7 @@ import { withJobKernels } from './job-kernels';
 import { residualCardInput, renderModelCard } from '../report/model-card';
 import { residualsConfig } from '../report/residuals-config';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
-import type { ComputeOptions, ComputeResult, DryRunResult, JobCallbacks, ResidualDtype } from '../../shared/jobs';
+import { DEFAULT_RESIDUAL_DTYPE, type ComputeOptions, type ComputeResult, type DryRunResult, type JobCallbacks, type ResidualDtype } from '../../shared/jobs';
 import { runDeltaPass, tensorReport } from './delta-pass';
 import { buildDiffReport, compareSides } from './diff-report';
 import { dryRunResult } from './dry-run';
@@ -53,7 +53,7 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
   refuseOnErrors(issues, buildDiffReport(options.base, options.instruct, pairing.pairs.map((pair) => tensorReport(pair)), sides));
 
   const written = pairing.pairs.filter((pair) => pair.comparable && pair.a && pair.b);
-  const dtypeOf = (pair: TensorPair): Dtype => residualDtype(pair, options.dtype ?? 'same');
+  const dtypeOf = (pair: TensorPair): Dtype => residualDtype(pair, options.dtype ?? DEFAULT_RESIDUAL_DTYPE);
   const planned = written.map((pair) => ({ name: pair.name, dtype: dtypeOf(pair), shape: pair.shape }));
   if (options.dryRun) return dryRunResult('compute', options.out, options.overwrite === true, issues, planned, options.shardSize ?? DEFAULT_MAX_SHARD_BYTES, started);
   let hashes: InputHashes | undefined;

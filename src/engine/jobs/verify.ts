@@ -1,11 +1,12 @@
 import { assertUnchanged } from '../checkpoint/assert-unchanged';
-import { bytesPerElement, isFloatDtype } from '../format/dtype';
+import { bytesPerElement, isFloatDtype, type Dtype } from '../format/dtype';
 import { createCompareAccumulator, type CompareAccumulator } from '../kernels/kernels';
 import { withJobKernels } from './job-kernels';
 import type { JobCallbacks, PlanIssue, VerifyOptions, VerifyResult, VerifyTensorResult } from '../../shared/jobs';
 import { openInputs } from './open-input';
 import { elementCount, pairTensors, rowElements } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
+import { exactResidualDtype, residualIsExact } from './requested-dtype';
 import { streamTensors, type StreamOperand, type StreamTask } from './tensor-stream';
 
 interface VerifyTask {
@@ -86,6 +87,8 @@ export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks 
   }));
   const elements = tensors.reduce((sum, tensor) => sum + tensor.elements, 0);
   const identical = tensors.reduce((sum, tensor) => sum + tensor.identical, 0);
+  const precision = residualPrecisionIssue(tasks.filter((task) => task.context.compare.identical !== task.elements));
+  if (precision) issues.push(precision);
   return {
     kind: 'verify',
     ok: identical === elements,
@@ -95,6 +98,30 @@ export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks 
     tensors,
     issues,
     seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * Mismatches that the residual's dtype explains: base + residual rounds twice, so a residual no more
+ * precise than the weights can miss by a unit in the last place without anything being wrong.
+ */
+function residualPrecisionIssue(mismatched: ReadonlyArray<StreamTask<VerifyTask>>): PlanIssue | undefined {
+  const explained = mismatched.filter((task) => task.context.arithmetic
+    && !residualIsExact(task.operands[1]!.dtype, task.operands[0]!.dtype, task.operands[2]!.dtype));
+  const first = explained[0];
+  if (first === undefined) return undefined;
+  const [base, residual, instruct] = first.operands.map((operand) => operand.dtype) as [Dtype, Dtype, Dtype];
+  const exact = explained.map((task) => exactResidualDtype(task.operands[0]!.dtype, task.operands[2]!.dtype));
+  const advice = exact.includes(undefined)
+    ? 'no residual dtype reproduces f64 weights to the bit'
+    : `a residual computed with --dtype ${exact.includes('f64') ? 'f64' : 'f32'} verifies to the bit`;
+  const which = explained.length === mismatched.length ? `all ${mismatched.length}` : `${explained.length} of ${mismatched.length}`;
+  return {
+    severity: 'warning',
+    rule: 'inexact-residual',
+    tensor: first.name,
+    message: `${which} mismatching tensors have a residual too narrow to be exact (first ${JSON.stringify(first.name)}: residual ${residual}, `
+      + `base ${base}, instruct ${instruct}): base + residual rounds twice, so elements can miss in the last place; ${advice}`,
   };
 }
 

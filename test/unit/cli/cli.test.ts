@@ -24,9 +24,9 @@ describe('the checkpoint-surgeon CLI', () => {
   });
   after(async () => rm(root, { recursive: true, force: true }));
 
-  it('compute --json prints one result object on stdout and exits 0', () => {
+  it('compute --json prints one result object on stdout and exits 0; the default f32 residual of bf16 models verifies', () => {
     const out = join(root, 'residual');
-    const run = cli('compute', '--base', join(root, 'base'), '--instruct', join(root, 'instruct'), '--out', out, '--dtype', 'f32', '--json');
+    const run = cli('compute', '--base', join(root, 'base'), '--instruct', join(root, 'instruct'), '--out', out, '--json');
     assert.equal(run.status, 0, run.stderr);
     const result = JSON.parse(run.stdout) as { kind: string; out: string; dtype: string; tensors: number };
     assert.deepEqual([result.kind, result.out, result.dtype], ['compute', out, 'F32']);
@@ -57,6 +57,15 @@ describe('the checkpoint-surgeon CLI', () => {
     const result = JSON.parse(verify.stdout) as { ok: boolean; identical: number; elements: number };
     assert.equal(result.ok, false);
     assert.ok(result.identical < result.elements);
+  });
+
+  it('verify of a residual in the models\' own dtype says which --dtype would verify to the bit', () => {
+    const out = join(root, 'residual-same');
+    assert.equal(cli('compute', '--base', join(root, 'base'), '--instruct', join(root, 'instruct'), '--out', out, '--dtype', 'same').status, 0);
+    const verify = cli('verify', '--base', join(root, 'base'), '--residual', out, '--instruct', join(root, 'instruct'));
+    assert.equal(verify.status, 1);
+    assert.match(verify.stdout, /^MISMATCH: /);
+    assert.match(verify.stdout.trimEnd().split('\n').at(-1)!, /^ {2}warning: all \d+ mismatching tensors .*residual BF16, base BF16, instruct BF16\).*--dtype f32 verifies to the bit$/);
   });
 
   it('a refusal exits 1 naming file, tensor and rule; nothing is written', async () => {

@@ -68,7 +68,7 @@ describe('compute -> apply -> verify on generated Llama-like checkpoints', () =>
 
   it('computes R = I - B in f32 narrowed to bf16 with round-to-nearest-even, growing the vocabulary with zero rows', async () => {
     const out = join(root, 'residual-bf16');
-    const result = await runCompute({ base: baseDir, instruct: instructDir, out, shardSize: 2048 });
+    const result = await runCompute({ base: baseDir, instruct: instructDir, out, dtype: 'same', shardSize: 2048 });
     assert.equal(result.dtype, 'BF16');
     assert.equal(result.tensors, instruct.length);
     const residual = await openCheckpoint(out);
@@ -101,7 +101,8 @@ describe('compute -> apply -> verify on generated Llama-like checkpoints', () =>
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
     assert.deepEqual(Object.keys(config).sort(), ['base_model_name', 'base_model_relation', 'created_at', 'dtype', 'format', 'instruct_model_name',
       'library', 'param_count', 'parameter_names_hash', 'residuals_version', 'shapes_hash', 'tokenizer_name'].sort());
-    assert.equal(config['dtype'], 'bfloat16');
+    assert.equal(result.dtype, 'F32', 'the default residual dtype is f32, exact for bf16 models');
+    assert.equal(config['dtype'], 'float32');
     assert.equal(config['param_count'], instruct.length);
     const names = instruct.map((tensor) => tensor.name).sort();
     assert.equal(config['parameter_names_hash'], createHash('sha256').update(names.join('|')).digest('hex'));
@@ -140,12 +141,26 @@ describe('compute -> apply -> verify on generated Llama-like checkpoints', () =>
     assert.equal(card['base_model_relation'], 'merge');
   });
 
-  it('verify reports a bf16 residual honestly: not every element survives the narrowing', async () => {
+  it('verify reports a bf16 residual honestly: not every element survives the narrowing, and it says why', async () => {
     const out = join(root, 'residual-lossy');
-    await runCompute({ base: baseDir, instruct: instructDir, out });
+    await runCompute({ base: baseDir, instruct: instructDir, out, dtype: 'same' });
     const verdict = await runVerify({ base: baseDir, residual: out, instruct: instructDir });
-    assert.ok(verdict.identical <= verdict.elements);
-    if (!verdict.ok) assert.ok(verdict.maxAbsError > 0);
+    assert.equal(verdict.ok, false);
+    assert.ok(verdict.identical > 0.5 * verdict.elements && verdict.maxAbsError > 0);
+    const precision = verdict.issues.filter((issue) => issue.rule === 'inexact-residual');
+    assert.equal(precision.length, 1);
+    assert.equal(precision[0]!.severity, 'warning');
+    const mismatched = verdict.tensors.filter((tensor) => tensor.identical !== tensor.elements);
+    assert.equal(precision[0]!.tensor, mismatched[0]!.name);
+    assert.match(precision[0]!.message, new RegExp(`^all ${mismatched.length} mismatching tensors .*residual BF16, base BF16, instruct BF16.*--dtype f32 verifies to the bit$`));
+  });
+
+  it('verify does not blame the residual\'s dtype for a residual of other models', async () => {
+    const out = join(root, 'residual-reversed');
+    await runCompute({ base: instructDir, instruct: baseDir, out, force: true });
+    const verdict = await runVerify({ base: baseDir, residual: out, instruct: instructDir });
+    assert.equal(verdict.ok, false);
+    assert.deepEqual(verdict.issues.filter((issue) => issue.rule === 'inexact-residual'), []);
   });
 
   it('apply computes C + alpha * R with one rounding, copies what the residual lacks, and honours --exclude', async () => {
@@ -270,6 +285,8 @@ describe('on the real tf0/tf1 Mixtral fine-tunes (F32)', () => {
     assert.equal(verdict.ok, false);
     assert.ok(verdict.identical > 0.8 * verdict.elements && verdict.identical < verdict.elements);
     assert.ok(verdict.maxAbsError > 0 && verdict.maxAbsError < 1e-6, String(verdict.maxAbsError));
+    const [precision] = verdict.issues.filter((issue) => issue.rule === 'inexact-residual');
+    assert.match(precision?.message ?? '', /residual F32, base F32, instruct F32.*--dtype f64 verifies to the bit$/);
   });
 
   it('compute then verify is 100% bit-identical with an f64 residual', async () => {
