@@ -209,8 +209,11 @@ export interface PullResult {
   repo: string;
   revision: string;
   commit: string;
+  /** The snapshot folder, a checkpoint folder. */
   path: string;
+  /** File names in the snapshot that make the checkpoint. */
   files: string[];
+  /** Bytes fetched over the network (files already cached cost nothing). */
   bytesDownloaded: number;
 }
 

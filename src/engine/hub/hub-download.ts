@@ -9,6 +9,7 @@ import { toHubError } from './hub-errors';
 import { createGuardedFetch } from './hub-fetch';
 import { DEFAULT_REVISION, formatHubId, parseHubId, type HubId } from './hub-id';
 import { resolveHubToken } from './hub-token';
+import type { PullResult } from '../../shared/jobs';
 
 export interface HubDownloadProgress {
   /** The file being fetched. */
@@ -32,17 +33,8 @@ export interface HubDownloadOptions {
   bodyStallTimeoutMs?: number;
 }
 
-export interface HubDownloadResult {
-  repo: string;
-  revision: string;
-  commit: string;
-  /** The snapshot folder, a checkpoint folder. */
-  path: string;
-  /** File names in the snapshot that make the checkpoint. */
-  files: string[];
-  /** Bytes fetched over the network (files already cached cost nothing). */
-  bytesDownloaded: number;
-}
+/** The CLI's and the extension's `pull` result, without its kind. */
+export type HubDownloadResult = Omit<PullResult, 'kind'>;
 
 /** `HF_HUB_OFFLINE=1` is huggingface_hub's switch for "never touch the network". */
 export function isHubOffline(env: NodeJS.ProcessEnv = process.env): boolean {
