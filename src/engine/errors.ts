@@ -28,7 +28,9 @@ function formatRefusal(rule: RefusalRule, detail: string, file?: string, tensor?
   const where = [file, tensor === undefined ? undefined : `tensor ${JSON.stringify(tensor)}`]
     .filter((part): part is string => part !== undefined)
     .join(', ');
-  return `${where ? `${where}: ` : ''}${detail} [${rule}]`;
+  // A refusal that lists its problems names each one's rule already (the dry run's).
+  const named = detail.includes(`[${rule}]`);
+  return `${where ? `${where}: ` : ''}${detail}${named ? '' : ` [${rule}]`}`;
 }
 
 export function isSurgeonError(error: unknown): error is SurgeonError {

@@ -76,7 +76,6 @@ class StrictJsonParser {
 
   private parseObject(depth: number): Record<string, unknown> {
     const result: Record<string, unknown> = {};
-    const seen = new Set<string>();
     this.position++;
     this.skipWhitespace();
     if (this.text.charCodeAt(this.position) === Char.CloseBrace) {
@@ -89,7 +88,7 @@ class StrictJsonParser {
       }
       const keyPosition = this.position;
       const key = this.parseString();
-      if (seen.has(key)) {
+      if (Object.hasOwn(result, key)) {
         const asTensor = depth === 0 && this.options.topLevelKeysAreTensors === true;
         throw new SurgeonError(
           'duplicate-key',
@@ -98,14 +97,16 @@ class StrictJsonParser {
           asTensor ? key : undefined,
         );
       }
-      seen.add(key);
       this.skipWhitespace();
       this.expect(Char.Colon, "expected ':'");
       this.skipWhitespace();
-      // defineProperty keeps a "__proto__" key an ordinary own property, as JSON.parse does.
-      Object.defineProperty(result, key, {
-        value: this.parseValue(depth + 1), enumerable: true, writable: true, configurable: true,
-      });
+      const value = this.parseValue(depth + 1);
+      if (key === '__proto__') {
+        // An assignment would set the prototype; JSON.parse keeps "__proto__" an ordinary own property.
+        Object.defineProperty(result, key, { value, enumerable: true, writable: true, configurable: true });
+      } else {
+        result[key] = value;
+      }
       this.skipWhitespace();
       const next = this.text.charCodeAt(this.position++);
       if (next === Char.CloseBrace) return result;

@@ -50,7 +50,7 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
   });
   const sides = await compareSides(base, instruct, force);
   const issues = [...sides.issues, ...pairing.issues];
-  refuseOnErrors(issues, buildDiffReport(options.base, options.instruct, pairing.pairs.map((pair) => tensorReport(pair)), sides));
+  refuseOnErrors(issues, () => buildDiffReport(options.base, options.instruct, pairing.pairs.map((pair) => tensorReport(pair)), sides));
 
   const written = pairing.pairs.filter((pair) => pair.comparable && pair.a && pair.b);
   const dtypeOf = (pair: TensorPair): Dtype => residualDtype(pair, options.dtype ?? DEFAULT_RESIDUAL_DTYPE);

@@ -20,7 +20,7 @@ export class PlanRefusal extends SurgeonError {
   }
 }
 
-/** Throws the refusal when any issue is an error. */
-export function refuseOnErrors(issues: PlanIssue[], report?: DiffReport): void {
-  if (issues.some((issue) => issue.severity === 'error')) throw new PlanRefusal(issues, report);
+/** Throws the refusal when any issue is an error; `report` is built only then. */
+export function refuseOnErrors(issues: PlanIssue[], report?: () => DiffReport): void {
+  if (issues.some((issue) => issue.severity === 'error')) throw new PlanRefusal(issues, report?.());
 }

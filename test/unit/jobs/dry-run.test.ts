@@ -48,8 +48,17 @@ test('compute and apply dry runs name exactly the files the jobs then write, and
 });
 
 test('a dry run refuses what the job would refuse: another family, an existing output', async () => {
-  await assert.rejects(runCompute({ base: at('base'), instruct: at('other-family'), out: at('nope'), dryRun: true }), (error: unknown) =>
-    error instanceof PlanRefusal && error.issues.some((issue) => issue.rule === 'incompatible-config'));
+  await assert.rejects(runCompute({ base: at('base'), instruct: at('other-family'), out: at('nope'), dryRun: true }), (error: unknown) => {
+    assert.ok(error instanceof PlanRefusal);
+    const errors = error.issues.filter((issue) => issue.severity === 'error');
+    assert.ok(errors.some((issue) => issue.rule === 'incompatible-config'));
+    assert.ok(errors.some((issue) => issue.rule === 'missing-tensor'), 'layer 2 is only in the instruct model');
+    // One line per problem, each naming its rule once; nothing names a rule after the list.
+    const lines = error.message.split('\n').slice(1);
+    assert.deepEqual(lines, errors.map((issue) => `  - ${issue.message} [${issue.rule}]`));
+    assert.equal(error.report?.tensors.filter((tensor) => tensor.status === 'only-in-b').length, errors.filter((issue) => issue.rule !== 'incompatible-config').length);
+    return true;
+  });
   await mkdir(at('occupied'));
   await writeFile(join(at('occupied'), 'keep.txt'), 'mine');
   await assert.rejects(runCompute({ base: at('base'), instruct: at('instruct'), out: at('occupied'), dryRun: true }), (error: unknown) =>
