@@ -115,12 +115,14 @@ function residualPrecisionIssue(mismatched: ReadonlyArray<StreamTask<VerifyTask>
   const advice = exact.includes(undefined)
     ? 'no residual dtype reproduces f64 weights to the bit'
     : `a residual computed with --dtype ${exact.includes('f64') ? 'f64' : 'f32'} verifies to the bit`;
-  const which = explained.length === mismatched.length ? `all ${mismatched.length}` : `${explained.length} of ${mismatched.length}`;
+  const which = explained.length < mismatched.length
+    ? `${explained.length} of ${mismatched.length} mismatching tensors ${explained.length === 1 ? 'has' : 'have'}`
+    : mismatched.length === 1 ? 'the one mismatching tensor has' : `all ${mismatched.length} mismatching tensors have`;
   return {
     severity: 'warning',
     rule: 'inexact-residual',
     tensor: first.name,
-    message: `${which} mismatching tensors have a residual too narrow to be exact (first ${JSON.stringify(first.name)}: residual ${residual}, `
+    message: `${which} a residual too narrow to be exact (first ${JSON.stringify(first.name)}: residual ${residual}, `
       + `base ${base}, instruct ${instruct}): base + residual rounds twice, so elements can miss in the last place; ${advice}`,
   };
 }
