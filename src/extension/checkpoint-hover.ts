@@ -8,11 +8,11 @@ import * as vscode from 'vscode';
 import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { resolveHubId } from '../engine/hub/hub-cache';
+import { formatCount } from '../engine/report/quantities';
 import type { InspectResult } from '../shared/jobs';
 import { findListItemAt, findReferenceAt, type CheckpointReference } from './checkpoint-reference';
 import type { JobService } from './job-service';
 import type { ReportStore } from './report-store';
-import { formatCount } from '../engine/report/quantities';
 
 /** Inspect results are cached this long; a checkpoint folder rarely changes under an open config. */
 const INSPECT_CACHE_MS = 60_000;

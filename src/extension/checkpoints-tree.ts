@@ -8,10 +8,10 @@ import * as vscode from 'vscode';
 import { readFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { listCachedModels, type CachedModel, type CachedRevision } from '../engine/hub/hub-cache';
+import { formatBytes, formatCount } from '../engine/report/quantities';
 import type { InspectResult } from '../shared/jobs';
 import type { CheckpointFinder } from './checkpoint-finder';
 import type { JobService } from './job-service';
-import { formatBytes, formatCount } from '../engine/report/quantities';
 
 export const CHECKPOINTS_VIEW_ID = 'checkpointSurgeon.checkpoints';
 const CHECKPOINT_CONTEXT = 'checkpointSurgeon.checkpoint';

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { formatCount } from '../engine/report/quantities';
 import type {
   ApplyResult, CardResult, ComputeResult, DiffResult, InspectResult, ResidualDtype, VerifyResult,
 } from '../shared/jobs';
@@ -20,7 +21,6 @@ import { ReportPanel } from './report-panel';
 import type { ReportStore } from './report-store';
 import { SAFETENSORS_INDEX_VIEW_TYPE, SAFETENSORS_VIEW_TYPE } from './safetensors-editor';
 import { requireTrust } from './workspace-trust';
-import { formatCount } from '../engine/report/quantities';
 
 export interface CommandContext {
   jobs: JobService;

@@ -9,11 +9,11 @@ import { basename } from 'node:path';
 import { hubEndpoint } from '../engine/hub/hub-endpoint';
 import { pushToHub } from '../engine/hub/hub-push';
 import { redactSecret } from '../engine/hub/hub-token';
+import { formatBytes } from '../engine/report/quantities';
 import type { PushResult } from '../shared/jobs';
 import type { CheckpointFinder } from './checkpoint-finder';
 import { pickCheckpoint } from './pickers';
 import { requireTrust } from './workspace-trust';
-import { formatBytes } from '../engine/report/quantities';
 
 export const HUB_TOKEN_SECRET_KEY = 'checkpointSurgeon.hfToken';
 const SET_TOKEN = 'Set Hub Token';

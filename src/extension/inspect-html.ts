@@ -3,8 +3,8 @@
  * host from `runInspect`'s result. Every string comes from a file, so every string is escaped
  * and the page runs no script at all (CSP `default-src 'none'`, styles by nonce).
  */
-import type { InspectResult } from '../shared/jobs';
 import { formatCount } from '../engine/report/quantities';
+import type { InspectResult } from '../shared/jobs';
 
 /** Tables longer than this are cut, with a note; a browser chokes on 100,000 rows of static HTML. */
 export const MAX_TABLE_ROWS = 20_000;

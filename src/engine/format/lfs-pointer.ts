@@ -1,8 +1,8 @@
-import { formatCount } from '../report/quantities';
 /**
  * Git LFS pointer files: what a clone without `git lfs` leaves in place of a large file. They are
  * small text files, so a safetensors reader would otherwise report a nonsense header length.
  */
+import { formatCount } from '../report/quantities';
 
 export const LFS_POINTER_PREFIX = 'version https://git-lfs.github.com/spec/v1';
 
