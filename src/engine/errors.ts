@@ -19,18 +19,18 @@ export class SurgeonError extends Error {
     readonly detail: string,
     readonly file?: string,
     readonly tensor?: string,
+    /** `rulesInDetail`: the detail lists problems that each name their own rule, so the message adds none. */
+    options: { rulesInDetail?: boolean } = {},
   ) {
-    super(formatRefusal(rule, detail, file, tensor));
+    super(formatRefusal(rule, detail, file, tensor, options.rulesInDetail === true));
   }
 }
 
-function formatRefusal(rule: RefusalRule, detail: string, file?: string, tensor?: string): string {
+function formatRefusal(rule: RefusalRule, detail: string, file: string | undefined, tensor: string | undefined, rulesInDetail: boolean): string {
   const where = [file, tensor === undefined ? undefined : `tensor ${JSON.stringify(tensor)}`]
     .filter((part): part is string => part !== undefined)
     .join(', ');
-  // A refusal that lists its problems names each one's rule already (the dry run's).
-  const named = detail.includes(`[${rule}]`);
-  return `${where ? `${where}: ` : ''}${detail}${named ? '' : ` [${rule}]`}`;
+  return `${where ? `${where}: ` : ''}${detail}${rulesInDetail ? '' : ` [${rule}]`}`;
 }
 
 export function isSurgeonError(error: unknown): error is SurgeonError {

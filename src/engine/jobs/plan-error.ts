@@ -16,6 +16,7 @@ export class PlanRefusal extends SurgeonError {
         + errors.map((issue) => `  - ${issue.message} [${issue.rule}]`).join('\n'),
       first?.file,
       errors.length === 1 ? first?.tensor : undefined,
+      { rulesInDetail: true },
     );
   }
 }
