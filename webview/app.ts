@@ -2,8 +2,8 @@
  * The report view: owns the state, renders the sections, and talks to the host through the typed
  * protocol. Views are small classes or functions in their own files; this file only wires them.
  */
-import type { JobProgress } from '../src/shared/jobs';
-import type { LayerCell, TensorReport, TensorStatus } from '../src/shared/report';
+import { formatCount } from '../src/shared/quantities';
+import { TENSOR_STATUSES, type LayerCell, type TensorReport } from '../src/shared/report';
 import {
   DEFAULT_UI_STATE, WEBVIEW_PROTOCOL_VERSION, isToWebviewMessage,
   type SortKey, type ToWebviewMessage, type WebviewUiState,
@@ -12,12 +12,12 @@ import { applyChartDefaults } from './charts';
 import { renderConfig } from './config-view';
 import { tensorsToCsv } from './csv-export';
 import { fileText, h, section } from './dom';
-import { formatCount } from './format-number';
 import { FrameBatcher } from './frame-batcher';
 import { HeatmapView } from './heatmap-view';
 import { layerLabel } from './heatmap-model';
 import { HistogramView } from './histogram-view';
 import { renderMismatches } from './mismatch-view';
+import { progressText } from './progress-text';
 import { ReportStore } from './report-store';
 import { SpectraView } from './spectra-view';
 import { renderSummary } from './summary-view';
@@ -33,7 +33,6 @@ const TABS: ReadonlyArray<{ id: WebviewUiState['tab']; title: string }> = [
   { id: 'tokenizer', title: 'Tokenizer' },
   { id: 'config', title: 'Config' },
 ];
-const STATUSES: readonly TensorStatus[] = ['changed', 'unchanged', 'shape-mismatch', 'dtype-mismatch', 'only-in-a', 'only-in-b'];
 /** The heatmap redraws at most this often during a live run; the table and counts every frame. */
 const LIVE_HEATMAP_INTERVAL_MS = 300;
 /** Saving state serialises the whole report, so it waits until updates pause. */
@@ -204,7 +203,7 @@ export class ReportApp {
     all.value = '';
     all.textContent = 'All statuses';
     this.statusSelect.appendChild(all);
-    for (const status of STATUSES) {
+    for (const status of TENSOR_STATUSES) {
       const option = document.createElement('vscode-option');
       option.value = status;
       option.textContent = status;
@@ -326,7 +325,7 @@ export class ReportApp {
     const cell = this.ui.cell;
     this.cellChip.hidden = cell === null;
     if (cell !== null) this.cellChip.replaceChildren(`layer ${layerLabel(cell.layer)} · `, fileText(cell.module), ' ✕');
-    this.rowCount.textContent = `${this.rows.length.toLocaleString('en-US')} of ${tensors.length.toLocaleString('en-US')} tensors`;
+    this.rowCount.textContent = `${formatCount(this.rows.length)} of ${formatCount(tensors.length)} tensors`;
   }
 
   private exportJson(): void {
@@ -339,10 +338,4 @@ export class ReportApp {
     if (this.store.report === null) return;
     this.host.postMessage({ type: 'export', format: 'csv', suggestedName: 'diff-tensors.csv', content: tensorsToCsv(this.rows) });
   }
-}
-
-function progressText(progress: JobProgress): string {
-  const share = progress.bytesTotal > 0 ? ` (${Math.round((progress.bytesDone / progress.bytesTotal) * 100)}%)` : '';
-  const tensor = progress.tensor === undefined ? '' : ` · ${progress.tensor}`;
-  return `${progress.phase}: ${progress.tensorsDone} of ${progress.tensorsTotal} tensors, ${formatCount(progress.bytesDone)}B of ${formatCount(progress.bytesTotal)}B${share}${tensor}`;
 }

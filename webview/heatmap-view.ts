@@ -1,9 +1,9 @@
 /** The layer x module heatmap of relative delta norms (chart.js matrix). */
+import { formatStatistic } from '../src/shared/quantities';
 import type { LayerCell } from '../src/shared/report';
 import { Chart } from './charts';
 import { mixColours, toCss } from './colour';
 import { h } from './dom';
-import { formatStatistic } from './format-number';
 import { buildHeatmapGrid, type HeatmapGrid, type HeatmapPoint } from './heatmap-model';
 import type { ThemeColours } from './theme';
 import { visibleText } from './visible-text';

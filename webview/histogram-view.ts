@@ -1,9 +1,9 @@
 /** The delta histogram of the selected tensor (chart.js bar) with its statistics. */
+import { formatCount, formatStatistic } from '../src/shared/quantities';
 import type { TensorReport } from '../src/shared/report';
 import { Chart } from './charts';
 import { toCss } from './colour';
 import { fileText, h } from './dom';
-import { formatStatistic } from './format-number';
 import type { ThemeColours } from './theme';
 
 export function binCentres(min: number, max: number, bins: number): number[] {
@@ -34,7 +34,7 @@ export class HistogramView {
     }
     this.title.replaceChildren('Delta histogram of ', fileText(tensor.name));
     const facts: Array<[string, string]> = [
-      ['elements', tensor.elements === undefined ? '—' : tensor.elements.toLocaleString('en-US')],
+      ['elements', tensor.elements === undefined ? '—' : formatCount(tensor.elements)],
       ['mean Δ', formatStatistic(tensor.meanDelta)],
       ['std Δ', formatStatistic(tensor.stdDelta)],
       ['max |Δ|', formatStatistic(tensor.maxAbsDelta)],

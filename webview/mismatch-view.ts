@@ -1,9 +1,10 @@
 /** Tensors that cannot be subtracted as they are, with what compute/apply will do about each. */
-import type { TensorReport } from '../src/shared/report';
+import { formatShape } from '../src/shared/quantities';
+import type { TensorReport, TensorStatus } from '../src/shared/report';
 import { fileText, h } from './dom';
-import { formatShape } from './format-number';
 
-const MISMATCH_STATUSES = new Set(['shape-mismatch', 'dtype-mismatch', 'only-in-a', 'only-in-b']);
+/** Every status but `changed` and `unchanged`: typed, so a status renamed in report.ts fails to compile here. */
+const MISMATCH_STATUSES: ReadonlySet<TensorStatus> = new Set<TensorStatus>(['shape-mismatch', 'dtype-mismatch', 'only-in-a', 'only-in-b']);
 
 export function isMismatch(tensor: TensorReport): boolean {
   return MISMATCH_STATUSES.has(tensor.status);

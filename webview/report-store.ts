@@ -1,10 +1,11 @@
 /**
  * What the view shows: a final report, or one being filled in by a live run. Summary and layer
- * cells of a live run are derived from the tensors received so far.
+ * cells of a live run are derived from the tensors received so far, by the engine's own definitions
+ * (src/shared/report-summary.ts), so the final report's figures only extend the live ones.
  */
 import { REPORT_SCHEMA, type DiffReport, type TensorReport } from '../src/shared/report';
 import type { BeginLiveMessage } from '../src/shared/webview-protocol';
-import { layerCellsOf, summarizeTensors } from './live-summary';
+import { layerCells, summarizeTensors } from '../src/shared/report-summary';
 
 export class ReportStore {
   report: DiffReport | null = null;
@@ -49,7 +50,7 @@ export class ReportStore {
       }
     }
     report.summary = summarizeTensors(report.tensors);
-    report.layers = layerCellsOf(report.tensors);
+    report.layers = layerCells(report.tensors);
   }
 
   tensor(name: string): TensorReport | undefined {

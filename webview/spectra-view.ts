@@ -4,11 +4,11 @@
  * the lowest effective rank. Hidden while the report has no spectra.
  */
 import { Legend, LineController, LineElement, PointElement } from 'chart.js';
+import { formatCount, formatPercent, formatShape, formatStatistic } from '../src/shared/quantities';
 import type { DiffReport } from '../src/shared/report';
 import { Chart } from './charts';
 import { parseCssColour, toCss, type Rgba } from './colour';
 import { fileText, h, section } from './dom';
-import { formatPercent, formatShape, formatStatistic } from './format-number';
 import { buildSpectraModel, SPECTRA_METRICS, type SpectraMetric, type SpectraModel } from './spectra-model';
 import type { ThemeColours } from './theme';
 import { visibleText } from './visible-text';
@@ -78,7 +78,7 @@ export class SpectraView {
     this.providerLine.replaceChildren(fileText(model.provider));
     if (!model.metrics.includes(this.metric)) this.metric = model.metrics[0] ?? 'effectiveRank';
     this.fillMetricOptions(model);
-    this.legend.textContent = `${model.matrices.toLocaleString('en-US')} matrices; each point is the mean over a module's matrices in a layer. `
+    this.legend.textContent = `${formatCount(model.matrices)} matrices; each point is the mean over a module's matrices in a layer. `
       + `Effective rank (Roy and Vetterli) is over the leading singular values computed (at most ${model.maxComputed}); `
       + 'energy in the top r is the share of the squared Frobenius norm of the delta in its r largest singular values.';
     this.lowestBox.replaceChildren(this.lowestTable(model));

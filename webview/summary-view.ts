@@ -1,9 +1,7 @@
 /** The summary: counts by status, parameters changed, global relative norm, vocabulary, verdict. */
-import type { DiffReport, TensorStatus } from '../src/shared/report';
+import { formatParameters, formatPercent, formatStatistic } from '../src/shared/quantities';
+import { TENSOR_STATUSES, type DiffReport, type TensorStatus } from '../src/shared/report';
 import { fileText, h } from './dom';
-import { formatCount, formatPercent, formatStatistic } from './format-number';
-
-const STATUS_ORDER: readonly TensorStatus[] = ['changed', 'unchanged', 'shape-mismatch', 'dtype-mismatch', 'only-in-a', 'only-in-b'];
 
 function fact(term: string, value: Node | string, className?: string): HTMLElement[] {
   return [h('dt', {}, term), h('dd', className === undefined ? {} : { className }, value)];
@@ -12,7 +10,7 @@ function fact(term: string, value: Node | string, className?: string): HTMLEleme
 export function renderSummary(report: DiffReport, onStatus: (status: TensorStatus) => void): HTMLElement {
   const { summary, tokenizer, config } = report;
   const counts = h('div', { className: 'status-counts' });
-  for (const status of STATUS_ORDER) {
+  for (const status of TENSOR_STATUSES) {
     const count = summary.counts[status] ?? 0;
     const button = h('button', { className: 'status-count', attributes: { type: 'button', 'data-status': status } },
       h('span', { className: 'count' }, String(count)), ' ', status);
@@ -24,7 +22,7 @@ export function renderSummary(report: DiffReport, onStatus: (status: TensorStatu
   const facts = h('dl', { className: 'facts summary-facts' });
   const changedShare = summary.parametersCompared > 0 ? summary.parametersChanged / summary.parametersCompared : null;
   facts.append(
-    ...fact('Parameters changed', `${formatCount(summary.parametersChanged)} of ${formatCount(summary.parametersCompared)} (${formatPercent(changedShare)})`),
+    ...fact('Parameters changed', `${formatParameters(summary.parametersChanged)} of ${formatParameters(summary.parametersCompared)} (${formatPercent(changedShare)})`),
     ...fact('Global relative norm', formatStatistic(summary.globalRelativeNorm)),
   );
   if (tokenizer !== null) {

@@ -2,10 +2,10 @@
  * The tensor table, virtualised: only the rows in view (plus a margin) exist in the DOM, reused
  * as the user scrolls, so 5,000 or 50,000 tensors cost the same to draw. Rows have a fixed height.
  */
+import { formatPercent, formatShape, formatStatistic } from '../src/shared/quantities';
 import type { TensorReport } from '../src/shared/report';
 import type { SortKey } from '../src/shared/webview-protocol';
 import { fillFileText, h } from './dom';
-import { formatPercent, formatShape, formatStatistic } from './format-number';
 
 /** Must match `--row-height` in media/report.css. */
 export const ROW_HEIGHT_PIXELS = 24;

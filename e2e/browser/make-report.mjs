@@ -208,7 +208,8 @@ function summary(tensors) {
     counts[t.status] += 1;
     if (t.elements === undefined) continue;
     compared += t.elements;
-    changedParameters += Math.round(t.elements * (1 - t.zeroFraction));
+    // As src/shared/report-summary.ts counts them: every element of a changed tensor.
+    if (t.status === 'changed') changedParameters += t.elements;
     d += t.deltaNorm ** 2;
     b += t.baseNorm ** 2;
   }

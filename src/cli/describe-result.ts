@@ -1,6 +1,6 @@
 import type { JobResult, PlanIssue } from '../shared/jobs';
 import type { DiffReport } from '../shared/report';
-import { formatBytes, formatCount } from '../engine/report/quantities';
+import { formatBytes, formatCount } from '../shared/quantities';
 
 const MISMATCHES_LISTED = 20;
 
@@ -14,6 +14,7 @@ export function describeResult(result: JobResult): string {
     ].join('\n');
     case 'compute': return [
       `Residual written to ${result.out} (${result.tensors} tensors, ${formatCount(result.parameters)} parameters, ${result.dtype}) in ${result.seconds.toFixed(2)} s.`,
+      `  dtype: ${result.dtypeReason}`,
       ...issueLines(result.issues),
       ...result.vocabularyGrowth.map((growth) => `  vocabulary: ${growth.tensor} grew from ${growth.fromRows} to ${growth.toRows} rows${growth.addedTokens.length ? ` (${growth.addedTokens.slice(0, 8).map((token) => JSON.stringify(token.content)).join(', ')}${growth.addedTokens.length > 8 ? ', ...' : ''})` : ''}`),
       `  global relative norm: ${formatNumber(result.report.summary.globalRelativeNorm)}`,
@@ -24,14 +25,18 @@ export function describeResult(result: JobResult): string {
       ...issueLines(result.issues),
     ].join('\n');
     case 'verify': {
-      const mismatched = result.tensors.filter((tensor) => tensor.identical !== tensor.elements);
+      const mismatched = result.tensors.filter((tensor) => tensor.identical + tensor.signedZeroOnly !== tensor.elements);
       return [
         `${result.ok ? 'OK' : 'MISMATCH'}: ${formatCount(result.identical)} of ${formatCount(result.elements)} elements bit-identical`
           + ` (${(result.elements ? (100 * result.identical) / result.elements : 100).toFixed(4)}%), max abs error ${formatNumber(result.maxAbsError)}.`,
-        ...mismatched.slice(0, MISMATCHES_LISTED)
-          .map((tensor) => `  ${tensor.name}: ${tensor.identical}/${tensor.elements} identical, max abs error ${formatNumber(tensor.maxAbsError)}`),
-        ...mismatched.length > MISMATCHES_LISTED ? [`  ... and ${mismatched.length - MISMATCHES_LISTED} more mismatching tensors (--json lists them all)`] : [],
+        ...result.signedZeroOnly > 0
+          ? [`  ${formatCount(result.signedZeroOnly)} more differ only in the sign of zero (+0 against -0): the same value, not a mismatch`]
+          : [],
+        // The warnings explain the list (a residual too narrow to be exact, and the --dtype that is): read first.
         ...issueLines(result.issues),
+        ...mismatched.slice(0, MISMATCHES_LISTED).map((tensor) => `  ${tensor.name}: ${tensor.identical}/${tensor.elements} identical`
+          + `${tensor.signedZeroOnly > 0 ? ` (${tensor.signedZeroOnly} more differ only in the sign of zero)` : ''}, max abs error ${formatNumber(tensor.maxAbsError)}`),
+        ...mismatched.length > MISMATCHES_LISTED ? [`  ... and ${mismatched.length - MISMATCHES_LISTED} more mismatching tensors (--json lists them all)`] : [],
       ].join('\n');
     }
     case 'diff': {

@@ -1,11 +1,15 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isSurgeonError } from '../engine/errors';
 import { runApply, runCard, runCompute, runDiff, runInspect, runVerify } from '../engine/jobs';
+import { PlanRefusal } from '../engine/jobs/plan-error';
 import { listCachedModels } from '../engine/hub/hub-cache';
 import { downloadCheckpoint } from '../engine/hub/hub-download';
 import { pushToHub } from '../engine/hub/hub-push';
 import { TOOL_NAME, TOOL_VERSION } from '../engine/version';
-import { DEFAULT_RESIDUAL_DTYPE, type JobCallbacks, type JobProgress, type JobResult, type ResidualDtype, type SpectraBackendPreference } from '../shared/jobs';
+import {
+  DEFAULT_RESIDUAL_DTYPE, OUTPUT_DTYPES, RESIDUAL_DTYPES,
+  type ErrorResult, type JobCallbacks, type JobProgress, type JobResult, type OutputDtype, type ResidualDtype, type SpectraBackendPreference,
+} from '../shared/jobs';
 import { loadMatrixBackend, type LoadedMatrixBackend } from '../worker/backends/load-matrix-backend';
 import { parseScale, parseSize, parseWholeNumber } from './parse-size';
 import { createProgressBar } from './progress-bar';
@@ -21,7 +25,6 @@ interface CommonFlags {
   download?: boolean;
 }
 
-const DTYPES: ResidualDtype[] = ['same', 'f64', 'f32', 'bf16', 'f16'];
 const SPECTRA_BACKENDS: SpectraBackendPreference[] = ['auto', 'ort', 'js'];
 
 /** The CLI may load onnxruntime-node; what runs the spectra goes to stderr, so that --json stays clean. */
@@ -43,10 +46,10 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .requiredOption('--base <checkpoint>', 'the base model (folder, .safetensors file, or Hub id in the local cache)')
     .requiredOption('--instruct <checkpoint>', 'the instruction-tuned model of the same family')
     .requiredOption('--out <folder>', 'the residual folder to write')
-    .addOption(new Option('--dtype <dtype>', 'residual dtype: f32 (exact reconstruction of bf16/f16 models), f64 (exact for f32 models), same (the instruct tensor\'s: half the size of f32 for bf16/f16 models, not exact), bf16 or f16').choices(DTYPES).default(DEFAULT_RESIDUAL_DTYPE))
+    .addOption(new Option('--dtype <dtype>', 'residual dtype: auto (per tensor the narrowest exact one: f32 for bf16/f16 weights, f64 for f32 weights), f32, f64, same (the instruct tensor\'s: half the size of f32 for bf16/f16 models, not exact), bf16 or f16').choices(RESIDUAL_DTYPES).default(DEFAULT_RESIDUAL_DTYPE))
     .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
     .option('--force', 'go on although the configs belong to different families or tensors are missing')
-    .option('--overwrite', 'replace an existing output folder')
+    .option('--overwrite', 'replace an earlier output of this tool (an empty folder needs no flag; other folders and files are never replaced)')
     .option('--dry-run', 'check both checkpoints and plan the output, reading headers only; write nothing')
     .option('--no-stats', 'skip the per-tensor statistics (norms, cosine, histogram); the report then lists shapes and dtypes only')
     .option('--download', 'fetch Hub ids that are not in the local cache into it first')
@@ -65,14 +68,14 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .option('--scale <alpha>', 'the residual\'s weight alpha', parseScale, 1)
     .option('--include <regex>', 'apply only to tensors whose names match')
     .option('--exclude <regex>', 'copy tensors whose names match unchanged')
-    .addOption(new Option('--dtype <dtype>', 'output dtype: same (the base tensor\'s), f64, f32, bf16 or f16').choices(DTYPES).default('same'))
+    .addOption(new Option('--dtype <dtype>', 'output dtype: same (the base tensor\'s), f64, f32, bf16 or f16').choices(OUTPUT_DTYPES).default('same'))
     .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
     .option('--force', 'go on although the residual was computed against another family')
-    .option('--overwrite', 'replace an existing output folder')
+    .option('--overwrite', 'replace an earlier output of this tool (an empty folder needs no flag; other folders and files are never replaced)')
     .option('--dry-run', 'check both checkpoints and plan the output, reading headers only; write nothing')
     .option('--download', 'fetch Hub ids that are not in the local cache into it first')
     .option('--json', 'print one JSON result object to stdout')
-    .action((flags: { base: string; residual: string; out: string; scale: number; include?: string; exclude?: string; dtype: ResidualDtype; shardSize: number; force?: boolean; overwrite?: boolean; dryRun?: boolean } & CommonFlags) =>
+    .action((flags: { base: string; residual: string; out: string; scale: number; include?: string; exclude?: string; dtype: OutputDtype; shardSize: number; force?: boolean; overwrite?: boolean; dryRun?: boolean } & CommonFlags) =>
       run('apply', flags, (callbacks) => runApply({
         base: flags.base, residual: flags.residual, out: flags.out, scale: flags.scale, dtype: flags.dtype, shardSize: flags.shardSize,
         force: flags.force === true, overwrite: flags.overwrite === true, dryRun: flags.dryRun === true,
@@ -192,19 +195,33 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   });
 
+  // Known before commander has parsed anything, so that a refusal of the arguments themselves is JSON too.
+  const json = argv.includes('--json');
+  const printError = (result: ErrorResult): void => {
+    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  };
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are not errors; commander already printed them.
-      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : EXIT_USAGE;
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      printError({ kind: 'error', rule: 'usage', message: error.message.replace(/^error: /, '') });
+      return EXIT_USAGE;
     }
     if (isSurgeonError(error)) {
       process.stderr.write(`${TOOL_NAME}: ${error.message}\n`);
+      printError({
+        kind: 'error', rule: error.rule, message: error.message,
+        ...(error.file !== undefined ? { file: error.file } : {}),
+        ...(error.tensor !== undefined ? { tensor: error.tensor } : {}),
+        ...(error instanceof PlanRefusal ? { issues: error.issues } : {}),
+      });
       if (error.rule === 'cancelled') return EXIT_INTERRUPTED;
       return error.rule === 'usage' ? EXIT_USAGE : EXIT_REFUSED;
     }
     process.stderr.write(`${TOOL_NAME}: unexpected failure: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    printError({ kind: 'error', rule: 'unexpected', message: error instanceof Error ? error.message : String(error) });
     return EXIT_REFUSED;
   } finally {
     process.off('SIGINT', interrupt);

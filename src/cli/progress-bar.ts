@@ -1,5 +1,5 @@
 import { SingleBar, Presets } from 'cli-progress';
-import { formatBytes } from '../engine/report/quantities';
+import { formatBytes } from '../shared/quantities';
 import type { JobProgress } from '../shared/jobs';
 
 /**

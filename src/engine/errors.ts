@@ -8,9 +8,10 @@ export type RefusalRule =
   | 'size-overflow' | 'byte-length' | 'file-length' | 'lfs-pointer'
   | 'index' | 'shard-path' | 'missing-shard' | 'duplicate-tensor' | 'no-weights'
   | 'mixed-models' | 'missing-tensor' | 'shape-mismatch' | 'dtype-mismatch'
-  | 'incompatible-config' | 'output-exists' | 'output-busy' | 'input-changed'
+  | 'incompatible-config' | 'output-exists' | 'output-busy' | 'output-overlaps-input' | 'output-not-ours' | 'input-changed'
   | 'cancelled' | 'io' | 'usage' | 'hub'
-  | 'matrix-too-large' | 'non-finite-matrix' | 'kernel-memory';
+  | 'matrix-too-large' | 'non-finite-matrix' | 'kernel-memory' | 'non-finite-result'
+  | 'quantized-checkpoint' | 'not-safetensors' | 'same-model';
 
 export class SurgeonError extends Error {
   override readonly name = 'SurgeonError';

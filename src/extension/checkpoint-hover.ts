@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { resolveHubId } from '../engine/hub/hub-cache';
-import { formatCount } from '../engine/report/quantities';
+import { formatCount, formatParameters } from '../shared/quantities';
 import type { InspectResult } from '../shared/jobs';
 import { findListItemAt, findReferenceAt, type CheckpointReference } from './checkpoint-reference';
 import type { JobService } from './job-service';
@@ -129,11 +129,4 @@ export async function resolveReference(value: string, documentUri: vscode.Uri): 
 function vocabularyOf(result: InspectResult): string {
   const rows = result.tokenizer?.vocabSize ?? result.tensors.find((t) => t.name.endsWith('embed_tokens.weight'))?.shape[0];
   return rows == null ? 'unknown' : formatCount(rows);
-}
-
-function formatParameters(count: number): string {
-  if (count >= 1e9) return `${(count / 1e9).toFixed(2)} B`;
-  if (count >= 1e6) return `${(count / 1e6).toFixed(2)} M`;
-  if (count >= 1e3) return `${(count / 1e3).toFixed(1)} K`;
-  return String(count);
 }

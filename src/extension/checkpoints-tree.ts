@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { readFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { listCachedModels, type CachedModel, type CachedRevision } from '../engine/hub/hub-cache';
-import { formatBytes, formatCount } from '../engine/report/quantities';
+import { formatBytes, formatCount, formatParameters } from '../shared/quantities';
 import type { InspectResult } from '../shared/jobs';
 import type { CheckpointFinder } from './checkpoint-finder';
 import type { JobService } from './job-service';
@@ -196,15 +196,6 @@ function renderCheckpoint(node: Extract<CheckpointNode, { kind: 'checkpoint' }>,
 
 function dominantDtype(dtypes: Record<string, number>): string {
   return Object.entries(dtypes).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'no tensors';
-}
-
-/** `1.2B`, `350M`, `12.3K`, or the plain count below a thousand. */
-export function formatParameters(count: number): string {
-  const units: Array<[number, string]> = [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'K']];
-  for (const [size, unit] of units) {
-    if (count >= size) return `${Number((count / size).toPrecision(3))}${unit}`;
-  }
-  return String(count);
 }
 
 function workspaceRelative(path: string): string {

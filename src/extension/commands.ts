@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { formatCount } from '../engine/report/quantities';
+import { formatCount } from '../shared/quantities';
 import type {
   ApplyResult, CardResult, ComputeResult, DiffResult, InspectResult, ResidualDtype, VerifyResult,
 } from '../shared/jobs';
@@ -184,10 +184,13 @@ export function createCommands(ctx: CommandContext) {
     const title = `Verify ${basename(residual)}`;
     try {
       const result = await jobs.run<VerifyResult>({ kind: 'verify', options: { base, residual, instruct } }, { title });
-      const message = `${title}: ${formatCount(result.identical)} of ${formatCount(result.elements)} elements bit-identical, max abs error ${result.maxAbsError}.`;
-      // The warnings say why, e.g. a residual too narrow to be exact and the --dtype that would be.
-      const why = result.issues.filter((issue) => issue.severity === 'warning').map((issue) => issue.message);
-      void (result.ok ? vscode.window.showInformationMessage(message) : vscode.window.showWarningMessage([message, ...why].join(' ')));
+      const signedZeros = result.signedZeroOnly > 0 ? ` (${formatCount(result.signedZeroOnly)} more differ only in the sign of zero)` : '';
+      const counts = `${formatCount(result.identical)} of ${formatCount(result.elements)} elements bit-identical${signedZeros}, max abs error ${result.maxAbsError}.`;
+      // The warnings say why, e.g. a residual too narrow to be exact and the --dtype that would be: read before the counts.
+      const why = result.issues.filter((issue) => issue.severity === 'warning').map((issue) => (issue.message.endsWith('.') ? issue.message : `${issue.message}.`));
+      void (result.ok
+        ? vscode.window.showInformationMessage(`${title}: ${counts}`)
+        : vscode.window.showWarningMessage(`${title}: ${[...why, counts].join(' ')}`));
       return result;
     } catch (error) {
       void showJobError(title, error, log, { a: base, b: instruct });

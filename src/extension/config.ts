@@ -4,13 +4,12 @@
  */
 import * as vscode from 'vscode';
 import { DEFAULT_SPECTRA_PASS_RANK } from '../engine/jobs/spectra-pass';
-import { DEFAULT_RESIDUAL_DTYPE, type ResidualDtype } from '../shared/jobs';
+import { DEFAULT_RESIDUAL_DTYPE, RESIDUAL_DTYPES, type ResidualDtype } from '../shared/jobs';
 
 export const CONFIG_SECTION = 'checkpointSurgeon';
 
 export type ComputeBackend = 'auto' | 'wasm' | 'js';
 
-const RESIDUAL_DTYPES: readonly ResidualDtype[] = ['same', 'f64', 'f32', 'bf16', 'f16'];
 const COMPUTE_BACKENDS: readonly ComputeBackend[] = ['auto', 'wasm', 'js'];
 /** The Hugging Face default; also the value package.json declares. */
 const DEFAULT_SHARD_BYTES = 5_000_000_000;

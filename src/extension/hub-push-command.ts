@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import { hubEndpoint } from '../engine/hub/hub-endpoint';
 import { pushToHub } from '../engine/hub/hub-push';
 import { redactSecret } from '../engine/hub/hub-token';
-import { formatBytes } from '../engine/report/quantities';
+import { formatBytes } from '../shared/quantities';
 import type { PushResult } from '../shared/jobs';
 import type { CheckpointFinder } from './checkpoint-finder';
 import { pickCheckpoint } from './pickers';

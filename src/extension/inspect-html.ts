@@ -3,7 +3,7 @@
  * host from `runInspect`'s result. Every string comes from a file, so every string is escaped
  * and the page runs no script at all (CSP `default-src 'none'`, styles by nonce).
  */
-import { formatCount } from '../engine/report/quantities';
+import { formatCount } from '../shared/quantities';
 import type { InspectResult } from '../shared/jobs';
 
 /** Tables longer than this are cut, with a note; a browser chokes on 100,000 rows of static HTML. */

@@ -6,6 +6,7 @@
  */
 import { readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { clearOutputLeftovers } from '../engine/io/output-leftovers';
 
 /** Names the engine's atomic writer may give its work folder next to `out` (`.out.tmp-…`, `out.partial-…`). */
 function isTemporarySibling(name: string, outName: string): boolean {
@@ -28,6 +29,11 @@ export async function snapshotOutput(out: string): Promise<OutputSnapshot> {
 /** Returns the paths it removed. */
 export async function removePartialOutput(snapshot: OutputSnapshot): Promise<string[]> {
   const removed: string[] = [];
+  const lockPath = join(dirname(snapshot.out), `.${basename(snapshot.out)}.lock`);
+  const ownsLock = await isLockOfFailedJob(lockPath, snapshot);
+  // Still holding the failed job's lock, the host may clear as that job would have: a worker terminated
+  // between moving the earlier output aside and moving the new one in gets the earlier one put back.
+  if (ownsLock) removed.push(...(await clearOutputLeftovers(snapshot.out)).removed);
   if (!snapshot.existed && (await stat(snapshot.out).then(() => true, () => false))) {
     await rm(snapshot.out, { recursive: true, force: true });
     removed.push(snapshot.out);
@@ -44,8 +50,7 @@ export async function removePartialOutput(snapshot: OutputSnapshot): Promise<str
     await rm(path, { recursive: true, force: true });
     removed.push(path);
   }
-  const lockPath = join(parent, `.${outName}.lock`);
-  if (await isLockOfFailedJob(lockPath, snapshot)) {
+  if (ownsLock) {
     await unlink(lockPath).catch(() => undefined);
     removed.push(lockPath);
   }

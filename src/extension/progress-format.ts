@@ -2,7 +2,7 @@
  * Words for a running job's progress: percent, throughput and time left. Pure, so it is unit-tested
  * without VS Code; the rate is smoothed so the ETA does not jump with every read.
  */
-import { formatBytes } from '../engine/report/quantities';
+import { formatBytes } from '../shared/quantities';
 import type { JobProgress } from '../shared/jobs';
 
 /** Weight of the newest sample in the exponential moving average of bytes per second. */

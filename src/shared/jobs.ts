@@ -4,14 +4,22 @@
  */
 import type { DiffReport, TensorReport } from './report';
 
-/**
- * `f32` reconstructs bf16 and f16 checkpoints exactly; f32 checkpoints need `f64` for that, since
- * a binary32 difference of two binary32 values is not always exact.
- */
-export type ResidualDtype = 'same' | 'f64' | 'f32' | 'bf16' | 'f16';
+/** A dtype to write float tensors in; `same` keeps each source tensor's. Apply's `--dtype` takes these. */
+export type OutputDtype = 'same' | 'f64' | 'f32' | 'bf16' | 'f16';
 
-/** The CLI's, the extension's and the Python `residuals` package's default: exact for bf16/f16 models. */
-export const DEFAULT_RESIDUAL_DTYPE: ResidualDtype = 'f32';
+export const OUTPUT_DTYPES: readonly OutputDtype[] = ['same', 'f64', 'f32', 'bf16', 'f16'];
+
+/**
+ * Compute's `--dtype`. `f32` reconstructs bf16 and f16 checkpoints exactly; f32 checkpoints need `f64`
+ * for that, since a binary32 difference of two binary32 values is not always exact. `auto` takes that
+ * choice per tensor.
+ */
+export type ResidualDtype = 'auto' | OutputDtype;
+
+export const RESIDUAL_DTYPES: readonly ResidualDtype[] = ['auto', ...OUTPUT_DTYPES];
+
+/** The CLI's and the extension's default: exact wherever a residual dtype can be. */
+export const DEFAULT_RESIDUAL_DTYPE: ResidualDtype = 'auto';
 
 export interface ComputeOptions {
   base: string;
@@ -35,7 +43,8 @@ export interface ApplyOptions {
   scale?: number;
   include?: string;
   exclude?: string;
-  dtype?: ResidualDtype;
+  /** `same` (the target tensor's) when absent. */
+  dtype?: OutputDtype;
   shardSize?: number;
   force?: boolean;
   overwrite?: boolean;
@@ -119,7 +128,10 @@ export interface VocabularyGrowth {
 export interface ComputeResult {
   kind: 'compute';
   out: string;
+  /** The residual's dtype (of most tensors). */
   dtype: string;
+  /** Why: what `--dtype` asked for and whether base + residual reproduces the instruct model exactly. */
+  dtypeReason: string;
   tensors: number;
   parameters: number;
   files: OutputFile[];
@@ -137,6 +149,8 @@ export interface ApplyResult {
   tensors: number;
   applied: string[];
   copiedUnchanged: string[];
+  /** Residual tensors the target lacks, left out under `--force`. */
+  skipped: string[];
   files: OutputFile[];
   issues: PlanIssue[];
   vocabularyGrowth: VocabularyGrowth[];
@@ -147,14 +161,18 @@ export interface VerifyTensorResult {
   name: string;
   elements: number;
   identical: number;
+  /** Elements that differ from the instruct model only in the sign of zero: equal values, no mismatch. */
+  signedZeroOnly: number;
   maxAbsError: number;
 }
 
 export interface VerifyResult {
   kind: 'verify';
+  /** Every element is bit-identical or differs only in the sign of zero. */
   ok: boolean;
   elements: number;
   identical: number;
+  signedZeroOnly: number;
   maxAbsError: number;
   tensors: VerifyTensorResult[];
   issues: PlanIssue[];
@@ -245,6 +263,18 @@ export interface DryRunResult {
   /** The files the job would write (shards, and the index when there is more than one), with their sizes. */
   files: OutputFile[];
   seconds: number;
+}
+
+/** What `--json` prints on stdout when a job is refused or fails (the message also goes to stderr). */
+export interface ErrorResult {
+  kind: 'error';
+  /** The refusal's rule (`usage` for bad arguments, `unexpected` for a failure that is a bug). */
+  rule: string;
+  message: string;
+  file?: string;
+  tensor?: string;
+  /** Every problem the dry run found, when the refusal is the plan's. */
+  issues?: PlanIssue[];
 }
 
 export type JobResult = DryRunResult | ComputeResult | ApplyResult | VerifyResult | DiffResult | InspectResult | CardResult | PullResult | PushResult | CacheResult;

@@ -5,13 +5,22 @@
 
 export const REPORT_SCHEMA = 'checkpoint-surgeon/diff@1';
 
-export type TensorStatus =
-  | 'changed'
-  | 'unchanged'
-  | 'shape-mismatch'
-  | 'dtype-mismatch'
-  | 'only-in-a'
-  | 'only-in-b';
+/** Every status a tensor of a diff can have, in the order the report lists them. */
+export const TENSOR_STATUSES = [
+  'changed',
+  'unchanged',
+  'shape-mismatch',
+  'dtype-mismatch',
+  'only-in-a',
+  'only-in-b',
+] as const;
+
+export type TensorStatus = (typeof TENSOR_STATUSES)[number];
+
+/** A zero count for every status: what a summary of no tensors holds. */
+export function emptyStatusCounts(): Record<TensorStatus, number> {
+  return Object.fromEntries(TENSOR_STATUSES.map((status) => [status, 0])) as Record<TensorStatus, number>;
+}
 
 export interface TensorSide {
   dtype: string;
@@ -104,9 +113,12 @@ export interface ConfigReport {
   reasons: string[];
 }
 
+/** Built by `summarizeTensors` (report-summary.ts), for a final report and a live run alike. */
 export interface DiffSummary {
   counts: Record<TensorStatus, number>;
+  /** Elements of the tensors whose status is `changed` (every element of such a tensor counts). */
   parametersChanged: number;
+  /** Elements of every tensor with statistics. */
   parametersCompared: number;
   globalRelativeNorm: number | null;
   mostChanged: Array<{ name: string; relativeNorm: number }>;

@@ -2,7 +2,7 @@
  * Git LFS pointer files: what a clone without `git lfs` leaves in place of a large file. They are
  * small text files, so a safetensors reader would otherwise report a nonsense header length.
  */
-import { formatCount } from '../report/quantities';
+import { formatCount } from '../../shared/quantities';
 
 export const LFS_POINTER_PREFIX = 'version https://git-lfs.github.com/spec/v1';
 

@@ -2,7 +2,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { SurgeonError, isSurgeonError } from '../errors';
 import { DTYPE_BITS, isDtype, type Dtype } from './dtype';
-import { describeLfsPointer, looksLikeLfsPointer, MAX_LFS_POINTER_BYTES, parseLfsPointer } from './lfs-pointer';
+import { describeLfsPointer, looksLikeLfsPointer, parseLfsPointer } from './lfs-pointer';
+import { describeNotSafetensors, SNIFF_BYTES, startsLikeText } from './not-safetensors';
 import { parseStrictJson } from './strict-json';
 
 /** One tensor of a safetensors file; `begin` and `end` are relative to the start of the data buffer. */
@@ -49,6 +50,8 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
   if (looksLikeLfsPointer(headerBytes)) {
     throw new SurgeonError('lfs-pointer', describeLfsPointer(parseLfsPointer(headerBytes) ?? {}), file);
   }
+  const otherFormat = describeNotSafetensors(headerBytes);
+  if (otherFormat !== undefined) throw new SurgeonError('not-safetensors', otherFormat, file);
   if (fileSize < HEADER_LENGTH_PREFIX_BYTES || headerBytes.length < HEADER_LENGTH_PREFIX_BYTES) {
     throw new SurgeonError('header-too-small',
       `the file has ${fileSize} bytes, fewer than the ${HEADER_LENGTH_PREFIX_BYTES}-byte header length`, file);
@@ -87,11 +90,13 @@ export async function readSafetensorsHeaderWithStats(path: string): Promise<{ he
     if (!stats.isFile()) throw new SurgeonError('io', 'not a regular file', path);
     const fileSize = stats.size;
     const prefix = await readAt(handle, path, 0, Math.min(fileSize, HEADER_LENGTH_PREFIX_BYTES));
-    if (prefix.length === HEADER_LENGTH_PREFIX_BYTES && looksLikeLfsPointerStart(prefix)) {
-      const start = await readAt(handle, path, 0, Math.min(fileSize, MAX_LFS_POINTER_BYTES));
-      if (looksLikeLfsPointer(start)) return { header: parseSafetensorsHeader(start, fileSize, path), stats };
+    // Text (an LFS pointer, JSON, YAML) cannot be safetensors; enough of it is read to say what it is.
+    if (prefix.length < HEADER_LENGTH_PREFIX_BYTES || startsLikeText(prefix)) {
+      const start = prefix.length < HEADER_LENGTH_PREFIX_BYTES ? prefix : await readAt(handle, path, 0, Math.min(fileSize, SNIFF_BYTES));
+      return { header: parseSafetensorsHeader(start, fileSize, path), stats };
     }
-    if (prefix.length < HEADER_LENGTH_PREFIX_BYTES) return { header: parseSafetensorsHeader(prefix, fileSize, path), stats };
+    const otherFormat = describeNotSafetensors(prefix);
+    if (otherFormat !== undefined) throw new SurgeonError('not-safetensors', otherFormat, path);
     const dataStart = HEADER_LENGTH_PREFIX_BYTES + checkHeaderLength(readU64(prefix), fileSize, path);
     const bytes = await readAt(handle, path, 0, dataStart);
     return { header: parseSafetensorsHeader(bytes, fileSize, path), stats };
@@ -101,10 +106,6 @@ export async function readSafetensorsHeaderWithStats(path: string): Promise<{ he
   } finally {
     await handle?.close();
   }
-}
-
-function looksLikeLfsPointerStart(prefix: Uint8Array): boolean {
-  return new TextDecoder().decode(prefix) === 'version ';
 }
 
 async function readAt(handle: FileHandle, path: string, position: number, length: number): Promise<Uint8Array> {

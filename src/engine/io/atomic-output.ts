@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SurgeonError, isSurgeonError } from '../errors';
+import { refuseExistingOutput } from './existing-output';
+import { acquireOutputLock } from './output-lock';
+import { clearOutputLeftovers } from './output-leftovers';
+import { refuseOutputOverlappingInputs, type OutputInputs } from './output-overlap';
 
 /**
  * An output folder that appears complete or not at all: jobs write into a hidden temporary
@@ -13,6 +17,10 @@ export interface AtomicOutput {
   readonly target: string;
   /** The temporary folder to write into: `.<base>.partial-<random>` in the target's parent. */
   readonly dir: string;
+  /** What interrupted jobs had left beside the target (partial folders, a moved-aside output, a dead job's lock), removed. */
+  readonly cleaned: readonly string[];
+  /** An earlier output that an interrupted job had moved aside, put back at the target before this job began. */
+  readonly restored: string | undefined;
   /** Flushes the files to disk, then moves the folder into place (replacing the old target when overwriting). */
   commit(): Promise<void>;
   /** Removes the temporary folder and releases the lock; safe to call more than once, and after commit. */
@@ -20,114 +28,92 @@ export interface AtomicOutput {
 }
 
 export interface AtomicOutputOptions {
-  /** Replace an existing non-empty target; otherwise it is refused (rule `output-exists`). */
+  /**
+   * Replace an existing earlier output of this tool; otherwise anything but an empty folder is refused
+   * (rule `output-exists`), and even with it anything else is (rule `output-not-ours`).
+   */
   overwrite?: boolean;
+  /** The job's input checkpoints by role: the output may not be one, hold one or lie inside one (rule `output-overlaps-input`). */
+  inputs?: OutputInputs;
 }
 
-interface LockRecord {
-  pid: number;
-  createdAt: string;
+/** The refusals that need nothing written, so that a refused job changes nothing; the dry run makes them too. */
+export async function refuseUnsafeOutput(target: string, options: AtomicOutputOptions): Promise<void> {
+  if (options.inputs !== undefined) await refuseOutputOverlappingInputs(target, options.inputs);
+  await refuseExistingOutput(resolve(target), options.overwrite === true);
 }
 
 export async function createAtomicOutput(target: string, options: AtomicOutputOptions = {}): Promise<AtomicOutput> {
   const finalPath = resolve(target);
+  const overwrite = options.overwrite === true;
+  await refuseUnsafeOutput(finalPath, options);
   const parent = dirname(finalPath);
   const base = basename(finalPath);
   await mkdir(parent, { recursive: true }).catch((error: Error) => {
     throw new SurgeonError('io', `cannot create the output's parent folder: ${error.message}`, parent);
   });
-  const lockPath = join(parent, `.${base}.lock`);
-  await acquireLock(lockPath, finalPath);
+  const lock = await acquireOutputLock(join(parent, `.${base}.lock`), finalPath);
   let dir: string;
+  let cleaned: string[];
+  let restored: string | undefined;
   try {
-    await refuseExistingOutput(finalPath, options.overwrite === true);
-    dir = await mkdtemp(join(parent, `.${base}.partial-`));
+    // Holding the lock, this job is the only one that may write this target: whatever else is there is left over.
+    const cleared = await clearOutputLeftovers(finalPath);
+    cleaned = [...(lock.removedStale ? [lock.path] : []), ...cleared.removed];
+    restored = cleared.restored;
+    await refuseExistingOutput(finalPath, overwrite);
+    dir = await makeWorkFolder(parent, base);
   } catch (error) {
-    await unlink(lockPath).catch(() => undefined);
+    await lock.release();
     throw asSurgeonError(error, finalPath);
   }
   let state: 'open' | 'committed' | 'aborted' = 'open';
   return {
     target: finalPath,
     dir,
+    cleaned,
+    restored,
     async commit() {
       if (state !== 'open') throw new SurgeonError('usage', `the output was already ${state}`, finalPath);
       try {
-        await syncTree(dir);
-        await refuseExistingOutput(finalPath, options.overwrite === true);
+        await settleTree(dir, await fileModeUnder(dir));
+        await refuseExistingOutput(finalPath, overwrite);
         await moveIntoPlace(dir, finalPath);
         await syncFolder(parent);
       } catch (error) {
         throw asSurgeonError(error, finalPath);
       }
       state = 'committed';
-      await unlink(lockPath).catch(() => undefined);
+      await lock.release();
     },
     async abort() {
       if (state !== 'open') return;
       state = 'aborted';
       await rm(dir, { recursive: true, force: true });
-      await unlink(lockPath).catch(() => undefined);
+      await lock.release();
     },
   };
 }
 
-async function acquireLock(lockPath: string, target: string): Promise<void> {
-  const record: LockRecord = { pid: process.pid, createdAt: new Date().toISOString() };
-  for (let attempt = 0; attempt < 2; attempt++) {
+/** mkdir, not mkdtemp: mkdtemp makes the folder 0700 whatever the umask, and the folder becomes the output. */
+async function makeWorkFolder(parent: string, base: string): Promise<string> {
+  for (;;) {
+    const dir = join(parent, `.${base}.partial-${randomBytes(6).toString('hex')}`);
     try {
-      const handle = await open(lockPath, 'wx');
-      await handle.writeFile(JSON.stringify(record));
-      await handle.close();
-      return;
+      await mkdir(dir);
+      return dir;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw asSurgeonError(error, target);
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const holder = await readLock(lockPath);
-    if (holder === 'unreadable' || (holder !== 'gone' && isProcessAlive(holder.pid))) {
-      const who = holder === 'unreadable' ? 'another job' : `another job (process ${holder.pid}, since ${holder.createdAt})`;
-      throw new SurgeonError('output-busy', `${who} is writing this output; if it is gone, delete ${lockPath}`, target);
-    }
-    // The holder died without cleaning up (or just finished): the lock is stale, take it over.
-    if (holder !== 'gone') await unlink(lockPath).catch(() => undefined);
-  }
-  throw new SurgeonError('output-busy', `another job is writing this output (lock ${lockPath})`, target);
-}
-
-async function readLock(lockPath: string): Promise<LockRecord | 'gone' | 'unreadable'> {
-  let text: string;
-  try {
-    text = await readFile(lockPath, 'utf8');
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : 'unreadable';
-  }
-  try {
-    const parsed = JSON.parse(text) as Partial<LockRecord>;
-    return typeof parsed.pid === 'number' ? { pid: parsed.pid, createdAt: String(parsed.createdAt) } : 'unreadable';
-  } catch {
-    // A lock being written this instant reads as empty; it counts as held.
-    return 'unreadable';
   }
 }
 
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Refuses (rule `output-exists`) a target that exists and is not an empty folder, unless `overwrite`. */
-export async function refuseExistingOutput(target: string, overwrite: boolean): Promise<void> {
-  if (overwrite) return;
-  const stats = await lstat(target).catch(() => undefined);
-  if (stats === undefined) return;
-  if (stats.isDirectory() && (await readdir(target)).length === 0) return;
-  throw new SurgeonError('output-exists',
-    `the output already exists${stats.isDirectory() ? ' and is not empty' : ' (as a file)'}; choose another path or allow overwriting`,
-    target);
+/**
+ * The mode a new file gets under the umask (0666 less the umask), read off the folder the job made
+ * (0777 less the umask): process.umask() cannot be read without setting it, which is racy.
+ */
+async function fileModeUnder(folder: string): Promise<number> {
+  return (await stat(folder)).mode & 0o666;
 }
 
 async function moveIntoPlace(dir: string, target: string): Promise<void> {
@@ -145,18 +131,24 @@ async function moveIntoPlace(dir: string, target: string): Promise<void> {
     await rename(aside, target).catch(() => undefined);
     throw error;
   }
-  await rm(aside, { recursive: true, force: true });
+  // The new output is in place: a failure here only leaves the old one aside, and the next job to this target removes it.
+  await rm(aside, { recursive: true, force: true }).catch(() => undefined);
 }
 
-/** fsync every file, then the folders, so a crash after commit cannot leave renamed but empty files. */
-async function syncTree(folder: string): Promise<void> {
+/**
+ * Gives every file the mode a new file gets (side files copied from an input keep the input's
+ * mode otherwise), then fsyncs the files and the folders, so a crash after commit cannot leave
+ * renamed but empty files.
+ */
+async function settleTree(folder: string, fileMode: number): Promise<void> {
   for (const entry of await readdir(folder, { withFileTypes: true })) {
     const path = join(folder, entry.name);
     if (entry.isDirectory()) {
-      await syncTree(path);
+      await settleTree(path, fileMode);
     } else if (entry.isFile()) {
       const handle = await open(path, 'r');
       try {
+        if (process.platform !== 'win32' && ((await handle.stat()).mode & 0o7777) !== fileMode) await handle.chmod(fileMode);
         await handle.sync();
       } finally {
         await handle.close();

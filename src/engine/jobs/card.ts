@@ -4,7 +4,8 @@ import { SurgeonError } from '../errors';
 import { renderModelCard, type ModelCardInput } from '../report/model-card';
 import type { CardOptions, CardResult, FileProvenance } from '../../shared/jobs';
 import type { DiffReport } from '../../shared/report';
-import { PROVENANCE_FILE, REPORT_FILE } from './compute';
+import { PROVENANCE_FILE } from '../io/existing-output';
+import { REPORT_FILE } from './compute';
 
 interface ProvenanceSide {
   path: string;

@@ -4,6 +4,7 @@ import { assertUnchanged } from '../checkpoint/assert-unchanged';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import type { Dtype } from '../format/dtype';
 import { DEFAULT_MAX_SHARD_BYTES } from '../format/safetensors-writer';
+import { PROVENANCE_FILE } from '../io/existing-output';
 import { createAtomicOutput } from '../io/atomic-output';
 import { withJobKernels } from './job-kernels';
 import { residualCardInput, renderModelCard } from '../report/model-card';
@@ -13,22 +14,18 @@ import { DEFAULT_RESIDUAL_DTYPE, type ComputeOptions, type ComputeResult, type D
 import { runDeltaPass, tensorReport } from './delta-pass';
 import { buildDiffReport, compareSides } from './diff-report';
 import { dryRunResult } from './dry-run';
+import { staleOutputIssues } from './stale-output-issues';
 import { InputHashes } from './input-hashes';
 import { openInputs } from './open-input';
 import { pairTensors, type TensorPair } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
-import { requestedDtype } from './requested-dtype';
+import { refuseSameModel } from './same-model';
+import { swappedInputsIssue } from './swapped-inputs';
+import { computedResidualDtype, residualDtypeReason } from './requested-dtype';
 import { ShardedOutput } from './sharded-output';
 import { cancelled } from './tensor-stream';
 import { vocabularyGrowth } from './vocabulary-growth';
 
-/** Files of the instruct model a residual folder carries, so it can be applied without the instruct model at hand. */
-export const RESIDUAL_SIDE_FILES = [
-  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'chat_template.jinja',
-  'added_tokens.json', 'vocab.json', 'merges.txt', 'generation_config.json',
-];
-
-export const PROVENANCE_FILE = 'provenance.json';
 export const REPORT_FILE = 'diff-report.json';
 
 /**
@@ -42,6 +39,7 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
   const started = performance.now();
   callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
   const [base, instruct] = await openInputs([options.base, options.instruct] as const, callbacks);
+  await refuseSameModel(base, instruct, callbacks.signal);
   const force = options.force === true;
   const pairing = pairTensors(base, instruct, {
     onlyInA: { severity: force ? 'warning' : 'error', resolution: 'the residual will not have it; apply copies the target\'s tensor unchanged' },
@@ -49,15 +47,18 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
     resolveTiedHead: true,
   });
   const sides = await compareSides(base, instruct, force);
-  const issues = [...sides.issues, ...pairing.issues];
+  const swapped = swappedInputsIssue(base, instruct, pairing.pairs, force);
+  const issues = [...(swapped ? [swapped] : []), ...sides.issues, ...pairing.issues];
   refuseOnErrors(issues, () => buildDiffReport(options.base, options.instruct, pairing.pairs.map((pair) => tensorReport(pair)), sides));
 
   const written = pairing.pairs.filter((pair) => pair.comparable && pair.a && pair.b);
-  const dtypeOf = (pair: TensorPair): Dtype => residualDtype(pair, options.dtype ?? DEFAULT_RESIDUAL_DTYPE);
+  const requested = options.dtype ?? DEFAULT_RESIDUAL_DTYPE;
+  const dtypeOf = (pair: TensorPair): Dtype => residualDtype(pair, requested);
   const planned = written.map((pair) => ({ name: pair.name, dtype: dtypeOf(pair), shape: pair.shape }));
-  if (options.dryRun) return dryRunResult('compute', options.out, options.overwrite === true, issues, planned, options.shardSize ?? DEFAULT_MAX_SHARD_BYTES, started);
+  if (options.dryRun) return dryRunResult('compute', options.out, { overwrite: options.overwrite === true, inputs: { base, instruct } }, issues, planned, options.shardSize ?? DEFAULT_MAX_SHARD_BYTES, started);
   let hashes: InputHashes | undefined;
-  const output = await createAtomicOutput(options.out, { overwrite: options.overwrite === true });
+  const output = await createAtomicOutput(options.out, { overwrite: options.overwrite === true, inputs: { base, instruct } });
+  issues.push(...staleOutputIssues(output));
   try {
     const weights = await ShardedOutput.create(output.dir, planned, options.shardSize ?? DEFAULT_MAX_SHARD_BYTES);
     let tensors;
@@ -85,6 +86,8 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
       kind: 'compute',
       out: output.target,
       dtype: dominantDtype(residualTensors.map((tensor) => tensor.dtype)),
+      dtypeReason: residualDtypeReason(requested, written.filter((pair) => pair.arithmetic)
+        .map((pair) => ({ base: pair.a!.dtype, instruct: pair.b!.dtype, residual: dtypeOf(pair) }))),
       tensors: residualTensors.length,
       parameters: residualTensors.reduce((sum, tensor) => sum + tensor.shape.reduce((p, d) => p * d, 1), 0),
       files,
@@ -105,9 +108,8 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
       ...(licenseOf(instruct) ? { license: licenseOf(instruct)! } : {}),
     });
     await writeFile(join(output.dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-    for (const name of RESIDUAL_SIDE_FILES) {
-      if (instruct.sideFiles.includes(name)) await copyFile(join(instruct.root, name), join(output.dir, name));
-    }
+    // The instruct model's tokenizer and generation config travel with the residual, so it applies without the instruct model at hand.
+    for (const name of instruct.sideFiles) await copyFile(join(instruct.root, name), join(output.dir, name));
     await writeFile(join(output.dir, PROVENANCE_FILE), `${JSON.stringify({
       tool: { name: TOOL_NAME, version: TOOL_VERSION },
       createdAt: createdAt.toISOString(),
@@ -116,6 +118,7 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
       base: { path: options.base, files: baseHashes, config: base.config ?? null },
       instruct: { path: options.instruct, files: instructHashes },
       dtype: result.dtype,
+      dtypeReason: result.dtypeReason,
       output: files,
     }, null, 2)}\n`);
     await writeFile(join(output.dir, REPORT_FILE), `${JSON.stringify(report)}\n`);
@@ -137,7 +140,7 @@ export async function runCompute(options: ComputeOptions, callbacks: JobCallback
 
 /** Non-float pairs (copied from the instruct model) keep their dtype whatever `--dtype` says. */
 function residualDtype(pair: TensorPair, requested: ResidualDtype): Dtype {
-  return pair.arithmetic ? requestedDtype(pair.b!.dtype, requested) : pair.b!.dtype;
+  return pair.arithmetic ? computedResidualDtype(pair.a!.dtype, pair.b!.dtype, requested) : pair.b!.dtype;
 }
 
 export function dominantDtype(dtypes: readonly string[]): string {

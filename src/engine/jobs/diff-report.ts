@@ -1,8 +1,8 @@
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import { diffConfigs } from '../report/config-diff';
-import { aggregateLayers, summarize } from '../report/delta-stats';
 import { diffTokenizers, loadTokenizerFiles, type TokenizerFiles } from '../report/tokenizer-diff';
 import type { PlanIssue } from '../../shared/jobs';
+import { layerCells as aggregateLayers, summarizeTensors as summarize } from '../../shared/report-summary';
 import { REPORT_SCHEMA, type ConfigReport, type DiffReport, type TensorReport, type TokenizerReport } from '../../shared/report';
 
 export interface SideComparison {

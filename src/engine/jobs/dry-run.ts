@@ -1,5 +1,4 @@
-import { resolve } from 'node:path';
-import { refuseExistingOutput } from '../io/atomic-output';
+import { refuseUnsafeOutput, type AtomicOutputOptions } from '../io/atomic-output';
 import { planShards, type PlannedTensor } from '../format/safetensors-writer';
 import type { DryRunResult, PlanIssue } from '../../shared/jobs';
 import { elementCount } from './pair-tensors';
@@ -7,13 +6,13 @@ import { outputFiles } from './sharded-output';
 
 /**
  * The result of a plan that passed: the files the job would write, laid out exactly as it would. An
- * output the job would refuse to replace is refused here too.
+ * output the job would refuse (one it may not replace, or one that overlaps an input) is refused here too.
  */
 export async function dryRunResult(
-  operation: DryRunResult['operation'], out: string, overwrite: boolean, issues: PlanIssue[],
+  operation: DryRunResult['operation'], out: string, output: AtomicOutputOptions, issues: PlanIssue[],
   tensors: readonly PlannedTensor[], maxShardBytes: number, started: number,
 ): Promise<DryRunResult> {
-  await refuseExistingOutput(resolve(out), overwrite);
+  await refuseUnsafeOutput(out, output);
   return {
     kind: 'dry-run',
     operation,

@@ -6,7 +6,7 @@ import { openInput } from './open-input';
 
 /** A checkpoint's tensors, sizes, shards, architecture and tokenizer, from headers and side files alone. */
 export async function runInspect(options: InspectOptions, callbacks: JobCallbacks = {}): Promise<InspectResult> {
-  const checkpoint = await openInput(options.path, callbacks);
+  const checkpoint = await openInput(options.path, callbacks, { quantized: 'allow' });
   const tensors = [...checkpoint.tensors.values()].map((ref) => ({
     name: ref.name, dtype: ref.dtype, shape: ref.shape, file: relative(checkpoint.root, ref.file.path) || ref.file.name, bytes: ref.byteLength,
   }));

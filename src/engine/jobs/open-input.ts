@@ -3,14 +3,20 @@ import { isSurgeonError } from '../errors';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import type { HubDownloadProgress } from '../hub/hub-download';
 import { resolveCheckpointPath } from '../hub/resolve-checkpoint';
+import { refuseQuantized } from './refuse-quantized';
 import type { JobCallbacks } from '../../shared/jobs';
 
 /**
  * Opens a checkpoint named the way users name them: a folder, a file, or a Hub id in the local
  * Hugging Face cache; with `allowDownload`, an id that is not cached is fetched into the cache first
- * (its progress reported as the plan phase).
+ * (its progress reported as the plan phase). A quantized checkpoint is refused unless `quantized` is 'allow'
+ * (inspect describes it; the jobs that do arithmetic on its weights must not read them).
  */
-export async function openInput(spec: string, callbacks: Pick<JobCallbacks, 'signal' | 'allowDownload' | 'onProgress'> = {}): Promise<Checkpoint> {
+export async function openInput(
+  spec: string,
+  callbacks: Pick<JobCallbacks, 'signal' | 'allowDownload' | 'onProgress'> = {},
+  options: { quantized?: 'refuse' | 'allow' } = {},
+): Promise<Checkpoint> {
   const path = await resolveCheckpointPath(spec, {
     ...(callbacks.signal ? { signal: callbacks.signal } : {}),
     ...(callbacks.allowDownload ? {
@@ -20,7 +26,9 @@ export async function openInput(spec: string, callbacks: Pick<JobCallbacks, 'sig
       }),
     } : {}),
   });
-  return openCheckpoint(path);
+  const checkpoint = await openCheckpoint(path);
+  if (options.quantized !== 'allow') refuseQuantized(checkpoint);
+  return checkpoint;
 }
 
 /**

@@ -121,8 +121,8 @@ export function findEmbedding(checkpoint: Checkpoint): TensorRef | undefined {
   return undefined;
 }
 
-export function isVocabularyTensor(name: string): boolean {
-  return EMBEDDING_NAME.test(name) || OUTPUT_HEAD_NAME.test(name);
+export function isOutputHeadName(name: string): boolean {
+  return OUTPUT_HEAD_NAME.test(name);
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -1,11 +1,62 @@
+import { SurgeonError } from '../errors';
 import { isFloatDtype, type Dtype } from '../format/dtype';
-import type { ResidualDtype } from '../../shared/jobs';
+import { OUTPUT_DTYPES, type OutputDtype, type ResidualDtype } from '../../shared/jobs';
 
-const REQUESTED: Readonly<Record<Exclude<ResidualDtype, 'same'>, Dtype>> = { f64: 'F64', f32: 'F32', bf16: 'BF16', f16: 'F16' };
+const REQUESTED: Readonly<Record<Exclude<OutputDtype, 'same'>, Dtype>> = { f64: 'F64', f32: 'F32', bf16: 'BF16', f16: 'F16' };
 
 /** The dtype a float tensor is written in for `--dtype`; integer and bool tensors keep theirs. */
-export function requestedDtype(source: Dtype, requested: ResidualDtype): Dtype {
+export function requestedDtype(source: Dtype, requested: OutputDtype): Dtype {
+  // A JavaScript caller can pass anything, `auto` to apply for one: refused rather than written as no dtype.
+  if (!OUTPUT_DTYPES.includes(requested)) {
+    throw new SurgeonError('usage', `dtype ${JSON.stringify(requested)} is not one of ${OUTPUT_DTYPES.join(', ')}`);
+  }
   return !isFloatDtype(source) || requested === 'same' ? source : REQUESTED[requested];
+}
+
+/**
+ * The dtype compute writes a float residual in: `auto` takes the narrowest exact one, and f64, the
+ * widest, for f64 weights, which no residual dtype reproduces to the bit.
+ */
+export function computedResidualDtype(base: Dtype, instruct: Dtype, requested: ResidualDtype): Dtype {
+  return requestedDtype(instruct, requested === 'auto' ? exactResidualDtype(base, instruct) ?? 'f64' : requested);
+}
+
+interface ResidualTensorDtypes {
+  base: Dtype;
+  instruct: Dtype;
+  residual: Dtype;
+}
+
+/** Why compute wrote its float residuals in the dtypes it did, for the result and provenance.json. */
+export function residualDtypeReason(requested: ResidualDtype, tensors: readonly ResidualTensorDtypes[]): string {
+  const asked = requested === 'auto' ? 'auto' : `--dtype ${requested} as asked`;
+  if (tensors.length === 0) return `${asked}: no float tensors, so every tensor keeps its dtype`;
+  if (requested !== 'auto') {
+    const isExact = (tensor: ResidualTensorDtypes): boolean => residualIsExact(tensor.residual, tensor.base, tensor.instruct);
+    const exact = tensors.filter(isExact);
+    const inexact = tensors.filter((tensor) => !isExact(tensor));
+    if (inexact.length === 0) return `${asked}: exact for the ${weightDtypes(exact)} weights`;
+    if (exact.length === 0) return `${asked}: not exact, base + residual rounds twice`;
+    return `${asked}: exact for the ${weightDtypes(exact)} weights, not for the ${weightDtypes(inexact)} weights (base + residual rounds twice)`;
+  }
+  const half = tensors.filter((tensor) => exactResidualDtype(tensor.base, tensor.instruct) === 'f32');
+  const single = tensors.filter((tensor) => exactResidualDtype(tensor.base, tensor.instruct) === 'f64');
+  const double = tensors.filter((tensor) => exactResidualDtype(tensor.base, tensor.instruct) === undefined);
+  const alone = [half, single, double].filter((group) => group.length > 0).length === 1;
+  return `${asked}: ${[
+    half.length > 0 ? `f32 is exact for the ${weightDtypes(half)} weights` : undefined,
+    single.length > 0 && alone ? `f64, since the weights are ${weightDtypes(single)} (a binary32 difference of binary32 values is not exact)` : undefined,
+    single.length > 0 && !alone ? `f64 is exact for the ${weightDtypes(single)} weights (a binary32 difference of binary32 values is not)` : undefined,
+    double.length > 0 ? `f64, the widest, for the ${weightDtypes(double)} weights (no residual dtype reproduces F64 weights to the bit)` : undefined,
+  ].filter((part) => part !== undefined).join('; ')}`;
+}
+
+const DTYPE_ORDER: readonly Dtype[] = ['BF16', 'F16', 'F32', 'F64'];
+
+/** "BF16", "BF16 and F32": the dtypes of both sides of these tensors. */
+function weightDtypes(tensors: readonly ResidualTensorDtypes[]): string {
+  const present = DTYPE_ORDER.filter((dtype) => tensors.some((tensor) => tensor.base === dtype || tensor.instruct === dtype));
+  return present.length <= 1 ? present.join('') : `${present.slice(0, -1).join(', ')} and ${present.at(-1)}`;
 }
 
 const HALF_PRECISION: ReadonlySet<Dtype> = new Set(['BF16', 'F16']);

@@ -6,6 +6,7 @@ import type { JobCallbacks, PlanIssue, VerifyOptions, VerifyResult, VerifyTensor
 import { openInputs } from './open-input';
 import { elementCount, pairTensors, rowElements } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
+import { residualConfigIssues } from './residual-config-hashes';
 import { exactResidualDtype, residualIsExact } from './requested-dtype';
 import { streamTensors, type StreamOperand, type StreamTask } from './tensor-stream';
 
@@ -18,7 +19,8 @@ interface VerifyTask {
 
 /**
  * Streams B + R and compares it with I without writing: per tensor, the elements that match I to
- * the bit and the largest absolute error. Passes only when every element of every tensor matches.
+ * the bit, those that differ only in the sign of zero, and the largest absolute error. Passes only
+ * when every element of every tensor has the instruct element's value (+0 and -0 are one value).
  */
 export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks = {}): Promise<VerifyResult> {
   const started = performance.now();
@@ -29,7 +31,7 @@ export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks 
     onlyInB: { severity: 'error', resolution: 'the residual changes a tensor the base does not have' },
     resolveTiedHead: true,
   });
-  const issues: PlanIssue[] = [...applied.issues];
+  const issues: PlanIssue[] = [...residualConfigIssues(residual, instruct, 'error', ''), ...applied.issues];
   const byName = new Map(applied.pairs.map((pair) => [pair.name, pair]));
   for (const [name, ref] of instruct.tensors) {
     const pair = byName.get(name);
@@ -83,21 +85,49 @@ export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks 
     name: task.name,
     elements: task.elements,
     identical: task.context.compare.identical,
+    signedZeroOnly: task.context.compare.signedZeroOnly,
     maxAbsError: task.context.compare.maxAbsError,
   }));
   const elements = tensors.reduce((sum, tensor) => sum + tensor.elements, 0);
   const identical = tensors.reduce((sum, tensor) => sum + tensor.identical, 0);
-  const precision = residualPrecisionIssue(tasks.filter((task) => task.context.compare.identical !== task.elements));
+  const signedZeroOnly = tensors.reduce((sum, tensor) => sum + tensor.signedZeroOnly, 0);
+  const precision = residualPrecisionIssue(tasks.filter((task) => !sameValues(task.context.compare, task.elements)));
   if (precision) issues.push(precision);
+  const signedZeros = signedZeroIssue(tensors);
+  if (signedZeros) issues.push(signedZeros);
   return {
     kind: 'verify',
-    ok: identical === elements,
+    ok: identical + signedZeroOnly === elements,
     elements,
     identical,
+    signedZeroOnly,
     maxAbsError: Math.max(0, ...tensors.map((tensor) => tensor.maxAbsError)),
     tensors,
     issues,
     seconds: (performance.now() - started) / 1000,
+  };
+}
+
+function sameValues(compare: CompareAccumulator, elements: number): boolean {
+  return compare.identical + compare.signedZeroOnly === elements;
+}
+
+/**
+ * An instruct -0 over a base zero comes back as +0 (zeros of opposite signs sum to +0, and -0 - -0 is +0):
+ * the same value, so only a note.
+ */
+function signedZeroIssue(tensors: readonly VerifyTensorResult[]): PlanIssue | undefined {
+  const affected = tensors.filter((tensor) => tensor.signedZeroOnly > 0);
+  const first = affected[0];
+  if (first === undefined) return undefined;
+  const count = affected.reduce((sum, tensor) => sum + tensor.signedZeroOnly, 0);
+  return {
+    severity: 'info',
+    rule: 'signed-zero',
+    tensor: first.name,
+    message: `${count} ${count === 1 ? 'element differs' : 'elements differ'} from the instruct model only in the sign of zero`
+      + ` (+0 against -0) in ${affected.length} ${affected.length === 1 ? 'tensor' : 'tensors'}, first ${JSON.stringify(first.name)}:`
+      + ' the same value, so not a mismatch',
   };
 }
 

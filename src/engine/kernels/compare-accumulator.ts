@@ -6,6 +6,8 @@ export interface CompareAccumulator {
    * either is F64); for equal dtypes that is the same bytes.
    */
   identical: number;
+  /** Elements that are not identical but equal as numbers: +0 against -0, the one such pair. */
+  signedZeroOnly: number;
   /** Largest |x - y| in binary64 over elements where both are finite. */
   maxAbsError: number;
   /** Elements where x or y is not finite and they differ (NaN against NaN of another payload matches). */
@@ -13,5 +15,5 @@ export interface CompareAccumulator {
 }
 
 export function createCompareAccumulator(): CompareAccumulator {
-  return { count: 0, identical: 0, maxAbsError: 0, nonFiniteMismatch: 0 };
+  return { count: 0, identical: 0, signedZeroOnly: 0, maxAbsError: 0, nonFiniteMismatch: 0 };
 }

@@ -95,6 +95,7 @@ export function compareF64(
       const v = ys[i]!;
       const identical = xWords[2 * i] === yWords[2 * i] && xWords[2 * i + 1] === yWords[2 * i + 1];
       if (identical) acc.identical++;
+      else if (u === v) acc.signedZeroOnly++;
       if (u - u === 0 && v - v === 0) {
         const error = Math.abs(u - v);
         if (error > acc.maxAbsError) acc.maxAbsError = error;

@@ -9,6 +9,7 @@ import { fmaF32 } from '../numerics/fused-multiply-add';
 import type { CompareAccumulator } from './compare-accumulator';
 import { accumulateDeltas, type DeltaStatistics } from './delta-statistics';
 import { addScaledF64, compareF64, subtractF64 } from './float64-paths';
+import { anyNonFiniteElement } from './non-finite';
 import { Float32Block, JS_BLOCK_ELEMENTS, narrowFrom, widenInto } from './js-conversions';
 import { checkCount, checkOperand, checkViewRange, FLOAT_DTYPE_BYTES } from './kernel-arguments';
 import type { ElementwiseKernels, KernelBuffer } from './kernel-types';
@@ -124,6 +125,12 @@ class JsKernels implements ElementwiseKernels {
     }
   }
 
+  anyNonFinite(buffer: KernelBuffer, dtype: Dtype, count: number): boolean {
+    checkCount(count);
+    checkOperand('buffer', buffer, dtype, count);
+    return anyNonFiniteElement(this.bytesOf(buffer), dtype, 0, count);
+  }
+
   compare(
     x: KernelBuffer, xDtype: Dtype, y: KernelBuffer, yDtype: Dtype, count: number, acc: CompareAccumulator,
   ): void {
@@ -136,6 +143,7 @@ class JsKernels implements ElementwiseKernels {
     }
     const { first, second } = this;
     let identical = 0;
+    let signedZeroOnly = 0;
     let maxAbsError = acc.maxAbsError;
     let nonFiniteMismatch = 0;
     for (let start = 0; start < count; start += JS_BLOCK_ELEMENTS) {
@@ -147,6 +155,7 @@ class JsKernels implements ElementwiseKernels {
         if (same) identical++;
         const u = first.f32[i]!;
         const v = second.f32[i]!;
+        if (!same && u === v) signedZeroOnly++;
         if (u - u === 0 && v - v === 0) {
           const error = Math.abs(u - v);
           if (error > maxAbsError) maxAbsError = error;
@@ -157,6 +166,7 @@ class JsKernels implements ElementwiseKernels {
     }
     acc.count += count;
     acc.identical += identical;
+    acc.signedZeroOnly += signedZeroOnly;
     acc.maxAbsError = maxAbsError;
     acc.nonFiniteMismatch += nonFiniteMismatch;
   }

@@ -49,6 +49,8 @@ export interface ElementwiseKernels {
   ): void;
   /** out = src converted (through binary32 unless both are F64, as PyTorch's `.to(dtype)` does). */
   convert(src: KernelBuffer, srcDtype: Dtype, out: KernelBuffer, outDtype: Dtype, count: number): void;
+  /** Whether any of the first `count` elements of `buffer` is infinite or NaN (apply's overflow guard). */
+  anyNonFinite(buffer: KernelBuffer, dtype: Dtype, count: number): boolean;
   /** Counts bit-identical elements and the largest |x - y| (binary64) of x against y, into `acc`. */
   compare(
     x: KernelBuffer, xDtype: Dtype, y: KernelBuffer, yDtype: Dtype, count: number, acc: CompareAccumulator,

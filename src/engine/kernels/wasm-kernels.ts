@@ -14,11 +14,12 @@ import { addScaledF64, compareF64, subtractF64 } from './float64-paths';
 import { checkCount, checkOperand, checkViewRange, FLOAT_DTYPE_BYTES } from './kernel-arguments';
 import type { ElementwiseKernels, KernelBuffer } from './kernel-types';
 import { KernelTeam, type TeamKernel } from './kernel-team';
+import { anyNonFiniteElement, EXPONENT_MASK } from './non-finite';
 import { KERNELS_WASM_BASE64 } from './wasm/kernels.wasm';
 import { WasmHeap } from './wasm-heap';
 import {
-  COMPARE_IDENTICAL, COMPARE_MAX_ABS_ERROR, COMPARE_NON_FINITE_MISMATCH, HISTOGRAM_ADDRESS, SCRATCH_FIRST_ADDRESS,
-  SCRATCH_RESULT_ADDRESS, SCRATCH_SECOND_ADDRESS, SIMD_GROUP, STATS_ADDRESS, STATS_BASE_SUM_SQUARES, STATS_BYTES,
+  COMPARE_IDENTICAL, COMPARE_MAX_ABS_ERROR, COMPARE_NON_FINITE_MISMATCH, COMPARE_SIGNED_ZERO_ONLY, HISTOGRAM_ADDRESS,
+  SCRATCH_FIRST_ADDRESS, SCRATCH_RESULT_ADDRESS, SCRATCH_SECOND_ADDRESS, SIMD_GROUP, STATS_ADDRESS, STATS_BASE_SUM_SQUARES, STATS_BYTES,
   STATS_DOT, STATS_FINITE, STATS_MAX, STATS_MIN, STATS_OTHER_SUM_SQUARES, STATS_SUM, STATS_SUM_SQUARES,
   STATS_TOUCHED, STATS_UNCHANGED, TAIL_FIRST_ADDRESS, TAIL_OUT_ADDRESS, TAIL_SECOND_ADDRESS, TOUCHED_KEYS_ADDRESS,
   WASM_BLOCK_ELEMENTS, REGION_BYTES, MAX_WASM_PAGES,
@@ -78,6 +79,8 @@ interface KernelExports {
   compare_f32: (x: number, y: number, count: number) => void;
   compare_bf16: (x: number, y: number, count: number) => void;
   collect_touched: () => void;
+  any_non_finite_16: (src: number, count: number, mask: number) => number;
+  any_non_finite_32: (src: number, count: number) => number;
 }
 
 let compiledModule: Promise<WebAssembly.Module> | undefined;
@@ -273,6 +276,16 @@ class WasmKernels implements ElementwiseKernels {
     }
   }
 
+  anyNonFinite(buffer: KernelBuffer, dtype: Dtype, count: number): boolean {
+    checkCount(count);
+    checkOperand('buffer', buffer, dtype, count);
+    const main = dtype === 'F64' ? 0 : count - (count % SIMD_GROUP);
+    const address = this.addressOf(buffer);
+    const found = dtype === 'F32' ? this.k.any_non_finite_32(address, main)
+      : dtype === 'F64' ? 0 : this.k.any_non_finite_16(address, main, EXPONENT_MASK[dtype]);
+    return found !== 0 || anyNonFiniteElement(buffer.bytes, dtype, main, count - main);
+  }
+
   compare(
     x: KernelBuffer, xDtype: Dtype, y: KernelBuffer, yDtype: Dtype, count: number, acc: CompareAccumulator,
   ): void {
@@ -315,6 +328,7 @@ class WasmKernels implements ElementwiseKernels {
     acc.identical += view.getInt32(COMPARE_IDENTICAL, true) - padding;
     acc.maxAbsError = Math.max(acc.maxAbsError, view.getFloat64(COMPARE_MAX_ABS_ERROR, true));
     acc.nonFiniteMismatch += view.getInt32(COMPARE_NON_FINITE_MISMATCH, true);
+    acc.signedZeroOnly += view.getInt32(COMPARE_SIGNED_ZERO_ONLY, true);
   }
 
   /** The single-pass kernel for this combination, if there is one. */

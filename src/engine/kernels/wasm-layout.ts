@@ -17,6 +17,7 @@ export const STATS_BYTES = 64;
 export const COMPARE_MAX_ABS_ERROR = 0;
 export const COMPARE_IDENTICAL = 48;
 export const COMPARE_NON_FINITE_MISMATCH = 52;
+export const COMPARE_SIGNED_ZERO_ONLY = 56;
 
 /** Every kernel processes whole groups of 8 elements (one 128-bit vector of 16-bit values). */
 export const SIMD_GROUP = 8;

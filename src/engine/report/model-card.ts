@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import type { ApplyResult, ComputeResult, FileProvenance, VocabularyGrowth } from '../../shared/jobs';
 import type { CheckpointRef, DiffReport, DiffSummary, TokenizerReport } from '../../shared/report';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
-import { formatCount } from './quantities';
+import { formatCount } from '../../shared/quantities';
 
 export const MODEL_CARD_TAGS = ['instruction-residual', 'task-arithmetic'] as const;
 
@@ -157,7 +157,7 @@ function whatItIs(input: ModelCardInput): string {
       '',
       '    R = θ_instruct − θ_base',
       '',
-      `computed in f32 and stored as ${escapeMarkdown(input.dtype)}. Adding it to a checkpoint that continued`,
+      `computed in ${/^(F64|float64)$/.test(input.dtype) ? 'f64' : 'f32'} and stored as ${escapeMarkdown(input.dtype)}. Adding it to a checkpoint that continued`,
       'pretraining from the same base restores instruction following without fine-tuning again:',
       '',
       `    θ_new = θ_cpt + α · R    (α = ${scale} by default)`,

@@ -24,12 +24,12 @@ describe('the checkpoint-surgeon CLI', () => {
   });
   after(async () => rm(root, { recursive: true, force: true }));
 
-  it('compute --json prints one result object on stdout and exits 0; the default f32 residual of bf16 models verifies', () => {
+  it('compute --json prints one result object on stdout and exits 0; the default (auto) f32 residual of bf16 models verifies', () => {
     const out = join(root, 'residual');
     const run = cli('compute', '--base', join(root, 'base'), '--instruct', join(root, 'instruct'), '--out', out, '--json');
     assert.equal(run.status, 0, run.stderr);
-    const result = JSON.parse(run.stdout) as { kind: string; out: string; dtype: string; tensors: number };
-    assert.deepEqual([result.kind, result.out, result.dtype], ['compute', out, 'F32']);
+    const result = JSON.parse(run.stdout) as { kind: string; out: string; dtype: string; dtypeReason: string; tensors: number };
+    assert.deepEqual([result.kind, result.out, result.dtype, result.dtypeReason], ['compute', out, 'F32', 'auto: f32 is exact for the BF16 weights']);
     const verify = cli('verify', '--base', join(root, 'base'), '--residual', out, '--instruct', join(root, 'instruct'));
     assert.equal(verify.status, 0, verify.stderr);
     assert.match(verify.stdout, /^OK: \d[\d,]* of \d[\d,]* elements bit-identical \(100\.0000%\)/);
@@ -59,13 +59,19 @@ describe('the checkpoint-surgeon CLI', () => {
     assert.ok(result.identical < result.elements);
   });
 
-  it('verify of a residual in the models\' own dtype says which --dtype would verify to the bit', () => {
+  it('verify of a residual in the models\' own dtype says which --dtype would verify to the bit, before the mismatching tensors', () => {
     const out = join(root, 'residual-same');
-    assert.equal(cli('compute', '--base', join(root, 'base'), '--instruct', join(root, 'instruct'), '--out', out, '--dtype', 'same').status, 0);
+    const compute = cli('compute', '--base', join(root, 'base'), '--instruct', join(root, 'instruct'), '--out', out, '--dtype', 'same');
+    assert.equal(compute.status, 0);
+    assert.match(compute.stdout, /^ {2}dtype: --dtype same as asked: not exact, base \+ residual rounds twice$/m);
     const verify = cli('verify', '--base', join(root, 'base'), '--residual', out, '--instruct', join(root, 'instruct'));
     assert.equal(verify.status, 1);
-    assert.match(verify.stdout, /^MISMATCH: /);
-    assert.match(verify.stdout.trimEnd().split('\n').at(-1)!, /^ {2}warning: all \d+ mismatching tensors .*residual BF16, base BF16, instruct BF16\).*--dtype f32 verifies to the bit$/);
+    const lines = verify.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^MISMATCH: /);
+    // The explanation is read first, then the list it explains.
+    assert.match(lines[1]!, /^ {2}warning: all \d+ mismatching tensors .*residual BF16, base BF16, instruct BF16\).*--dtype f32 verifies to the bit$/);
+    assert.ok(lines.length > 2);
+    for (const line of lines.slice(2)) assert.match(line, /^ {2}[\w.]+: \d+\/\d+ identical, max abs error /);
   });
 
   it('a refusal exits 1 naming file, tensor and rule; nothing is written', async () => {
@@ -81,6 +87,7 @@ describe('the checkpoint-surgeon CLI', () => {
     assert.equal(cli('compute', '--base', 'x').status, 2);
     assert.equal(cli('apply', '--base', 'a', '--residual', 'r', '--out', 'o', '--scale', 'much').status, 2);
     assert.equal(cli('compute', '--base', 'a', '--instruct', 'b', '--out', 'o', '--shard-size', '5XB').status, 2);
+    assert.equal(cli('apply', '--base', 'a', '--residual', 'r', '--out', 'o', '--dtype', 'auto').status, 2, 'auto is compute\'s alone');
   });
 
   it('diff of Codon against tf0 reports the embedding shape mismatch instead of throwing', () => {

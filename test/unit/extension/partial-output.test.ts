@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removePartialOutput, snapshotOutput } from '../../../src/extension/partial-output';
@@ -32,6 +32,24 @@ test('an output folder that existed before the job is kept', async () => {
     const snapshot = await snapshotOutput(join(parent, 'out'));
     assert.deepEqual(await removePartialOutput(snapshot), []);
     assert.deepEqual(await readdir(parent), ['out']);
+  } finally {
+    await rm(parent, { recursive: true, force: true });
+  }
+});
+
+test('a worker terminated while replacing an output gets the earlier output put back', async () => {
+  const parent = await mkdtemp(join(tmpdir(), 'partial-output-'));
+  try {
+    await mkdir(join(parent, 'out'));
+    await writeFile(join(parent, 'out', 'model.safetensors'), 'earlier');
+    const snapshot = await snapshotOutput(join(parent, 'out'));
+    // What the engine leaves when killed between its two renames: the earlier output aside, its lock.
+    await rename(join(parent, 'out'), join(parent, '.out.old-1a2b3c'));
+    await writeFile(join(parent, '.out.lock'), JSON.stringify({ pid: process.pid, createdAt: new Date().toISOString() }));
+    const removed = await removePartialOutput(snapshot);
+    assert.deepEqual(removed, [join(parent, '.out.lock')]);
+    assert.deepEqual(await readdir(parent), ['out']);
+    assert.equal(await readFile(join(parent, 'out', 'model.safetensors'), 'utf8'), 'earlier');
   } finally {
     await rm(parent, { recursive: true, force: true });
   }

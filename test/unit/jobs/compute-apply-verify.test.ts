@@ -101,7 +101,7 @@ describe('compute -> apply -> verify on generated Llama-like checkpoints', () =>
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
     assert.deepEqual(Object.keys(config).sort(), ['base_model_name', 'base_model_relation', 'created_at', 'dtype', 'format', 'instruct_model_name',
       'library', 'param_count', 'parameter_names_hash', 'residuals_version', 'shapes_hash', 'tokenizer_name'].sort());
-    assert.equal(result.dtype, 'F32', 'the default residual dtype is f32, exact for bf16 models');
+    assert.equal(result.dtype, 'F32', 'the default residual dtype (auto) is f32 for bf16 models: exact');
     assert.equal(config['dtype'], 'float32');
     assert.equal(config['param_count'], instruct.length);
     const names = instruct.map((tensor) => tensor.name).sort();

@@ -47,7 +47,7 @@ test('compute and apply dry runs name exactly the files the jobs then write, and
   assert.deepEqual(plannedApply.files, await filesIn(at('merged')));
 });
 
-test('a dry run refuses what the job would refuse: another family, an existing output', async () => {
+test('a dry run refuses what the job would refuse: another family, an existing output, an output over an input', async () => {
   await assert.rejects(runCompute({ base: at('base'), instruct: at('other-family'), out: at('nope'), dryRun: true }), (error: unknown) => {
     assert.ok(error instanceof PlanRefusal);
     const errors = error.issues.filter((issue) => issue.severity === 'error');
@@ -63,7 +63,13 @@ test('a dry run refuses what the job would refuse: another family, an existing o
   await writeFile(join(at('occupied'), 'keep.txt'), 'mine');
   await assert.rejects(runCompute({ base: at('base'), instruct: at('instruct'), out: at('occupied'), dryRun: true }), (error: unknown) =>
     error instanceof SurgeonError && error.rule === 'output-exists');
-  const allowed = await runCompute({ base: at('base'), instruct: at('instruct'), out: at('occupied'), overwrite: true, dryRun: true });
-  assert.equal(allowed.kind, 'dry-run');
+  // --overwrite replaces only what compute or apply wrote, not a folder of the user's.
+  await assert.rejects(runCompute({ base: at('base'), instruct: at('instruct'), out: at('occupied'), overwrite: true, dryRun: true }), (error: unknown) =>
+    error instanceof SurgeonError && error.rule === 'output-not-ours');
   assert.deepEqual(await readdir(at('occupied')), ['keep.txt']);
+  await runCompute({ base: at('base'), instruct: at('instruct'), out: at('earlier') });
+  const allowed = await runCompute({ base: at('base'), instruct: at('instruct'), out: at('earlier'), overwrite: true, dryRun: true });
+  assert.equal(allowed.kind, 'dry-run');
+  await assert.rejects(runApply({ base: at('base'), residual: at('earlier'), out: at('earlier'), overwrite: true, dryRun: true }), (error: unknown) =>
+    error instanceof SurgeonError && error.rule === 'output-overlaps-input' && /the output is the residual checkpoint/.test(error.message));
 });

@@ -90,7 +90,7 @@ describe('faults mid-job leave no partial output and untouched inputs', () => {
     let second: Promise<unknown> | undefined;
     const first = runCompute({ base, instruct, out }, {
       onProgress: (progress) => {
-        if (progress.phase === 'stream' && !second) second = runApply({ base, residual: instruct, out }).catch((error: unknown) => error);
+        if (progress.phase === 'stream' && !second) second = runApply({ base, residual: instruct, out, force: true }).catch((error: unknown) => error);
       },
     });
     await first;

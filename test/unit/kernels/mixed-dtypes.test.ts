@@ -129,6 +129,7 @@ describe('mixed dtypes, odd counts and offsets', () => {
     for (let i = 0; i < COUNT; i++) {
       const [u, v] = [valueOf('BF16', x[i]!), valueOf('BF16', y[i]!)];
       if (x[i] === y[i]) expected.identical++;
+      else if (u === v) expected.signedZeroOnly++;
       if (Number.isFinite(u) && Number.isFinite(v)) expected.maxAbsError = Math.max(expected.maxAbsError, Math.abs(u - v));
       else if (x[i] !== y[i] && !(Number.isNaN(u) && Number.isNaN(v))) expected.nonFiniteMismatch++;
     }
@@ -168,6 +169,7 @@ describe('mixed dtypes, odd counts and offsets', () => {
         const v = valueOf(yDtype, y[i]!);
         const same = wide ? bitsOf('F64', u) === bitsOf('F64', v) : commonBits(xDtype, x[i]!) === commonBits(yDtype, y[i]!);
         if (same) expected.identical++;
+        else if (u === v) expected.signedZeroOnly++;
         if (Number.isFinite(u) && Number.isFinite(v)) expected.maxAbsError = Math.max(expected.maxAbsError, Math.abs(u - v));
         else if (!same && !(Number.isNaN(u) && Number.isNaN(v))) expected.nonFiniteMismatch++;
       }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mulberry32 } from '../../helpers/make-checkpoint';
 import type { TensorReport, TensorStatus } from '../../../src/shared/report';
-import { aggregateLayers, finishTensorStats, summarize, type DeltaAccumulator } from '../../../src/engine/report/delta-stats';
+import { finishTensorStats, type DeltaAccumulator } from '../../../src/engine/report/delta-stats';
+import { layerCells, summarizeTensors } from '../../../src/shared/report-summary';
 
 interface Pair { a: Float32Array; b: Float32Array }
 
@@ -106,7 +107,7 @@ describe('finishTensorStats', () => {
   });
 });
 
-describe('aggregateLayers and summarize', () => {
+describe('layerCells and summarizeTensors over finished statistics', () => {
   const q0 = pair(1, 300, 0.02);
   const k0 = pair(2, 200, 0.08);
   const q1w = pair(3, 300, 0.01);
@@ -124,7 +125,7 @@ describe('aggregateLayers and summarize', () => {
   ];
 
   it('rolls tensors into (layer, module) cells with norms of the concatenated tensors', () => {
-    const cells = aggregateLayers(tensors);
+    const cells = layerCells(tensors);
     assert.deepEqual(cells.map((cell) => [cell.layer, cell.module, cell.tensors]), [
       [0, 'input_norm', 1], [0, 'k', 1], [0, 'q', 1], [1, 'q', 2], [null, 'embed', 1],
     ]);
@@ -138,7 +139,7 @@ describe('aggregateLayers and summarize', () => {
   });
 
   it('summarizes counts, parameters, the global relative norm and the most changed tensors', () => {
-    const summary = summarize(tensors);
+    const summary = summarizeTensors(tensors);
     assert.deepEqual(summary.counts, {
       changed: 5, unchanged: 1, 'shape-mismatch': 1, 'dtype-mismatch': 0, 'only-in-a': 0, 'only-in-b': 1,
     });
@@ -159,9 +160,9 @@ describe('aggregateLayers and summarize', () => {
   it('lists at most ten tensors and has no global norm without statistics', () => {
     const many = Array.from({ length: 12 }, (_, index) =>
       tensorReport(`t${String(index).padStart(2, '0')}`, 'changed', pair(100 + index, 50, 0.01 * (index + 1)), index, 'q'));
-    const summary = summarize(many);
+    const summary = summarizeTensors(many);
     assert.equal(summary.mostChanged.length, 10);
     assert.equal(summary.mostChanged.some((entry) => entry.name === 't00' || entry.name === 't01'), false);
-    assert.equal(summarize([tensorReport('x', 'only-in-a', null, null, 'x')]).globalRelativeNorm, null);
+    assert.equal(summarizeTensors([tensorReport('x', 'only-in-a', null, null, 'x')]).globalRelativeNorm, null);
   });
 });

@@ -155,6 +155,7 @@ describe('card inputs from job results', () => {
     };
     const result: ComputeResult = {
       kind: 'compute', out: '/out/my-residual', dtype: 'BF16', tensors: 291, parameters: 7_241_732_096, files: [], issues: [],
+      dtypeReason: '--dtype same as asked: not exact, base + residual rounds twice',
       vocabularyGrowth: [], provenance: { base: [], instruct: [{ file: 'model.safetensors', bytes: 10, sha256: 'cd'.repeat(32) }] },
       report: {
         schema: REPORT_SCHEMA, a: { path: '/a', hubId: 'org/base' }, b: { path: '/b' }, tensors: [], layers: [],
@@ -175,7 +176,7 @@ describe('card inputs from job results', () => {
     assert.match(body, /tokenizer\\_config\.legacy/);
     assert.match(body, /\| instruct \| model\.safetensors \| 10 \| (cd){32} \|/);
     const applied = appliedCardInput(
-      { kind: 'apply', out: '/o/merged', scale: 0.5, tensors: 1, applied: [], copiedUnchanged: [], files: [], issues: [], vocabularyGrowth: [], seconds: 1 },
+      { kind: 'apply', out: '/o/merged', scale: 0.5, tensors: 1, applied: [], copiedUnchanged: [], skipped: [], files: [], issues: [], vocabularyGrowth: [], seconds: 1 },
       { base: { path: '/cpt' }, residual: { path: '/out/my-residual' }, dtype: 'BF16', report: result.report },
     );
     assert.deepEqual([applied.kind, applied.scale, modelCardFrontMatter(applied).base_model_relation], ['applied', 0.5, 'merge']);

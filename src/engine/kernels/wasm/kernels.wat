@@ -11,7 +11,7 @@
 ;;   0       statistics of the current call: f64 sum, sum of squares, base sum of squares,
 ;;           other sum of squares, dot (offsets 0..39); f32 min (40), max (44); i32 unchanged (48),
 ;;           finite (52), touched keys (56). `compare` reuses f64 max abs error (0), i32 identical (48),
-;;           i32 non-finite mismatches (52).
+;;           i32 non-finite mismatches (52), i32 signed-zero-only differences (56).
 ;;   128     binary64 partial sums of the statistics kernels (80 bytes)
 ;;   208     f32 lane minima (208) and maxima (224) of $bf16_block_statistics_masked
 ;;   1024    zero-padded tail slots
@@ -746,12 +746,13 @@
       (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
       (br $next))))
 
-  ;; Compares binary32 lanes x, y: counts bit-identical lanes and pairs where a non-finite value is not
-  ;; matched (NaN against NaN of any payload counts as matched), and keeps the largest |x - y| in binary64
-  ;; over pairs that are both finite. The three results are added into the statistics block.
+  ;; Compares binary32 lanes x, y: counts bit-identical lanes, lanes that differ only in the sign of zero
+  ;; (equal as numbers, different bits), and pairs where a non-finite value is not matched (NaN against NaN
+  ;; of any payload counts as matched), and keeps the largest |x - y| in binary64 over pairs that are both
+  ;; finite. The four results are added into the statistics block.
   (func (export "compare_f32") (param $x i32) (param $y i32) (param $n i32)
     (local $end i32) (local $vx v128) (local $vy v128) (local $both v128) (local $same v128)
-    (local $identical v128) (local $mismatch v128) (local $max v128) (local $d v128)
+    (local $identical v128) (local $signedZero v128) (local $mismatch v128) (local $max v128) (local $d v128)
     (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
@@ -759,6 +760,8 @@
       (local.set $vy (v128.load (local.get $y)))
       (local.set $same (i32x4.eq (local.get $vx) (local.get $vy)))
       (local.set $identical (i32x4.sub (local.get $identical) (local.get $same)))
+      (local.set $signedZero (i32x4.sub (local.get $signedZero)
+        (v128.andnot (f32x4.eq (local.get $vx) (local.get $vy)) (local.get $same))))
       (local.set $both (v128.and (f32x4.lt (f32x4.abs (local.get $vx)) (v128.const f32x4 inf inf inf inf))
                                  (f32x4.lt (f32x4.abs (local.get $vy)) (v128.const f32x4 inf inf inf inf))))
       (local.set $mismatch (i32x4.sub (local.get $mismatch)
@@ -775,13 +778,13 @@
       (local.set $x (i32.add (local.get $x) (i32.const 16)))
       (local.set $y (i32.add (local.get $y) (i32.const 16)))
       (br $next)))
-    (call $store_comparison (local.get $identical) (local.get $mismatch) (local.get $max)))
+    (call $store_comparison (local.get $identical) (local.get $signedZero) (local.get $mismatch) (local.get $max)))
 
   ;; compare_f32 for bfloat16 x, y without widening them into scratch first: each half of the lanes is
   ;; widened in registers (the widened bits are equal exactly when the bfloat16 bits are).
   (func (export "compare_bf16") (param $x i32) (param $y i32) (param $n i32)
     (local $end i32) (local $wx v128) (local $wy v128) (local $vx v128) (local $vy v128) (local $both v128) (local $same v128)
-    (local $identical v128) (local $mismatch v128) (local $max v128) (local $sameGroups i32)
+    (local $identical v128) (local $signedZero v128) (local $mismatch v128) (local $max v128) (local $sameGroups i32)
     (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 1))))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
@@ -797,6 +800,8 @@
       (local.set $vy (i32x4.shl (local.get $wy) (i32.const 16)))
       (local.set $same (i32x4.eq (local.get $vx) (local.get $vy)))
       (local.set $identical (i32x4.sub (local.get $identical) (local.get $same)))
+      (local.set $signedZero (i32x4.sub (local.get $signedZero)
+        (v128.andnot (f32x4.eq (local.get $vx) (local.get $vy)) (local.get $same))))
       (local.set $both (v128.and (f32x4.lt (f32x4.abs (local.get $vx)) (v128.const f32x4 inf inf inf inf))
                                  (f32x4.lt (f32x4.abs (local.get $vy)) (v128.const f32x4 inf inf inf inf))))
       (local.set $mismatch (i32x4.sub (local.get $mismatch)
@@ -812,6 +817,8 @@
       (local.set $vy (v128.and (local.get $wy) (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000)))
       (local.set $same (i32x4.eq (local.get $vx) (local.get $vy)))
       (local.set $identical (i32x4.sub (local.get $identical) (local.get $same)))
+      (local.set $signedZero (i32x4.sub (local.get $signedZero)
+        (v128.andnot (f32x4.eq (local.get $vx) (local.get $vy)) (local.get $same))))
       (local.set $both (v128.and (f32x4.lt (f32x4.abs (local.get $vx)) (v128.const f32x4 inf inf inf inf))
                                  (f32x4.lt (f32x4.abs (local.get $vy)) (v128.const f32x4 inf inf inf inf))))
       (local.set $mismatch (i32x4.sub (local.get $mismatch)
@@ -828,10 +835,10 @@
       (br $next)))
     (call $store_comparison
       (i32x4.add (local.get $identical) (i32x4.replace_lane 0 (v128.const i32x4 0 0 0 0) (i32.shl (local.get $sameGroups) (i32.const 3))))
-      (local.get $mismatch) (local.get $max)))
+      (local.get $signedZero) (local.get $mismatch) (local.get $max)))
 
   ;; Adds the lane accumulators of one compare call into the statistics block.
-  (func $store_comparison (param $identical v128) (param $mismatch v128) (param $max v128)
+  (func $store_comparison (param $identical v128) (param $signedZero v128) (param $mismatch v128) (param $max v128)
     (f64.store offset=0 (global.get $region) (f64.max (f64.load offset=0 (global.get $region))
       (f64.max (f64x2.extract_lane 0 (local.get $max)) (f64x2.extract_lane 1 (local.get $max)))))
     (i32.store offset=48 (global.get $region) (i32.add (i32.load offset=48 (global.get $region))
@@ -839,5 +846,35 @@
                (i32.add (i32x4.extract_lane 2 (local.get $identical)) (i32x4.extract_lane 3 (local.get $identical))))))
     (i32.store offset=52 (global.get $region) (i32.add (i32.load offset=52 (global.get $region))
       (i32.add (i32.add (i32x4.extract_lane 0 (local.get $mismatch)) (i32x4.extract_lane 1 (local.get $mismatch)))
-               (i32.add (i32x4.extract_lane 2 (local.get $mismatch)) (i32x4.extract_lane 3 (local.get $mismatch)))))))
+               (i32.add (i32x4.extract_lane 2 (local.get $mismatch)) (i32x4.extract_lane 3 (local.get $mismatch))))))
+    (i32.store offset=56 (global.get $region) (i32.add (i32.load offset=56 (global.get $region))
+      (i32.add (i32.add (i32x4.extract_lane 0 (local.get $signedZero)) (i32x4.extract_lane 1 (local.get $signedZero)))
+               (i32.add (i32x4.extract_lane 2 (local.get $signedZero)) (i32x4.extract_lane 3 (local.get $signedZero)))))))
+  ;; Whether any of $n 16-bit lanes (a multiple of 8) at $src has every bit of $mask set: the exponent of a
+  ;; bfloat16 (0x7f80) or binary16 (0x7c00) infinity or NaN. Apply's guard against results that overflow.
+  (func (export "any_non_finite_16") (param $src i32) (param $n i32) (param $mask i32) (result i32)
+    (local $end i32) (local $m v128) (local $hit v128)
+    (local.set $m (i16x8.splat (local.get $mask)))
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 1))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+      (local.set $hit (v128.or (local.get $hit)
+        (i16x8.eq (v128.and (v128.load (local.get $src)) (local.get $m)) (local.get $m))))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (br $next)))
+    (v128.any_true (local.get $hit)))
+
+  ;; any_non_finite_16 for binary32 lanes ($n a multiple of 8).
+  (func (export "any_non_finite_32") (param $src i32) (param $n i32)
+    (result i32)
+    (local $end i32) (local $m v128) (local $hit v128)
+    (local.set $m (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+      (local.set $hit (v128.or (local.get $hit)
+        (i32x4.eq (v128.and (v128.load (local.get $src)) (local.get $m)) (local.get $m))))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (br $next)))
+    (v128.any_true (local.get $hit)))
 )
