@@ -1,12 +1,14 @@
 /**
  * `npm run bench [-- --gb 1 | --sizes 1,8] [--runs 3] [--cold-runs 3] [--no-cold] [--no-torch]
- *                [--no-index] [--no-spectra] [--spectra-sizes 4096x4096,2048x8192] [--k 64]`
+ *                [--no-index] [--no-spectra] [--spectra-sizes 4096x4096,2048x8192] [--k 64] [--help]`
  *
+ * Sizes are GB per model and may be fractions (--gb 0.25: 4 tensors of 64 MiB).
  * Generates synthetic bf16 pairs once under `.bench/pair-v3-<N>gb`, then times whole processes of the
  * built CLI against the I/O floor of each operation in interleaved rounds (every row once a round; ratios
  * are medians of per-round ratios), warm (--runs rounds) and cold (page cache
  * dropped before each run, where /proc/sys/vm/drop_caches is writable), with peak RSS from
- * `/usr/bin/time -v`; the torch baselines when a python with torch is found; inspect and the dry
+ * `/usr/bin/time -v`; the torch baselines when a python with torch is found (each job the fastest reasonable
+ * way with torch, `bench/torch_baselines.py`; torch's version as its `torch.__version__` prints it); inspect and the dry
  * run of a sparse Llama-2-70B index; and the spectral pass on ONNX Runtime, WebAssembly SIMD and plain JS.
  * Prints markdown tables and PASS/FAIL lines for the issue's targets, and writes
  * `.bench/results.json` plus a timestamped copy.
@@ -19,10 +21,10 @@ import { ensureLlama70bIndex, type SparseIndex } from './generate-70b-index';
 import { ensureSyntheticPair } from './generate-pair';
 import { timeIndexOperations, type IndexTimings } from './index-timing';
 import { dropCaches } from './measure';
-import { benchPair, type PairResult } from './pair-runs';
+import { benchPair, TORCH_PAIRED_ROWS, type Mode, type PairResult } from './pair-runs';
 import { measureSpectralPass, parseMatrixSizes, type SpectralRun } from './spectral-pass';
 import { targetChecks, type Check } from './targets';
-import { findTorchPython } from './torch-baselines';
+import { findTorchPython, type TorchPython } from './torch-baselines';
 
 const ROOT = resolve(__dirname, '..');
 const BENCH_DIR = join(ROOT, '.bench');
@@ -40,7 +42,20 @@ interface Options {
   k: number;
 }
 
-function parseArguments(argv: readonly string[]): Options {
+const USAGE = `usage: npm run bench [-- options], or node --import tsx bench/end-to-end.ts [options]
+  --gb N               one pair of about N GB per model (fractions allowed; default 1)
+  --sizes N,M          several pairs
+  --runs N             warm rounds (default 3)
+  --cold-runs N        cold rounds, page cache dropped before each run (default 3; pairs above 2 GB run 1)
+  --no-cold            warm rounds only
+  --no-torch           skip the torch baselines
+  --no-index           skip inspect and the dry run of the Llama-2-70B index
+  --no-spectra         skip the spectral pass
+  --spectra-sizes RxC,...  matrices of the spectral pass (default 4096x4096,2048x8192)
+  --k N                singular values of the spectral pass (default 64)
+  --help               this text`;
+
+function parseArguments(argv: readonly string[]): Options | null {
   const options: Options = {
     sizes: [1], runs: 3, coldRuns: 3, cold: true, torch: true, index: true, spectra: true,
     spectraSizes: [[4096, 4096], [2048, 8192]], k: 64,
@@ -52,6 +67,7 @@ function parseArguments(argv: readonly string[]): Options {
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
+    if (flag === '--help' || flag === '-h') return null;
     if (flag === '--gb') options.sizes = [positive(flag, argv[++i])];
     else if (flag === '--sizes') options.sizes = (argv[++i] ?? '').split(',').map((size) => positive(flag, size));
     else if (flag === '--runs') options.runs = Math.round(positive(flag, argv[++i]));
@@ -75,13 +91,43 @@ function detectCliFeatures(): { noStats: boolean; dryRun: boolean } {
 
 const fixed = (value: number | null, digits: number): string => (value === null || !Number.isFinite(value) ? '-' : value.toFixed(digits));
 
-function printPair(pair: PairResult): void {
+function printPair(pair: PairResult, torch: TorchPython | null): void {
   console.log(`\n### ${pair.gb} GB pair: 2 x ${(pair.modelBytes / 1e9).toFixed(2)} GB bf16, ${pair.tensorCount} tensors of 8192x4096\n`);
-  console.log('| row | mode | runs | seconds | GB/s in | peak RSS MB | x floor |\n|---|---|---|---|---|---|---|');
+  if (torch) printTorchSummary(pair, torch);
+  console.log('| row | mode | runs | seconds | GB/s in | peak RSS MB | x floor | x torch |\n|---|---|---|---|---|---|---|---|');
   for (const row of pair.rows) {
-    console.log(`| ${row.label} | ${row.mode} | ${row.runs} | ${row.seconds.toFixed(3)} | ${fixed(row.gbPerSecond, 2)} | ${fixed(row.rssMb, 0)} | ${fixed(row.ratioToFloor, 2)} |`);
+    console.log(`| ${row.label} | ${row.mode} | ${row.runs} | ${row.seconds.toFixed(3)} | ${fixed(row.gbPerSecond, 2)} | ${fixed(row.rssMb, 0)} | ${fixed(row.ratioToFloor, 2)} | ${fixed(row.ratioToTorch, 2)} |`);
   }
   for (const line of pair.skipped) console.log(`\nskipped: ${line}`);
+}
+
+/**
+ * The five jobs, one row each: our time and the fastest torch way's, each as a ratio to the job's I/O floor, and
+ * ours as a ratio to torch's (medians of per-round ratios), warm and cold.
+ */
+function printTorchSummary(pair: PairResult, torch: TorchPython): void {
+  const find = (id: string, mode: Mode) => pair.rows.find((row) => row.id === id && row.mode === mode);
+  const startup = find('torch-import', 'warm');
+  console.log(`Five jobs against the I/O floor and the fastest torch way: torch ${torch.version} (torch.__version__ of ${torch.python}, `
+    + `python ${torch.pythonVersion}), ${torch.threads} threads. "x floor": time / the faster I/O floor of the round; "x torch": our time / torch's `
+    + `(below 1: faster than torch); medians over rounds. Ours: first runs (input hashes computed, statistics on). Torch times are whole `
+    + `processes${startup ? `, of which python + import torch alone takes ${startup.seconds.toFixed(2)} s` : ''}.\n`);
+  const modes: Mode[] = pair.rows.some((row) => row.mode === 'cold') ? ['warm', 'cold'] : ['warm'];
+  const header = modes.flatMap((mode) => [`${mode} s, ours / torch`, `${mode} x floor, ours / torch`, `${mode} x torch`]);
+  console.log(`| job | ${header.join(' | ')} |\n|---|${header.map(() => '---|').join('')}`);
+  for (const paired of TORCH_PAIRED_ROWS) {
+    const cells = modes.flatMap((mode) => {
+      const ours = find(paired.id, mode);
+      const theirs = find(paired.torch, mode);
+      return [
+        `${fixed(ours?.seconds ?? null, 2)} / ${fixed(theirs?.seconds ?? null, 2)}`,
+        `${fixed(ours?.ratioToFloor ?? null, 2)} / ${fixed(theirs?.ratioToFloor ?? null, 2)}`,
+        fixed(ours?.ratioToTorch ?? null, 2),
+      ];
+    });
+    console.log(`| ${paired.job} | ${cells.join(' | ')} |`);
+  }
+  console.log('');
 }
 
 function printIndex(index: SparseIndex, timings: IndexTimings): void {
@@ -111,6 +157,10 @@ function printChecks(checks: readonly Check[]): void {
 
 async function main(): Promise<void> {
   const options = parseArguments(process.argv.slice(2));
+  if (!options) {
+    console.log(USAGE);
+    return;
+  }
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`node scripts/build.mjs\` (npm run bench does)`);
   mkdirSync(BENCH_DIR, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -121,7 +171,7 @@ async function main(): Promise<void> {
   const cold = options.cold && dropCaches();
   if (options.cold && !cold) notes.push('cold rows skipped: /proc/sys/vm/drop_caches is not writable (run as root to drop the page cache)');
   const torch = options.torch ? findTorchPython() : null;
-  if (options.torch && !torch) notes.push('torch baselines skipped: install python3-torch (no python3 or /usr/bin/python3 imports torch)');
+  if (options.torch && !torch) notes.push('torch baselines skipped: install python3-torch (neither python3 nor /usr/bin/python3 runs bench/torch_baselines.py version)');
   if (!features.dryRun) notes.push('compute --dry-run row skipped: the CLI has no --dry-run flag');
 
   const pairs: PairResult[] = [];
@@ -149,12 +199,12 @@ async function main(): Promise<void> {
 
   const checks = targetChecks(pairs, index?.timings ?? null);
   console.log(`\n## npm run bench, ${new Date().toISOString()}: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`
-    + `${torch ? `, torch ${torch.version} (${torch.python})` : ''}`);
+    + `${torch ? `, torch ${torch.version} (torch.__version__ of ${torch.python}, ${torch.threads} threads)` : ''}`);
   console.log('Rounds run every row once; seconds are medians over rounds, "x floor" the median of each round\'s ratio to the faster of that round\'s two floors '
     + '(through the page cache: cat and dd, then fdatasync; around it: dd iflag=direct and oflag=direct). '
     + 'Warm: inputs read just before each run. Cold: page cache dropped before each run. '
     + 'Whole processes, outputs fdatasync\'ed; "first run" = empty input-hash cache, "hashes cached" = primed one.');
-  for (const pair of pairs) printPair(pair);
+  for (const pair of pairs) printPair(pair, torch);
   if (index) printIndex(index.layout, index.timings);
   if (spectral) printSpectral(spectral);
   printChecks(checks);

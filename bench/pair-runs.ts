@@ -1,7 +1,7 @@
 /**
  * The timed rows of one synthetic pair: I/O floors, the CLI's compute / apply / verify / diff, and
- * the torch baselines, each warm and (where caches can be dropped) cold. Outputs get fresh names
- * per run and are deleted outside the timed part.
+ * the torch baselines (each job the fastest reasonable way with torch), each warm and (where caches can
+ * be dropped) cold. Outputs get fresh names per run and are deleted outside the timed part.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -9,12 +9,26 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { SyntheticPair } from './generate-pair';
 import { dropCaches, median, removeQuietly, summarize, timeProcess, warmPageCache, type Measurement, type ProcessSpec } from './measure';
-import { torchBaselineCommand, torchImportCommand, type TorchPython } from './torch-baselines';
+import {
+  torchApplyCommand, torchComputeCommand, torchImportCommand, torchResidualsPackageCommand, torchVerifyCommand, type TorchPython,
+} from './torch-baselines';
 
-/** The fp32 whole-model baseline holds both models in fp32 plus the fp32 deltas (~7x one bf16 model at its peak). */
-const FP32_DICT_MEMORY_FACTOR = 7;
+/** The `residuals` package's formulation holds both models in fp32 plus the fp32 deltas (~7x one bf16 model at its peak). */
+const RESIDUALS_PACKAGE_MEMORY_FACTOR = 7;
 /** Leave room for the page cache and everybody else on the machine. */
-const FP32_DICT_MEMORY_SHARE = 0.8;
+const RESIDUALS_PACKAGE_MEMORY_SHARE = 0.8;
+
+/**
+ * The five jobs of the summary table, each with its fastest torch way: the CLI row (first run: input hashes
+ * computed, as a user's first run) and the torch row doing the same work.
+ */
+export const TORCH_PAIRED_ROWS: ReadonlyArray<{ id: string; torch: string; job: string }> = [
+  { id: 'compute-f32', torch: 'torch-compute-f32', job: 'compute, f32 residual (the default `auto` for bf16 models)' },
+  { id: 'compute', torch: 'torch-compute', job: 'compute, bf16 residual (`--dtype same`)' },
+  { id: 'apply-f32', torch: 'torch-apply-f32', job: 'apply f32 residual' },
+  { id: 'apply', torch: 'torch-apply', job: 'apply bf16 residual' },
+  { id: 'verify', torch: 'torch-verify', job: 'verify f32 residual, bit for bit' },
+];
 /** Cold runs of pairs above this many GB per model run once: each drops and rereads every input. */
 const LARGE_PAIR_GB = 2;
 
@@ -32,6 +46,9 @@ export interface RowResult {
   rssMb: number | null;
   floor: string | null;
   ratioToFloor: number | null;
+  /** The torch row doing the same work, and the median of the per-round ratios of this row's time to it. */
+  torch: string | null;
+  ratioToTorch: number | null;
 }
 
 export interface PairRunOptions {
@@ -60,6 +77,8 @@ interface Case {
   inputs: string[];
   /** The floor row this one is compared with (null: a floor itself, or nothing comparable). */
   floor: string | null;
+  /** The torch row doing the same work the fastest reasonable way, where there is one. */
+  torch?: string;
   /** A fresh digest cache per run ("first run"), a primed one ("hashes cached"), or none needed. */
   digestCache: 'fresh' | 'primed' | 'none';
   command: (out: string) => ProcessSpec;
@@ -151,7 +170,7 @@ function prepareCases(pair: SyntheticPair, options: PairRunOptions, primedCache:
 
   const cases: Case[] = [
     ...floorCases('floor-compute', 'compute (read base + instruct, write bf16 residual size, sync)', models, bf16Bytes, true),
-    ...floorCases('floor-compute-f32', 'compute f32 (read base + instruct, write f32 residual size, sync)', models, f32Bytes, false),
+    ...floorCases('floor-compute-f32', 'compute f32 (read base + instruct, write f32 residual size, sync)', models, f32Bytes, true),
     ...floorCases('floor-apply', 'apply (read base + bf16 residual, write model size, sync)', [pair.baseFile, ...bf16Files], pair.modelBytes, true),
     ...floorCases('floor-apply-f32', 'apply f32 (read base + f32 residual, write model size, sync)', [pair.baseFile, ...f32Files], pair.modelBytes, true),
     ...floorCases('floor-verify', 'verify (read base + f32 residual + instruct)', [pair.baseFile, ...f32Files, pair.instructFile], 0, true),
@@ -165,7 +184,7 @@ function prepareCases(pair: SyntheticPair, options: PairRunOptions, primedCache:
   cases.push(
     { id: 'compute', label: 'compute with statistics (bf16, first run: hashes computed)', inputs: models, floor: 'floor-compute', digestCache: 'fresh', command: compute(['--dtype', 'same']), coldToo: true },
     { id: 'compute-cached', label: 'compute with statistics (bf16, input hashes cached)', inputs: models, floor: 'floor-compute', digestCache: 'primed', command: compute(['--dtype', 'same']), coldToo: true },
-    { id: 'compute-f32', label: 'compute with statistics (--dtype f32, first run)', inputs: models, floor: 'floor-compute-f32', digestCache: 'fresh', command: compute(['--dtype', 'f32']), coldToo: false },
+    { id: 'compute-f32', label: 'compute with statistics (--dtype f32, first run)', inputs: models, floor: 'floor-compute-f32', digestCache: 'fresh', command: compute(['--dtype', 'f32']), coldToo: true },
     { id: 'apply', label: 'apply bf16 residual (first run: hashes computed)', inputs: [pair.baseFile, ...bf16Files], floor: 'floor-apply', digestCache: 'fresh', command: apply(residualBf16), coldToo: true },
     { id: 'apply-cached', label: 'apply bf16 residual (input hashes cached)', inputs: [pair.baseFile, ...bf16Files], floor: 'floor-apply', digestCache: 'primed', command: apply(residualBf16), coldToo: true },
     { id: 'apply-f32', label: 'apply f32 residual (first run)', inputs: [pair.baseFile, ...f32Files], floor: 'floor-apply-f32', digestCache: 'fresh', command: apply(residualF32), coldToo: true },
@@ -174,15 +193,24 @@ function prepareCases(pair: SyntheticPair, options: PairRunOptions, primedCache:
   );
   if (options.torch) {
     const torch = options.torch;
+    const way = `torch ${torch.version}, ${torch.threads} threads`;
     cases.push(
-      { id: 'torch-import', label: `python + import torch ${torch.version} only (part of both torch rows)`, inputs: [], floor: null, digestCache: 'none', command: () => torchImportCommand(torch), coldToo: false },
-      { id: 'torch-stream', label: `torch tensor by tensor, bf16 out (mergekit-style streaming; ${torch.threads} threads)`, inputs: models, floor: 'floor-compute', digestCache: 'none', command: (out) => torchBaselineCommand(torch, 'stream', pair.baseFile, pair.instructFile, out), coldToo: true },
+      { id: 'torch-import', label: `python + import torch ${torch.version} only (start-up share of every torch row)`, inputs: [], floor: null, digestCache: 'none', command: () => torchImportCommand(torch), coldToo: false },
+      { id: 'torch-compute-f32', label: `${way}: compute f32 residual (inputs widened into preallocated f32, torch.sub in place)`, inputs: models, floor: 'floor-compute-f32', digestCache: 'none', command: (out) => torchComputeCommand(torch, 'f32', pair.baseFile, pair.instructFile, out), coldToo: true },
+      { id: 'torch-compute', label: `${way}: compute bf16 residual (torch.sub(b, a, out=o))`, inputs: models, floor: 'floor-compute', digestCache: 'none', command: (out) => torchComputeCommand(torch, 'same', pair.baseFile, pair.instructFile, out), coldToo: true },
+      { id: 'torch-apply-f32', label: `${way}: apply f32 residual (base widened into preallocated f32, torch.add, narrowed)`, inputs: [pair.baseFile, ...f32Files], floor: 'floor-apply-f32', digestCache: 'none', command: (out) => torchApplyCommand(torch, pair.baseFile, residualF32, out), coldToo: true },
+      { id: 'torch-apply', label: `${way}: apply bf16 residual (torch.add(c, r, out=o))`, inputs: [pair.baseFile, ...bf16Files], floor: 'floor-apply', digestCache: 'none', command: (out) => torchApplyCommand(torch, pair.baseFile, residualBf16, out), coldToo: true },
+      { id: 'torch-verify', label: `${way}: verify f32 residual, bit for bit (apply into a buffer, torch.ne of the bits)`, inputs: [pair.baseFile, ...f32Files, pair.instructFile], floor: 'floor-verify', digestCache: 'none', command: () => torchVerifyCommand(torch, pair.baseFile, residualF32, pair.instructFile), coldToo: true },
     );
-    const needed = FP32_DICT_MEMORY_FACTOR * pair.modelBytes;
-    if (needed <= FP32_DICT_MEMORY_SHARE * totalmem()) {
-      cases.push({ id: 'torch-fp32-dict', label: `torch, both models fp32 + dict of fp32 deltas, f32 out (the \`residuals\` package way; ${torch.threads} threads)`, inputs: models, floor: 'floor-compute-f32', digestCache: 'none', command: (out) => torchBaselineCommand(torch, 'fp32-dict', pair.baseFile, pair.instructFile, out), coldToo: false });
+    const needed = RESIDUALS_PACKAGE_MEMORY_FACTOR * pair.modelBytes;
+    if (needed <= RESIDUALS_PACKAGE_MEMORY_SHARE * totalmem()) {
+      cases.push({ id: 'torch-residuals-package', label: `${way}: the \`residuals\` package's formulation, not a fastest way (both models as fp32 state dicts, dict of fp32 deltas, f32 out; without its transformers loading)`, inputs: models, floor: 'floor-compute-f32', digestCache: 'none', command: (out) => torchResidualsPackageCommand(torch, pair.baseFile, pair.instructFile, out), coldToo: false });
     } else {
-      skipped.push(`torch fp32 whole-model: needs ~${(needed / 1e9).toFixed(0)} GB of memory, the machine has ${(totalmem() / 1e9).toFixed(0)} GB`);
+      skipped.push(`torch, the residuals package's formulation: needs ~${(needed / 1e9).toFixed(0)} GB of memory, the machine has ${(totalmem() / 1e9).toFixed(0)} GB`);
+    }
+    for (const paired of TORCH_PAIRED_ROWS) {
+      const row = cases.find((testCase) => testCase.id === paired.id);
+      if (row) row.torch = paired.torch;
     }
   }
   return cases;
@@ -214,9 +242,9 @@ function measurePair(pair: SyntheticPair, options: PairRunOptions): PairResult {
       rows.push({
         id: testCase.id, label: testCase.label, mode, runs, seconds, allSeconds,
         inputBytes, gbPerSecond: inputBytes > 0 ? inputBytes / 1e9 / seconds : null, rssMb,
-        floor: testCase.floor, ratioToFloor: null,
+        floor: testCase.floor, ratioToFloor: null, torch: testCase.torch ?? null, ratioToTorch: null,
       });
-      log(`  ${pair.gb} GB ${mode.padEnd(4)} ${testCase.id.padEnd(18)} ${seconds.toFixed(3)} s  [${allSeconds.map((value) => value.toFixed(2)).join(', ')}]`
+      log(`  ${pair.gb} GB ${mode.padEnd(4)} ${testCase.id.padEnd(24)} ${seconds.toFixed(3)} s  [${allSeconds.map((value) => value.toFixed(2)).join(', ')}]`
         + `  RSS ${rssMb?.toFixed(0) ?? '-'} MB`);
     }
   }
@@ -224,6 +252,10 @@ function measurePair(pair: SyntheticPair, options: PairRunOptions): PairResult {
     const floors = FLOOR_WAYS.flatMap((way) => rows.filter((candidate) => row.floor !== null && candidate.id === floorId(row.floor, way) && candidate.mode === row.mode));
     if (floors.length === 0) continue;
     row.ratioToFloor = median(row.allSeconds.map((value, round) => value / Math.min(...floors.map((floor) => floor.allSeconds[round]!))));
+  }
+  for (const row of rows) {
+    const torch = rows.find((candidate) => row.torch !== null && candidate.id === row.torch && candidate.mode === row.mode);
+    if (torch) row.ratioToTorch = median(row.allSeconds.map((value, round) => value / torch.allSeconds[round]!));
   }
   return { gb: pair.gb, modelBytes: pair.modelBytes, tensorCount: pair.tensorCount, rows, skipped };
 }

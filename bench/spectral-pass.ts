@@ -10,7 +10,7 @@ import { seededGaussianMatrix } from '../src/engine/spectra/seeded-gaussian';
 import { spectralStats, type SpectralStats } from '../src/engine/spectra/spectral-stats';
 import { productThreads } from '../src/engine/spectra/product-threads';
 import { createWasmMatrixBackend, type WasmMatrixBackend } from '../src/engine/spectra/wasm-matrix-backend';
-import { loadMatrixBackend } from '../src/worker/backends/load-matrix-backend';
+import { loadMatrixBackend } from '../src/spectra-backends/load-matrix-backend';
 
 /** Rank of the planted signal and the noise level relative to it, roughly like a fine-tune delta. */
 const SIGNAL_RANK = 32;

@@ -44,7 +44,7 @@ export async function compileWat(watText, fileName = 'kernels.wat') {
       try {
         new WebAssembly.Module(bytes);
       } catch (error) {
-        throw new Error(`${fileName} does not validate: ${error.message}`);
+        throw new Error(`${fileName} does not validate: ${error.message}`, { cause: error });
       }
     }
     return bytes;

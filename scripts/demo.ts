@@ -22,7 +22,8 @@ void (async () => {
   for (const output of ['residual', 'instruct-on-cpt']) rmSync(join(workspace, output), { recursive: true, force: true });
   const at = (name: string): string => join(workspace, name);
   run('inspect', at('instruct'));
-  run('compute', '--base', at('base'), '--instruct', at('instruct'), '--out', at('residual'), '--dtype', 'f32');
+  run('diff', at('base'), at('instruct'));
+  run('compute', '--base', at('base'), '--instruct', at('instruct'), '--out', at('residual'));
   run('verify', '--base', at('base'), '--residual', at('residual'), '--instruct', at('instruct'));
   run('apply', '--base', at('cpt-base'), '--residual', at('residual'), '--out', at('instruct-on-cpt'), '--scale', '1');
   console.log(`\nResidual with its model card: ${at('residual')}\nApplied model: ${at('instruct-on-cpt')}`);

@@ -14,7 +14,7 @@ const run = (command, args) => spawnSync(command, args, { cwd: REPO_ROOT, stdio:
 if (run(process.execPath, [join('scripts', 'build.mjs')]) !== 0) process.exit(1);
 const tests = [join('e2e', 'browser', 'standalone.test.mjs')];
 if (!standaloneOnly) {
-  if (existsSync(CODE_SERVER_BIN)) tests.push(join('e2e', 'browser', 'compare.test.mjs'));
+  if (existsSync(CODE_SERVER_BIN)) tests.push(join('e2e', 'browser', 'compare.test.mjs'), join('e2e', 'browser', 'verify-inspect.test.mjs'));
   else console.warn(`code-server is not installed (${CODE_SERVER_BIN}); the workbench test is left out. Run scripts/install-code-server.sh.`);
 }
 // One file at a time: each starts a browser (and the workbench test a server) on a 2-core machine.

@@ -10,7 +10,7 @@
 //   runTests({ extensionDevelopmentPath: '.', extensionTestsPath: 'out/test/extension/index.js',
 //              launchArgs: [workspaceFolder, '--disable-workspace-trust'] })
 import { existsSync } from 'node:fs';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';

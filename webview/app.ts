@@ -6,12 +6,13 @@ import { formatCount } from '../src/shared/quantities';
 import { TENSOR_STATUSES, type LayerCell, type TensorReport } from '../src/shared/report';
 import {
   DEFAULT_UI_STATE, WEBVIEW_PROTOCOL_VERSION, isToWebviewMessage,
-  type SortKey, type ToWebviewMessage, type WebviewUiState,
+  type FailedMessage, type SortKey, type ToWebviewMessage, type WebviewUiState,
 } from '../src/shared/webview-protocol';
 import { applyChartDefaults } from './charts';
 import { renderConfig } from './config-view';
 import { tensorsToCsv } from './csv-export';
 import { fileText, h, section } from './dom';
+import { describeFailure, type Completeness } from './failure-model';
 import { FrameBatcher } from './frame-batcher';
 import { HeatmapView } from './heatmap-view';
 import { layerLabel } from './heatmap-model';
@@ -21,7 +22,7 @@ import { progressText } from './progress-text';
 import { ReportStore } from './report-store';
 import { SpectraView } from './spectra-view';
 import { renderSummary } from './summary-view';
-import { queryTensors } from './table-model';
+import { describeFilter, exportScope, histogramTensor, queryTensors } from './table-model';
 import { TensorTable } from './tensor-table';
 import { readThemeColours, watchTheme } from './theme';
 import { renderTokenizer } from './tokenizer-view';
@@ -46,9 +47,20 @@ export class ReportApp {
   private heatmapDrawnAt = 0;
   private heatmapTimer: ReturnType<typeof setTimeout> | undefined;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
+  /** What the host said the report is of (`source`); null until it says, when a residual-only report counts as one. */
+  private residual: boolean | null = null;
+  /** The run failed or was cancelled: the view shows why instead of claiming what it has is the report. */
+  private failure: FailedMessage | null = null;
+  /** Which rows the last CSV export held, in words, for the host's answer. */
+  private pendingExportRows: string | null = null;
 
   private readonly title = h('h1', { className: 'title' });
   private readonly status = h('p', { className: 'status-line', attributes: { role: 'status', 'aria-live': 'polite' } });
+  private readonly failureBox = h('div', { className: 'failure', attributes: { role: 'alert' } });
+  private readonly applyButton = this.actionButton('Apply this residual…', () => this.host.postMessage({ type: 'applyResidual' }), 'apply');
+  private readonly cardButton = this.actionButton('Write model card', () => this.host.postMessage({ type: 'writeModelCard' }), 'card', true);
+  private readonly exportJsonButton = this.actionButton('Export JSON', () => this.exportJson(), 'export-json', true);
+  private readonly exportCsvButton = this.actionButton('Export CSV', () => this.exportCsv(), 'export-csv', true);
   private readonly tabs = document.createElement('vscode-tabs');
   private readonly summaryBox = h('div', { className: 'summary-box' });
   private readonly mismatchBox = h('div', { className: 'mismatch-box' });
@@ -113,14 +125,16 @@ export class ReportApp {
     switch (message.type) {
       case 'report':
         this.batcher.clear();
+        this.failure = null;
         this.store.setReport(message.report);
         this.setStatus('');
         this.renderAll();
         break;
       case 'begin':
         this.batcher.clear();
+        this.failure = null;
         this.store.beginLive(message);
-        this.setStatus(`Comparing ${message.tensorsTotal} tensors…`);
+        this.setStatus(`Comparing ${formatCount(message.tensorsTotal)} tensors…`);
         this.renderAll();
         break;
       case 'tensors':
@@ -130,14 +144,28 @@ export class ReportApp {
         this.setStatus(progressText(message.progress));
         break;
       case 'failed':
-        this.setStatus(message.cancelled ? `Cancelled: ${message.message}` : `Failed: ${message.message}`, 'error');
+        // Tensors still queued for a frame were received before the failure: they count among those compared.
+        this.batcher.drainNow();
+        this.failure = message;
+        this.setStatus('');
+        this.renderFailure();
+        this.renderOverview();
+        this.updateActions();
+        break;
+      case 'source':
+        this.residual = message.residual;
+        this.updateActions();
         break;
       case 'selectTensor':
         this.select(message.name, true);
         break;
-      case 'actionResult':
-        this.setStatus(message.message, message.ok ? 'info' : 'error');
+      case 'actionResult': {
+        // An export says which rows it wrote: all of them, or the ones a filter (set on any tab) left.
+        const rows = message.action === 'export' && message.ok ? this.pendingExportRows : null;
+        if (message.action === 'export') this.pendingExportRows = null;
+        this.setStatus(rows === null ? message.message : `${message.message.replace(/\.$/u, '')}: ${rows}.`, message.ok ? 'info' : 'error');
         break;
+      }
     }
   }
 
@@ -147,11 +175,8 @@ export class ReportApp {
   }
 
   private layout(): void {
-    const actions = h('div', { className: 'actions' },
-      this.actionButton('Apply this residual…', () => this.host.postMessage({ type: 'applyResidual' }), 'apply'),
-      this.actionButton('Write model card', () => this.host.postMessage({ type: 'writeModelCard' }), 'card', true),
-      this.actionButton('Export JSON', () => this.exportJson(), 'export-json', true),
-      this.actionButton('Export CSV', () => this.exportCsv(), 'export-csv', true));
+    const actions = h('div', { className: 'actions' }, this.applyButton, this.cardButton, this.exportJsonButton, this.exportCsvButton);
+    this.failureBox.hidden = true;
 
     for (const tab of TABS) {
       const header = document.createElement('vscode-tab-header');
@@ -182,10 +207,63 @@ export class ReportApp {
       const tab = TABS[event.detail.selectedIndex];
       if (tab !== undefined) this.updateUi({ tab: tab.id });
     });
-    this.root.replaceChildren(h('header', { className: 'report-header' }, this.title, actions), this.status, this.tabs);
+    this.root.replaceChildren(h('header', { className: 'report-header' }, this.title, actions), this.status, this.failureBox, this.tabs);
+    this.updateActions();
   }
 
-  private actionButton(label: string, onClick: () => void, id: string, secondary = false): HTMLElement {
+  /**
+   * Apply and the model card only where they apply (a residual, a compute's result); exports only
+   * of a finished report, CSV labelled with the rows it would write.
+   */
+  private updateActions(): void {
+    const report = this.store.report;
+    const finished = report !== null && !this.store.live && this.failure === null;
+    const residual = finished && (this.residual ?? report.residualOnly === true);
+    this.applyButton.hidden = !residual;
+    this.cardButton.hidden = !residual;
+    this.exportJsonButton.hidden = this.failure !== null;
+    this.exportCsvButton.hidden = this.failure !== null;
+    this.exportJsonButton.disabled = !finished;
+    this.exportCsvButton.disabled = !finished;
+    const scope = exportScope(this.rows.length, report?.tensors.length ?? 0, describeFilter(this.ui));
+    if (this.exportCsvButton.textContent !== scope.label) this.exportCsvButton.textContent = scope.label;
+    this.exportCsvButton.title = `Writes ${scope.rows} as CSV`;
+  }
+
+  private completeness(): Completeness {
+    return {
+      compared: this.store.report?.tensors.length ?? 0,
+      total: this.store.tensorsTotal,
+      state: this.failure !== null ? 'stopped' : this.store.live ? 'running' : 'complete',
+    };
+  }
+
+  /** The failure in place of the report: title, rule, message, how far the run got, and "Run again". */
+  private renderFailure(): void {
+    const failure = this.failure;
+    this.failureBox.hidden = failure === null;
+    const { compared, total } = this.completeness();
+    // With nothing compared, the tabs would show only empty states: the failure stands alone.
+    this.tabs.hidden = failure !== null && compared === 0;
+    if (failure === null) {
+      this.failureBox.replaceChildren();
+      return;
+    }
+    const view = describeFailure(failure, compared, total);
+    const retry = this.actionButton(view.cancelled ? 'Run again' : 'Retry', () => {
+      retry.disabled = true;
+      this.setStatus('Starting the comparison again…');
+      this.host.postMessage({ type: 'retry' });
+    }, 'retry');
+    const facts = h('dl', { className: 'facts' });
+    if (view.rule !== null) facts.append(h('dt', {}, 'Rule'), h('dd', {}, h('code', { className: 'rule' }, fileText(view.rule))));
+    facts.append(h('dt', {}, view.cancelled ? 'Note' : 'Message'), h('dd', { className: 'failure-message' }, fileText(view.message)));
+    this.failureBox.dataset.kind = view.cancelled ? 'cancelled' : 'failed';
+    this.failureBox.replaceChildren(h('h2', {}, view.title), facts, h('p', { className: 'failure-progress' }, view.progress),
+      h('div', { className: 'actions' }, retry));
+  }
+
+  private actionButton(label: string, onClick: () => void, id: string, secondary = false): HTMLElementTagNameMap['vscode-button'] {
     const button = document.createElement('vscode-button');
     button.id = `action-${id}`;
     button.textContent = label;
@@ -252,6 +330,7 @@ export class ReportApp {
     this.histogram.show(tensor);
   }
 
+  /** A heatmap cell narrows the table to its tensors; the histogram follows (refreshTable). */
   private showCell(cell: LayerCell): void {
     this.updateUi({ cell: { layer: cell.layer, module: cell.module } }, true);
     this.showTab('tensors');
@@ -272,14 +351,14 @@ export class ReportApp {
     if (report === null) return;
     this.title.replaceChildren(fileText(report.a.hubId ?? report.a.path), ' → ',
       report.b === undefined ? (report.residualOnly ? '(residual)' : '—') : fileText(report.b.hubId ?? report.b.path));
+    this.renderFailure();
     this.renderOverview();
     this.drawHeatmap();
     this.tokenizerBox.replaceChildren(renderTokenizer(report.tokenizer));
     this.configBox.replaceChildren(renderConfig(report.config));
     this.refreshTable();
-    const selected = this.ui.selected === null ? undefined : this.store.tensor(this.ui.selected);
-    this.table.setSelected(selected?.name ?? null, true);
-    this.histogram.show(selected ?? null);
+    this.table.setSelected(this.ui.selected, true);
+    this.updateActions();
     this.scheduleSave();
   }
 
@@ -291,7 +370,7 @@ export class ReportApp {
       this.updateUi({ statuses: [status], cell: null }, true);
       this.showTab('tensors');
     }));
-    this.mismatchBox.replaceChildren(renderMismatches(report.tensors, (tensor) => this.select(tensor.name, true)));
+    this.mismatchBox.replaceChildren(renderMismatches(report.tensors, (tensor) => this.select(tensor.name, true), this.completeness()));
   }
 
   private drawHeatmap(): void {
@@ -308,7 +387,7 @@ export class ReportApp {
       this.store.addTensors(tensors);
       const report = this.store.report;
       if (report === null) return;
-      this.setStatus(`Compared ${report.tensors.length} of ${this.store.tensorsTotal} tensors…`);
+      if (this.failure === null) this.setStatus(`Compared ${formatCount(report.tensors.length)} of ${formatCount(this.store.tensorsTotal)} tensors…`);
       this.renderOverview();
       this.refreshTable();
       const wait = LIVE_HEATMAP_INTERVAL_MS - (performance.now() - this.heatmapDrawnAt);
@@ -321,11 +400,19 @@ export class ReportApp {
   private refreshTable(): void {
     const tensors = this.store.report?.tensors ?? [];
     this.rows = queryTensors(tensors, this.ui);
-    this.table.setRows(this.rows, this.ui.sort);
+    this.table.setRows(this.rows, this.ui.sort, tensors);
     const cell = this.ui.cell;
     this.cellChip.hidden = cell === null;
     if (cell !== null) this.cellChip.replaceChildren(`layer ${layerLabel(cell.layer)} · `, fileText(cell.module), ' ✕');
     this.rowCount.textContent = `${formatCount(this.rows.length)} of ${formatCount(tensors.length)} tensors`;
+    // The histogram shows a row of the table as filtered: the selected one while it passes, else the first.
+    const shown = histogramTensor(this.rows, this.ui.selected);
+    if ((shown?.name ?? null) !== this.ui.selected) {
+      this.updateUi({ selected: shown?.name ?? null });
+      this.table.setSelected(this.ui.selected, true);
+    }
+    this.histogram.show(shown, tensors.length === 0 ? 'No tensors yet.' : 'No tensor passes the filter.');
+    this.updateActions();
   }
 
   private exportJson(): void {
@@ -334,8 +421,12 @@ export class ReportApp {
     this.host.postMessage({ type: 'export', format: 'json', suggestedName: 'diff-report.json', content: `${JSON.stringify(report, null, 2)}\n` });
   }
 
+  /** Writes the rows the table shows, in its order; the button's label and the notice after say which. */
   private exportCsv(): void {
-    if (this.store.report === null) return;
-    this.host.postMessage({ type: 'export', format: 'csv', suggestedName: 'diff-tensors.csv', content: tensorsToCsv(this.rows) });
+    const report = this.store.report;
+    if (report === null) return;
+    const scope = exportScope(this.rows.length, report.tensors.length, describeFilter(this.ui));
+    this.pendingExportRows = scope.rows;
+    this.host.postMessage({ type: 'export', format: 'csv', suggestedName: scope.suggestedName, content: tensorsToCsv(this.rows), rows: scope.rows });
   }
 }

@@ -23,7 +23,7 @@ export function h(tag: string, options: ElementOptions = {}, ...children: Child[
   return element;
 }
 
-export function appendChildren(parent: Node, children: readonly Child[]): void {
+function appendChildren(parent: Node, children: readonly Child[]): void {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
     parent.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
@@ -48,17 +48,36 @@ export function fillFileText(target: HTMLElement, text: string): void {
     return;
   }
   target.replaceChildren();
-  for (const run of runs) {
+  for (const run of runs) target.appendChild(run.control ? controlMarker(run.text) : document.createTextNode(run.text));
+}
+
+function controlMarker(text: string): HTMLSpanElement {
+  const marker = document.createElement('span');
+  marker.className = 'control-char';
+  marker.textContent = text;
+  marker.title = `Invisible control character ${text}`;
+  return marker;
+}
+
+/**
+ * A tensor or module name in a table: `fileText`, with a line break allowed after each dot or
+ * slash (a <wbr>), so a narrow column wraps it between components, never inside one (the `.name`
+ * class lets a component break only where it alone is wider than the column).
+ */
+export function nameText(text: string): HTMLSpanElement {
+  const span = document.createElement('span');
+  span.className = 'file-text name';
+  for (const run of splitControlCharacters(text)) {
     if (run.control) {
-      const marker = document.createElement('span');
-      marker.className = 'control-char';
-      marker.textContent = run.text;
-      marker.title = `Invisible control character ${run.text}`;
-      target.appendChild(marker);
-    } else {
-      target.appendChild(document.createTextNode(run.text));
+      span.appendChild(controlMarker(run.text));
+      continue;
+    }
+    for (const part of run.text.split(/(?<=[./])/u)) {
+      span.appendChild(document.createTextNode(part));
+      if (/[./]$/u.test(part)) span.appendChild(document.createElement('wbr'));
     }
   }
+  return span;
 }
 
 /** Any JSON value from a file, as text. */

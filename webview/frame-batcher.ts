@@ -27,6 +27,11 @@ export class FrameBatcher<T> {
     this.pending = [];
   }
 
+  /** Hands over what is pending at once (the run failed: what arrived before counts, and no frame is waited for). */
+  drainNow(): void {
+    this.drain();
+  }
+
   private drain(): void {
     this.scheduled = false;
     const items = this.pending;

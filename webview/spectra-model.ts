@@ -5,6 +5,7 @@
  */
 import type { DiffReport, SpectralSummary, TensorReport } from '../src/shared/report';
 import { layerLabel, OUTSIDE_LAYERS } from './heatmap-model';
+import { compareModules } from './module-order';
 
 export const ENERGY_RANKS = [8, 16, 64, 256] as const;
 export type EnergyRank = (typeof ENERGY_RANKS)[number];
@@ -37,8 +38,7 @@ export interface LowRankRow {
   effectiveRank: number;
   /** Singular values computed (the effective rank is over these). */
   computed: number;
-  energyAt8: number | null;
-  energyAt64: number | null;
+  energy: SpectralSummary['energyAtRank'];
 }
 
 export interface SpectraModel {
@@ -48,11 +48,21 @@ export interface SpectraModel {
   provider: string;
   /** x axis: numbered layers in order, then `other` for matrices outside the layers. */
   layers: string[];
+  /** In architecture order (module-order.ts), the order of the chart's lines and legend. */
   modules: string[];
-  /** Largest number of singular values computed for one matrix: the ceiling of every effective rank. */
+  /**
+   * Largest number of singular values computed for one matrix: the rank the spectral pass ran at
+   * (smaller matrices have fewer), and the ceiling of every effective rank.
+   */
   maxComputed: number;
-  /** Metrics with at least one value (energy at rank r is null wherever r exceeds the values computed). */
+  /**
+   * Metrics with at least one value, and energy only at ranks the pass computed (r <= maxComputed):
+   * a matrix smaller than r has its energy at r from its whole spectrum, which is not a rank the
+   * settings asked for.
+   */
   metrics: SpectraMetric[];
+  /** The energy ranks among `metrics`, in order: the columns of the lowest-rank table. */
+  energyRanks: EnergyRank[];
   series: Record<SpectraMetric, SpectraSeries[]>;
   lowest: LowRankRow[];
 }
@@ -75,29 +85,27 @@ export function buildSpectraModel(
   const withSpectra = report.tensors.filter((tensor): tensor is TensorReport & { spectra: SpectralSummary } => tensor.spectra !== undefined);
   if (withSpectra.length === 0) return null;
 
-  const modules: string[] = [];
-  const moduleIndex = new Map<string, number>();
+  const moduleSet = new Set<string>();
   const numbered = new Set<number>();
   let hasOutside = false;
   let maxComputed = 0;
   const providers = new Set<string>();
   for (const tensor of withSpectra) {
-    if (!moduleIndex.has(tensor.module)) {
-      moduleIndex.set(tensor.module, modules.length);
-      modules.push(tensor.module);
-    }
+    moduleSet.add(tensor.module);
     if (tensor.layer === null) hasOutside = true;
     else numbered.add(tensor.layer);
     maxComputed = Math.max(maxComputed, tensor.spectra.singularValues.length);
     providers.add(tensor.spectra.provider);
   }
+  const modules = [...moduleSet].sort(compareModules);
+  const moduleIndex = new Map(modules.map((module, index) => [module, index]));
   const layers = [...numbered].sort((x, y) => x - y).map(String);
   if (hasOutside) layers.push(OUTSIDE_LAYERS);
   const layerIndex = new Map(layers.map((label, index) => [label, index]));
 
   const series = {} as Record<SpectraMetric, SpectraSeries[]>;
   const metrics: SpectraMetric[] = [];
-  for (const { id } of SPECTRA_METRICS) {
+  for (const { id, rank } of SPECTRA_METRICS) {
     const sums = modules.map(() => new Array<number>(layers.length).fill(0));
     const counts = modules.map(() => new Array<number>(layers.length).fill(0));
     for (const tensor of withSpectra) {
@@ -113,7 +121,7 @@ export function buildSpectraModel(
       values: sums[row]!.map((sum, column) => (counts[row]![column]! > 0 ? sum / counts[row]![column]! : null)),
       counts: counts[row]!,
     }));
-    if (counts.some((row) => row.some((count) => count > 0))) metrics.push(id);
+    if (counts.some((row) => row.some((count) => count > 0)) && (rank === null || rank <= maxComputed)) metrics.push(id);
   }
 
   const lowest = withSpectra
@@ -127,10 +135,43 @@ export function buildSpectraModel(
       shape: tensor.b?.shape ?? tensor.a?.shape,
       effectiveRank: tensor.spectra.effectiveRank,
       computed: tensor.spectra.singularValues.length,
-      energyAt8: tensor.spectra.energyAtRank[8] ?? null,
-      energyAt64: tensor.spectra.energyAtRank[64] ?? null,
+      energy: tensor.spectra.energyAtRank,
     }));
 
   const provider = report.spectraProvider ?? `Spectra on ${[...providers].sort().join(', ')}`;
-  return { matrices: withSpectra.length, provider, layers, modules, maxComputed, metrics, series, lowest };
+  const energyRanks = SPECTRA_METRICS.filter((metric) => metric.rank !== null && metrics.includes(metric.id)).map((metric) => metric.rank!);
+  return { matrices: withSpectra.length, provider, layers, modules, maxComputed, metrics, energyRanks, series, lowest };
+}
+
+/**
+ * The Okabe-Ito palette (Okabe and Ito 2008), which stays distinct under the common colour-vision
+ * deficiencies. Black is left out on dark backgrounds, where it would vanish; yellow on light ones.
+ */
+const OKABE_ITO = {
+  skyBlue: '#56B4E9', orange: '#E69F00', bluishGreen: '#009E73', reddishPurple: '#CC79A7',
+  yellow: '#F0E442', black: '#000000', blue: '#0072B2', vermillion: '#D55E00',
+} as const;
+/** Neighbouring lines (q, k, v, o) get colours far apart. */
+const DARK_PALETTE = [OKABE_ITO.skyBlue, OKABE_ITO.orange, OKABE_ITO.bluishGreen, OKABE_ITO.reddishPurple, OKABE_ITO.yellow, OKABE_ITO.blue, OKABE_ITO.vermillion];
+const LIGHT_PALETTE = [OKABE_ITO.blue, OKABE_ITO.orange, OKABE_ITO.bluishGreen, OKABE_ITO.reddishPurple, OKABE_ITO.black, OKABE_ITO.skyBlue, OKABE_ITO.vermillion];
+/** Point shapes: a second cue besides colour, for every line. */
+const POINT_STYLES = ['circle', 'triangle', 'rect', 'rectRot', 'crossRot', 'star', 'rectRounded'] as const;
+/** Past the seven colours, lines repeat them with these dash patterns (and other shapes). */
+const DASH_PATTERNS: readonly number[][] = [[], [6, 3], [2, 2], [8, 3, 2, 3]];
+
+export interface SeriesStyle {
+  colour: string;
+  pointStyle: (typeof POINT_STYLES)[number];
+  dash: number[];
+}
+
+/** The look of the chart's `index`-th line: colour, point shape and dash differ between any two of the first 28. */
+export function seriesStyle(index: number, light: boolean): SeriesStyle {
+  const palette = light ? LIGHT_PALETTE : DARK_PALETTE;
+  const cycle = Math.floor(index / palette.length);
+  return {
+    colour: palette[index % palette.length]!,
+    pointStyle: POINT_STYLES[(index + cycle) % POINT_STYLES.length]!,
+    dash: DASH_PATTERNS[cycle % DASH_PATTERNS.length]!,
+  };
 }

@@ -4,37 +4,19 @@
  * the lowest effective rank. Hidden while the report has no spectra.
  */
 import { Legend, LineController, LineElement, PointElement } from 'chart.js';
-import { formatCount, formatPercent, formatShape, formatStatistic } from '../src/shared/quantities';
+import { formatCount, formatPercent, formatPercentColumn, formatShape, formatStatistic, statisticColumnFormat } from '../src/shared/quantities';
 import type { DiffReport } from '../src/shared/report';
 import { Chart } from './charts';
-import { parseCssColour, toCss, type Rgba } from './colour';
-import { fileText, h, section } from './dom';
-import { buildSpectraModel, SPECTRA_METRICS, type SpectraMetric, type SpectraModel } from './spectra-model';
+import { fileText, h, nameText, section } from './dom';
+import { buildSpectraModel, seriesStyle, SPECTRA_METRICS, type SpectraMetric, type SpectraModel } from './spectra-model';
 import type { ThemeColours } from './theme';
 import { visibleText } from './visible-text';
 
 Chart.register(LineController, LineElement, PointElement, Legend);
 
 const CHART_HEIGHT_PIXELS = 320;
-/**
- * VS Code's chart colours, in the order its own charts use them; the fallbacks are the Dark Modern
- * values for hosts that define only some of the variables.
- */
-const SERIES_COLOUR_VARIABLES: ReadonlyArray<[string, Rgba]> = [
-  ['--vscode-charts-blue', { r: 55, g: 148, b: 255, a: 1 }],
-  ['--vscode-charts-red', { r: 241, g: 76, b: 76, a: 1 }],
-  ['--vscode-charts-green', { r: 137, g: 209, b: 133, a: 1 }],
-  ['--vscode-charts-yellow', { r: 204, g: 167, b: 0, a: 1 }],
-  ['--vscode-charts-orange', { r: 209, g: 134, b: 22, a: 1 }],
-  ['--vscode-charts-purple', { r: 177, g: 128, b: 215, a: 1 }],
-];
-/** Past the six theme colours, lines repeat them with these dash patterns so that 7+ modules stay apart. */
-const DASH_PATTERNS: readonly number[][] = [[], [6, 3], [2, 2], [8, 3, 2, 3]];
-
-function readSeriesColours(): Rgba[] {
-  const style = getComputedStyle(document.documentElement);
-  return SERIES_COLOUR_VARIABLES.map(([name, fallback]) => parseCssColour(style.getPropertyValue(name).trim()) ?? fallback);
-}
+/** Room around the plot, so that the points on its edges (the first and last layer, 100%) are drawn whole. */
+const EDGE_PADDING_PIXELS = 8;
 
 export class SpectraView {
   /** The whole section, heading included, so that it can be hidden as one. */
@@ -48,7 +30,7 @@ export class SpectraView {
   private model: SpectraModel | null = null;
   private metric: SpectraMetric = 'effectiveRank';
   private metricOptions = '';
-  private colours = readSeriesColours();
+  private readonly heading: HTMLHeadingElement;
 
   constructor(private theme: ThemeColours, private readonly onSelect: (name: string) => void) {
     this.metricSelect.id = 'spectra-metric';
@@ -68,6 +50,7 @@ export class SpectraView {
       this.lowestBox);
     this.element.classList.add('spectra');
     this.element.hidden = true;
+    this.heading = this.element.querySelector('h2')!;
   }
 
   update(report: Pick<DiffReport, 'tensors' | 'spectraProvider'> | null): void {
@@ -76,18 +59,19 @@ export class SpectraView {
     this.element.hidden = model === null;
     if (model === null) return;
     this.providerLine.replaceChildren(fileText(model.provider));
+    // The rank the pass ran at, as the report's spectra say (the diff.spectraRank setting, or --spectra-rank).
+    this.heading.textContent = `Spectra of the deltas per layer: top ${model.maxComputed} singular values per matrix`;
     if (!model.metrics.includes(this.metric)) this.metric = model.metrics[0] ?? 'effectiveRank';
     this.fillMetricOptions(model);
     this.legend.textContent = `${formatCount(model.matrices)} matrices; each point is the mean over a module's matrices in a layer. `
       + `Effective rank (Roy and Vetterli) is over the leading singular values computed (at most ${model.maxComputed}); `
-      + 'energy in the top r is the share of the squared Frobenius norm of the delta in its r largest singular values.';
+      + `energy in the top r (r = ${model.energyRanks.join(', ') || 'none computed'}) is the share of the squared Frobenius norm of the delta in its r largest singular values.`;
     this.lowestBox.replaceChildren(this.lowestTable(model));
     this.draw();
   }
 
   setTheme(theme: ThemeColours): void {
     this.theme = theme;
-    this.colours = readSeriesColours();
     if (this.chart !== null) this.draw();
   }
 
@@ -106,22 +90,23 @@ export class SpectraView {
   }
 
   private lowestTable(model: SpectraModel): HTMLElement {
+    // One format per column, chosen from the column's values.
+    const rank = statisticColumnFormat(model.lowest.map((row) => row.effectiveRank));
     const body = h('tbody');
     for (const row of model.lowest) {
-      const name = h('button', { className: 'link', attributes: { type: 'button' } }, fileText(row.name));
+      const name = h('button', { className: 'link', attributes: { type: 'button' } }, nameText(row.name));
       name.addEventListener('click', () => this.onSelect(row.name));
       body.appendChild(h('tr', {},
         h('td', {}, name),
-        h('td', {}, row.layer),
-        h('td', {}, fileText(row.module)),
-        h('td', {}, formatShape(row.shape)),
-        h('td', { className: 'numeric' }, `${formatStatistic(row.effectiveRank)} of ${row.computed}`),
-        h('td', { className: 'numeric' }, formatPercent(row.energyAt8)),
-        h('td', { className: 'numeric' }, formatPercent(row.energyAt64))));
+        h('td', { className: 'numeric' }, row.layer),
+        h('td', {}, nameText(row.module)),
+        h('td', { className: 'nowrap' }, formatShape(row.shape)),
+        h('td', { className: 'numeric' }, `${rank(row.effectiveRank)} of ${row.computed}`),
+        ...model.energyRanks.map((r) => h('td', { className: 'numeric' }, formatPercentColumn(row.energy[r])))));
     }
     return h('table', { className: 'plain spectra-lowest' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Tensor'), h('th', {}, 'Layer'), h('th', {}, 'Module'), h('th', {}, 'Shape'),
-        h('th', {}, 'Effective rank'), h('th', {}, 'Energy, top 8'), h('th', {}, 'Energy, top 64'))),
+      h('thead', {}, h('tr', {}, h('th', {}, 'Tensor'), h('th', { className: 'numeric' }, 'Layer'), h('th', {}, 'Module'), h('th', {}, 'Shape'),
+        h('th', { className: 'numeric' }, 'Effective rank'), ...model.energyRanks.map((r) => h('th', { className: 'numeric' }, `Energy, top ${r}`)))),
       body);
   }
 
@@ -132,17 +117,21 @@ export class SpectraView {
     const isEnergy = this.metric !== 'effectiveRank';
     const label = SPECTRA_METRICS.find((metric) => metric.id === this.metric)?.label ?? '';
     const datasets = series.map((line, index) => {
-      const colour = toCss(this.colours[index % this.colours.length]!);
+      const style = seriesStyle(index, this.theme.light);
       return {
         // Legend labels are drawn on the canvas; module names come from files, so their controls are made visible.
         label: visibleText(line.module),
         data: line.values,
-        borderColor: colour,
-        backgroundColor: colour,
-        borderDash: DASH_PATTERNS[Math.floor(index / this.colours.length) % DASH_PATTERNS.length]!,
+        borderColor: style.colour,
+        backgroundColor: style.colour,
+        borderDash: style.dash,
+        pointStyle: style.pointStyle,
         borderWidth: this.theme.highContrast ? 2.5 : 1.5,
-        pointRadius: 2,
+        pointRadius: 3,
+        pointHoverRadius: 5,
         spanGaps: false,
+        // Points on the plot's edges (the first and last layer, 100%) are drawn whole, over the padding.
+        clip: false as const,
       };
     });
     if (this.chart === null) {
@@ -151,7 +140,11 @@ export class SpectraView {
       this.chart = new Chart<'line', Array<number | null>, string>(canvas, {
         type: 'line',
         data: { labels: model.layers, datasets },
-        options: { maintainAspectRatio: false, interaction: { mode: 'nearest', intersect: false } },
+        options: {
+          maintainAspectRatio: false,
+          interaction: { mode: 'nearest', intersect: false },
+          layout: { padding: EDGE_PADDING_PIXELS },
+        },
       });
     } else {
       this.chart.data.labels = model.layers;
@@ -159,7 +152,7 @@ export class SpectraView {
     }
     const counts = series.map((line) => line.counts);
     this.chart.options.plugins = {
-      legend: { display: true, position: 'bottom', labels: { boxWidth: 24, boxHeight: 2 } },
+      legend: { display: true, position: 'bottom', labels: { usePointStyle: true, pointStyleWidth: 28, boxHeight: 8 } },
       tooltip: {
         callbacks: {
           title: (items) => `layer ${items[0]?.label ?? ''}`,
@@ -173,10 +166,12 @@ export class SpectraView {
       },
     };
     this.chart.options.scales = {
-      x: { type: 'category', title: { display: true, text: 'layer' }, ticks: { autoSkip: true, maxRotation: 0 } },
+      // Offset: half a layer of room before the first layer and after the last, so their points are not cut.
+      x: { type: 'category', offset: true, title: { display: true, text: 'layer' }, ticks: { autoSkip: true, maxRotation: 0 } },
       y: isEnergy
         ? { type: 'linear', min: 0, max: 1, title: { display: true, text: label }, ticks: { callback: (value) => formatPercent(Number(value)) } }
-        : { type: 'linear', beginAtZero: true, title: { display: true, text: label } },
+        // The effective rank is at most the values computed: that is the axis' ceiling.
+        : { type: 'linear', min: 0, max: model.maxComputed, title: { display: true, text: `${label} (of ${model.maxComputed})` } },
     };
     this.chart.update();
   }

@@ -1,6 +1,9 @@
-/** Filtering and sorting of the tensor table: pure, so it is tested without a browser. */
+/** Filtering, sorting, number formats and export scope of the tensor table: pure, so it is tested without a browser. */
+import { formatCount, formatPercentColumn, statisticColumnFormat, type NumberFormat } from '../src/shared/quantities';
 import type { TensorReport } from '../src/shared/report';
 import type { SortKey } from '../src/shared/webview-protocol';
+import { layerLabel } from './heatmap-model';
+import { visibleText } from './visible-text';
 
 export interface TableQuery {
   sort: { key: SortKey; descending: boolean };
@@ -56,4 +59,54 @@ export function queryTensors(tensors: readonly TensorReport[], query: TableQuery
     return compareValues(x.tensor.name, y.tensor.name);
   });
   return keyed.map((entry) => entry.tensor);
+}
+
+/** The table's filter in words, or null when every tensor shows: `status shape-mismatch; layer 3, q; name contains "proj"`. */
+export function describeFilter(query: Omit<TableQuery, 'sort'>): string | null {
+  const parts: string[] = [];
+  if (query.statuses.length > 0) parts.push(`status ${query.statuses.join(' or ')}`);
+  const cell = query.cell ?? null;
+  if (cell !== null) parts.push(`layer ${layerLabel(cell.layer)}, ${visibleText(cell.module)}`);
+  const terms = query.filter.split(/\s+/u).filter((term) => term !== '');
+  if (terms.length > 0) parts.push(`name contains ${terms.map((term) => `"${visibleText(term)}"`).join(' and ')}`);
+  return parts.length === 0 ? null : parts.join('; ');
+}
+
+/** The tensor the histogram shows: the selected one while the table lists it, else the table's first row. */
+export function histogramTensor(rows: readonly TensorReport[], selected: string | null): TensorReport | null {
+  return rows.find((tensor) => tensor.name === selected) ?? rows[0] ?? null;
+}
+
+export interface ExportScope {
+  /** The button's label: it says when the export is narrower than the report. */
+  label: string;
+  /** Which rows the CSV holds, in words, for the notice after the export. */
+  rows: string;
+  suggestedName: string;
+}
+
+/** CSV export writes the rows the table shows, and says so where a filter narrows them (set on any tab). */
+export function exportScope(shown: number, total: number, filter: string | null): ExportScope {
+  if (filter === null || shown === total) {
+    return { label: 'Export CSV', rows: `all ${formatCount(total)} tensors`, suggestedName: 'diff-tensors.csv' };
+  }
+  return {
+    label: `Export CSV (${formatCount(shown)} of ${formatCount(total)} rows)`,
+    rows: `${formatCount(shown)} of ${formatCount(total)} tensors, as the table is filtered (${filter})`,
+    suggestedName: 'diff-tensors-filtered.csv',
+  };
+}
+
+/** The table's numeric columns, each with one format for all its rows (src/shared/quantities.ts). */
+export type NumericKey = 'deltaNorm' | 'relativeNorm' | 'cosine' | 'maxAbsDelta' | 'zeroFraction';
+
+export function columnFormats(tensors: readonly TensorReport[]): Record<NumericKey, NumberFormat> {
+  const column = (key: Exclude<NumericKey, 'zeroFraction'>): NumberFormat => statisticColumnFormat(tensors.map((tensor) => tensor[key]));
+  return {
+    deltaNorm: column('deltaNorm'),
+    relativeNorm: column('relativeNorm'),
+    cosine: column('cosine'),
+    maxAbsDelta: column('maxAbsDelta'),
+    zeroFraction: formatPercentColumn,
+  };
 }

@@ -2,25 +2,33 @@
  * The tensor table, virtualised: only the rows in view (plus a margin) exist in the DOM, reused
  * as the user scrolls, so 5,000 or 50,000 tensors cost the same to draw. Rows have a fixed height.
  */
-import { formatPercent, formatShape, formatStatistic } from '../src/shared/quantities';
+import { formatShape } from '../src/shared/quantities';
 import type { TensorReport } from '../src/shared/report';
 import type { SortKey } from '../src/shared/webview-protocol';
 import { fillFileText, h } from './dom';
+import { columnFormats, type NumericKey } from './table-model';
 
 /** Must match `--row-height` in media/report.css. */
-export const ROW_HEIGHT_PIXELS = 24;
+const ROW_HEIGHT_PIXELS = 24;
 /** Rows drawn above and below the viewport, so fast scrolling does not show blank space. */
 const OVERSCAN_ROWS = 12;
+
+type Formats = ReturnType<typeof columnFormats>;
 
 interface Column {
   key: SortKey | null;
   title: string;
   numeric: boolean;
-  cell(tensor: TensorReport, target: HTMLElement): void;
+  cell(tensor: TensorReport, target: HTMLElement, formats: Formats): void;
 }
 
 function textCell(text: string, target: HTMLElement): void {
   if (target.textContent !== text) target.textContent = text;
+}
+
+/** A numeric column: one format for the whole column (columnFormats), wide enough for its longest value (media/report.css). */
+function numericColumn(key: NumericKey, title: string): Column {
+  return { key, title, numeric: true, cell: (t, el, formats) => textCell(formats[key](t[key]), el) };
 }
 
 const COLUMNS: readonly Column[] = [
@@ -35,11 +43,11 @@ const COLUMNS: readonly Column[] = [
     key: 'status', title: 'Status', numeric: false,
     cell: (t, el) => { textCell(t.status, el); el.dataset.status = t.status; },
   },
-  { key: 'deltaNorm', title: '‖Δ‖', numeric: true, cell: (t, el) => textCell(formatStatistic(t.deltaNorm), el) },
-  { key: 'relativeNorm', title: '‖Δ‖/‖A‖', numeric: true, cell: (t, el) => textCell(formatStatistic(t.relativeNorm), el) },
-  { key: 'cosine', title: 'cos(A, B)', numeric: true, cell: (t, el) => textCell(formatStatistic(t.cosine), el) },
-  { key: 'maxAbsDelta', title: 'max |Δ|', numeric: true, cell: (t, el) => textCell(formatStatistic(t.maxAbsDelta), el) },
-  { key: 'zeroFraction', title: 'Δ = 0', numeric: true, cell: (t, el) => textCell(formatPercent(t.zeroFraction), el) },
+  numericColumn('deltaNorm', '‖Δ‖'),
+  numericColumn('relativeNorm', '‖Δ‖/‖A‖'),
+  numericColumn('cosine', 'cos(A, B)'),
+  numericColumn('maxAbsDelta', 'max |Δ|'),
+  numericColumn('zeroFraction', 'Δ = 0'),
 ];
 
 interface RowElement {
@@ -62,6 +70,7 @@ export class TensorTable {
   private rows: readonly TensorReport[] = [];
   private selected: string | null = null;
   private frameRequested = false;
+  private formats: Formats = columnFormats([]);
 
   constructor(private readonly events: TensorTableEvents) {
     const header = h('div', { className: 'table-header', attributes: { role: 'row' } });
@@ -95,8 +104,15 @@ export class TensorTable {
     this.element = this.scroller;
   }
 
-  setRows(rows: readonly TensorReport[], sort: { key: SortKey; descending: boolean }): void {
+  /**
+   * `all` is every tensor of the report, whatever the filter: a column's number format follows all
+   * of its values, so it does not change as the filter does.
+   */
+  setRows(rows: readonly TensorReport[], sort: { key: SortKey; descending: boolean }, all: readonly TensorReport[] = rows): void {
     this.rows = rows;
+    this.formats = columnFormats(all);
+    // Cells are refilled only for a row that shows another tensor; new formats refill them all.
+    for (const row of this.pool) row.tensor = null;
     this.scroller.setAttribute('aria-rowcount', String(rows.length + 1));
     this.body.style.height = `${rows.length * ROW_HEIGHT_PIXELS}px`;
     for (const [key, button] of this.headerButtons) {
@@ -158,7 +174,7 @@ export class TensorTable {
       row.row.setAttribute('aria-selected', String(isSelected));
       if (row.tensor !== tensor) {
         row.tensor = tensor;
-        COLUMNS.forEach((column, i) => column.cell(tensor, row.cells[i]!));
+        COLUMNS.forEach((column, i) => column.cell(tensor, row.cells[i]!, this.formats));
       }
     }
   }

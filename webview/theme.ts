@@ -12,6 +12,10 @@ export interface ThemeColours {
   accent: Rgba;
   bars: Rgba;
   grid: Rgba;
+  /** The keyboard focus ring drawn on a canvas (the heatmap's focused cell). */
+  focus: Rgba;
+  /** True on light backgrounds: the spectra palette swaps its yellow for black there. */
+  light: boolean;
   /** Cell borders; set in high contrast themes only. */
   contrastBorder: Rgba | null;
   fontFamily: string;
@@ -24,7 +28,17 @@ const FALLBACK = {
   background: { r: 30, g: 30, b: 30, a: 1 },
   accent: { r: 241, g: 76, b: 76, a: 1 },
   bars: { r: 55, g: 148, b: 255, a: 1 },
+  focus: { r: 0, g: 120, b: 212, a: 1 },
 };
+
+/** WCAG relative luminance of an sRGB colour, 0 (black) to 1 (white). */
+function relativeLuminance(colour: Rgba): number {
+  const linear = (channel: number): number => {
+    const c = channel / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * linear(colour.r) + 0.7152 * linear(colour.g) + 0.0722 * linear(colour.b);
+}
 
 function variable(style: CSSStyleDeclaration, name: string): string {
   return style.getPropertyValue(name).trim();
@@ -51,6 +65,8 @@ export function readThemeColours(): ThemeColours {
     accent: colour(style, ['--vscode-charts-red', '--vscode-errorForeground'], FALLBACK.accent),
     bars: colour(style, ['--vscode-charts-blue', '--vscode-focusBorder'], FALLBACK.bars),
     grid: { ...foreground, a: 0.15 },
+    focus: colour(style, ['--vscode-focusBorder', '--vscode-contrastActiveBorder'], FALLBACK.focus),
+    light: relativeLuminance(background) > 0.5,
     contrastBorder: highContrast ? border ?? foreground : null,
     fontFamily: variable(style, '--vscode-font-family') || 'system-ui, sans-serif',
     fontSize: Number.parseFloat(variable(style, '--vscode-font-size')) || 13,

@@ -75,7 +75,15 @@ async function checkReport(screenshot) {
   assert.ok(heat > 1000, `heatmap cells drawn (${heat} pixels)`);
   const mismatches = await view.locator('table.mismatches tbody tr').allTextContents();
   assert.ok(mismatches.some((row) => row.includes('embed_tokens')), `the vocabulary growth is listed: ${mismatches.join(' | ')}`);
+  // The host says what the report is of: a comparison of two checkpoints has nothing to apply.
+  assert.equal(await view.locator('#action-apply').isHidden(), true, 'no Apply on a comparison');
+  assert.equal(await view.locator('#action-card').isHidden(), true, 'no model card on a comparison');
+  assert.equal(await view.locator('#action-export-csv').textContent(), 'Export CSV');
   await page.screenshot({ path: join(SCREENSHOTS, `${screenshot}-overview.png`) });
+  // The README's screenshot is this one: `UPDATE_SCREENSHOTS=1 npm run test:browser` refreshes it.
+  if (process.env.UPDATE_SCREENSHOTS === '1' && screenshot === 'workbench-palette') {
+    await copyFile(join(SCREENSHOTS, `${screenshot}-overview.png`), join(REPO_ROOT, 'docs', 'screenshots', 'report.png'));
+  }
 
   await view.locator('vscode-tab-header[data-tab="tensors"]').click();
   assert.ok(await view.locator('.table-row:visible').count() > 5, 'table rows');

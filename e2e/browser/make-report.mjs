@@ -19,8 +19,9 @@ export const HOSTILE_TENSORS = {
 
 const HISTOGRAM_BINS = 64;
 const EXPERT_WEIGHTS = ['w1', 'w2', 'w3'];
-const ATTENTION = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj'];
-const NORMS = ['input_layernorm', 'post_attention_layernorm'];
+/** Tensor names (Mixtral's) with the modules the engine gives them (src/engine/report/layer-names.ts). */
+const ATTENTION = [['self_attn.q_proj', 'q'], ['self_attn.k_proj', 'k'], ['self_attn.v_proj', 'v'], ['self_attn.o_proj', 'o']];
+const NORMS = [['input_layernorm', 'input_norm'], ['post_attention_layernorm', 'post_attn_norm']];
 /** The singular values `diff --spectra` computes by default (DEFAULT_SPECTRA_PASS_RANK). */
 const SPECTRA_RANK = 64;
 export const SPECTRA_PROVIDER = 'Spectra on onnxruntime-node CPU execution provider';
@@ -85,7 +86,7 @@ function addSpectra(tensors, rand) {
     if (t.status !== 'changed' || t.b?.shape.length !== 2) continue;
     const layerDepth = (t.layer ?? 0) / 24;
     // Attention deltas of later layers are closer to low rank; experts spread their change more.
-    const decay = hostile.has(t.name) ? 3 : t.module.startsWith('self_attn') ? 0.6 + 0.8 * layerDepth + 0.1 * rand() : 0.3 + 0.2 * rand();
+    const decay = hostile.has(t.name) ? 3 : ['q', 'k', 'v', 'o'].includes(t.module) ? 0.6 + 0.8 * layerDepth + 0.1 * rand() : 0.3 + 0.2 * rand();
     t.spectra = spectrum(decay, t.deltaNorm, t.b.shape);
   }
 }
@@ -99,7 +100,7 @@ export function makeReport(options = {}) {
   const special = [];
   special.push({
     name: 'model.embed_tokens.weight', status: 'shape-mismatch', a: { dtype: 'BF16', shape: [32000, hidden] },
-    b: { dtype: 'BF16', shape: [32002, hidden] }, layer: null, module: 'embed_tokens',
+    b: { dtype: 'BF16', shape: [32002, hidden] }, layer: null, module: 'embed',
     resolution: 'A grows to 32002 rows with zeros before subtracting; the 2 new tokens (<|im_start|>, <|im_end|>) get their instruct rows as delta.',
   });
   special.push({
@@ -107,7 +108,7 @@ export function makeReport(options = {}) {
     b: { dtype: 'BF16', shape: [32002, hidden] }, layer: null, module: 'lm_head',
     resolution: 'A grows to 32002 rows with zeros before subtracting.',
   });
-  special.push({ name: 'model.rotary_emb.inv_freq', status: 'dtype-mismatch', a: { dtype: 'F32', shape: [64] }, b: { dtype: 'BF16', shape: [64] }, layer: null, module: 'rotary_emb' });
+  special.push({ name: 'model.rotary_emb.inv_freq', status: 'dtype-mismatch', a: { dtype: 'F32', shape: [64] }, b: { dtype: 'BF16', shape: [64] }, layer: null, module: 'rotary' });
   special.push({ name: 'score.weight', status: 'only-in-b', b: { dtype: 'F32', shape: [2, hidden] }, layer: null, module: 'score' });
   // With spectra the hostile tensors are matrices, so that their names reach the lowest-rank table too.
   const hostileShape = options.spectra ? [16, hidden] : [hidden];
@@ -119,23 +120,24 @@ export function makeReport(options = {}) {
   const budget = total - special.length;
   for (let layer = 0; tensors.length < budget; layer += 1) {
     const depth = layer / 24;
-    for (const module of ATTENTION) {
+    for (const [path, module] of ATTENTION) {
       if (tensors.length >= budget) break;
-      tensors.push(changed(`model.layers.${layer}.${module}.weight`, layer, module, [hidden, hidden], rand, 0.002 + 0.01 * depth));
+      tensors.push(changed(`model.layers.${layer}.${path}.weight`, layer, module, [hidden, hidden], rand, 0.002 + 0.01 * depth));
     }
-    for (const module of NORMS) {
+    for (const [path, module] of NORMS) {
       if (tensors.length >= budget) break;
-      tensors.push(changed(`model.layers.${layer}.${module}.weight`, layer, module, [hidden], rand, 0.03 * (1 + depth)));
+      tensors.push(changed(`model.layers.${layer}.${path}.weight`, layer, module, [hidden], rand, 0.03 * (1 + depth)));
     }
     if (tensors.length < budget) {
-      tensors.push({ ...changed(`model.layers.${layer}.block_sparse_moe.gate.weight`, layer, 'block_sparse_moe.gate', [8, hidden], rand, 0), status: 'unchanged',
-        deltaNorm: 0, relativeNorm: 0, cosine: 1, maxAbsDelta: 0, zeroFraction: 1 });
+      // The router is unchanged: its cells are exactly zero (histogram of a single value).
+      tensors.push({ ...changed(`model.layers.${layer}.block_sparse_moe.gate.weight`, layer, 'router', [8, hidden], rand, 0), status: 'unchanged',
+        deltaNorm: 0, relativeNorm: 0, cosine: 1, maxAbsDelta: 0, zeroFraction: 1, histogram: { min: 0, max: 0, counts: [8 * hidden] } });
     }
     for (let expert = 0; expert < 64 && tensors.length < budget; expert += 1) {
       for (const weight of EXPERT_WEIGHTS) {
         if (tensors.length >= budget) break;
         tensors.push(changed(`model.layers.${layer}.block_sparse_moe.experts.${expert}.${weight}.weight`, layer,
-          `block_sparse_moe.experts.${weight}`, [256, hidden], rand, 0.004 * (1 + 2 * depth)));
+          `expert.${weight}`, [256, hidden], rand, 0.004 * (1 + 2 * depth)));
       }
     }
   }
@@ -192,7 +194,9 @@ function layerCells(tensors) {
     cell.tensors += 1;
     cells.set(key, cell);
   }
-  return [...cells.values()].map((c) => ({
+  // As the engine sorts them (src/shared/report-summary.ts): by layer, outside the layers last, then module name.
+  const order = (layer) => (layer === null ? Infinity : layer);
+  return [...cells.values()].sort((x, y) => order(x.layer) - order(y.layer) || (x.module < y.module ? -1 : x.module > y.module ? 1 : 0)).map((c) => ({
     layer: c.layer, module: c.module, deltaNorm: Math.sqrt(c.d), baseNorm: Math.sqrt(c.b),
     relativeNorm: c.b > 0 ? Math.sqrt(c.d / c.b) : null, tensors: c.tensors,
   }));

@@ -22,6 +22,10 @@ const SPECTRA_TENSORS = 1500;
 const spectraReport = makeReport({ tensors: SPECTRA_TENSORS, spectra: true });
 /** Lines, points and legend swatches of the spectra chart: far more than the legend alone would colour. */
 const MIN_SPECTRA_LINE_PIXELS = 3000;
+/** The heatmap's columns in the synthetic report, in architecture order (the engine sends them alphabetically). */
+const ARCHITECTURE_ORDER = ['q', 'k', 'v', 'o', 'router', 'expert.w1', 'expert.w3', 'expert.w2', 'input_norm', 'post_attn_norm', 'mlp'];
+/** The Okabe-Ito colours the spectra chart's first seven lines take on a dark background (webview/spectra-model.ts). */
+const OKABE_ITO_DARK = [[0x56, 0xb4, 0xe9], [0xe6, 0x9f, 0x00], [0x00, 0x9e, 0x73], [0xcc, 0x79, 0xa7], [0xf0, 0xe4, 0x42], [0x00, 0x72, 0xb2], [0xd5, 0x5e, 0x00]];
 
 let server;
 let browser;
@@ -83,14 +87,35 @@ async function open(theme, { clearState = true } = {}) {
   await page.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
 }
 
-async function rowCountText() {
-  return page.locator('.row-count').textContent();
-}
-
 async function visibleNames() {
   return page.$$eval('.table-row:not([hidden])', (rows) => rows
     .sort((x, y) => Number(x.dataset.index) - Number(y.dataset.index))
     .map((row) => row.querySelector('.cell')?.getAttribute('title')));
+}
+
+/** True when every tick is a multiple of one step of the form 1, 2 or 5 x 10^k. */
+function roundTicks(ticks) {
+  if (ticks.length < 2) return false;
+  const step = ticks[1] - ticks[0];
+  const mantissa = Number((step / 10 ** Math.floor(Math.log10(step))).toPrecision(6));
+  return [1, 2, 5].includes(mantissa) && ticks.every((tick) => Math.abs(tick / step - Math.round(tick / step)) < 1e-6);
+}
+
+/** Numeric cells of the table whose text does not fit (would be clipped), and each column's notations. */
+async function numericCells() {
+  return page.$$eval('.table-row:not([hidden])', (rows) => {
+    const clipped = [];
+    const notations = {};
+    for (const row of rows) {
+      row.querySelectorAll('.cell.numeric').forEach((cell, column) => {
+        if (cell.scrollWidth > cell.clientWidth) clipped.push(cell.textContent);
+        const text = cell.textContent;
+        const notation = text === '—' || text === '0' ? null : text.endsWith('%') ? `percent ${text.split('.')[1]?.length - 1}` : text.includes('e') ? 'exponent' : 'fixed';
+        if (notation !== null) (notations[column] ??= new Set()).add(notation);
+      });
+    }
+    return { clipped, notations: Object.values(notations).map((set) => [...set]) };
+  });
 }
 
 async function showTab(id) {
@@ -143,11 +168,66 @@ describe('report webview, standalone', () => {
     assert.equal(mismatchRows, 4);
     const resolution = await page.locator('table.mismatches tbody tr').first().locator('td').last().textContent();
     assert.match(resolution, /grows to 32002 rows/);
+    // A comparison of two checkpoints: nothing to apply and no model card to write.
+    assert.equal(await page.locator('#action-apply').isHidden(), true, 'no Apply on a comparison');
+    assert.equal(await page.locator('#action-card').isHidden(), true, 'no model card on a comparison');
+    assert.equal(await page.locator('#action-export-json').isVisible(), true);
     await page.screenshot({ path: join(SCREENSHOTS, 'standalone-overview-dark.png'), fullPage: true });
   });
 
-  test('the table is virtualised, sorts and filters', async () => {
+  test('the heatmap: architecture order, a legend with its scale, cells reachable from the keyboard', async () => {
+    await showTab('overview');
+    const legend = await page.locator('.heatmap-legend .colour-tick').allTextContents();
+    const cells = report.layers.map((cell) => cell.relativeNorm).filter((value) => value > 0);
+    assert.equal(legend[0], String(Number(Math.min(...cells).toPrecision(4))), `the legend starts at the smallest value: ${legend.join(' ')}`);
+    assert.equal(legend.at(-1), String(Number(Math.max(...cells).toPrecision(4))), 'and ends at the largest');
+    assert.ok(legend.slice(1, -1).every((label) => /^[125](e-\d+)?$|^0\.0*[125]$/.test(label)), `round values between: ${legend.join(' ')}`);
+    assert.match(await page.locator('.heatmap-legend').textContent(), /log scale/);
+    assert.match(await page.locator('.heatmap-legend').textContent(), /0 \(unchanged\)/, 'the unchanged router has its own swatch');
+
+    // Tab to the heatmap; the arrow keys walk layer 0 from left to right in architecture order.
+    await page.locator('.heatmap-box').focus();
+    const focused = () => page.locator('.heatmap-box').getAttribute('data-focused-cell');
+    const visited = [await focused()];
+    for (let i = 0; i < ARCHITECTURE_ORDER.length; i++) {
+      await page.keyboard.press('ArrowRight');
+      visited.push(await focused());
+    }
+    assert.deepEqual(visited, [...ARCHITECTURE_ORDER.map((module) => `0|${module}`), `0|${ARCHITECTURE_ORDER.at(-1)}`], 'stops at the last cell of the row');
+    assert.match(await page.locator('.heatmap [aria-live]').textContent(), /^layer 0, mlp: relative norm /, 'the focused cell is read out');
+    for (const key of ['Home', 'ArrowRight', 'ArrowRight', 'ArrowDown', 'ArrowDown', 'ArrowDown']) await page.keyboard.press(key);
+    assert.equal(await focused(), '3|v');
+    await page.locator('.heatmap').screenshot({ path: join(SCREENSHOTS, 'standalone-heatmap-dark.png') });
+
+    // Enter lists the cell's tensors, as a click does, and the histogram follows the filter.
+    await page.keyboard.press('Enter');
+    await page.locator('vscode-tab-panel[data-tab="tensors"]').waitFor({ state: 'visible' });
+    await page.locator('.row-count', { hasText: '1 of 5,000 tensors' }).waitFor({ state: 'attached' });
+    assert.equal(await page.locator('.chip').textContent(), 'layer 3 · v ✕');
+    assert.equal(await page.locator('.histogram').getAttribute('data-tensor'), 'model.layers.3.self_attn.v_proj.weight', 'the histogram shows the cell\'s tensor');
+    await page.locator('.histogram canvas').waitFor();
+    const ticks = (await page.locator('.histogram canvas').getAttribute('data-ticks')).split(' ').map(Number);
+    assert.ok(roundTicks(ticks), `histogram ticks are round values: ${ticks.join(' ')}`);
+
+    // Space activates a cell too: the experts of layer 5, 64 tensors of one module.
+    await showTab('overview');
+    await page.locator('.heatmap-box').focus();
+    for (const key of ['Home', 'ArrowRight', 'ArrowRight', 'ArrowRight', 'ArrowRight', 'ArrowRight', 'ArrowDown', 'ArrowDown']) await page.keyboard.press(key);
+    assert.equal(await focused(), '5|expert.w1');
+    await page.keyboard.press(' ');
+    await page.locator('.row-count', { hasText: '64 of 5,000 tensors' }).waitFor({ state: 'attached' });
+    assert.match(await page.locator('.histogram').getAttribute('data-tensor'), /^model\.layers\.5\.block_sparse_moe\.experts\.\d+\.w1\.weight$/);
+    assert.equal(await page.locator('#action-export-csv').textContent(), 'Export CSV (64 of 5,000 rows)', 'the export says it is narrowed');
+    await page.locator('.chip').click();
+    await page.locator('.row-count', { hasText: '5,000 of 5,000 tensors' }).waitFor({ state: 'attached' });
+    assert.equal(await page.locator('#action-export-csv').textContent(), 'Export CSV');
+  });
+
+  test('the table is virtualised, sorts and filters, and clips no number', async () => {
     await showTab('tensors');
+    const cells = await numericCells();
+    assert.deepEqual(cells.clipped, [], 'no numeric cell is wider than its column');
+    assert.ok(cells.notations.length === 5 && cells.notations.every((notations) => notations.length === 1), `one format per column: ${JSON.stringify(cells.notations)}`);
     const domRows = await page.locator('.table-row').count();
     const displayedHidden = await page.$$eval('.table-row[hidden]', (rows) => rows.filter((row) => getComputedStyle(row).display !== 'none').length);
     assert.equal(displayedHidden, 0, 'recycled rows that are hidden are not displayed');
@@ -207,6 +287,13 @@ describe('report webview, standalone', () => {
     assert.equal(exported.format, 'csv');
     const lines = exported.content.trim().split('\r\n');
     assert.equal(lines.length, 3, 'header and the two filtered rows');
+    // The filter was set on another tab: the button and the notice say what the CSV holds.
+    assert.equal(await page.locator('#action-export-csv').textContent(), 'Export CSV (2 of 5,000 rows)');
+    assert.equal(exported.rows, '2 of 5,000 tensors, as the table is filtered (status shape-mismatch)');
+    assert.equal(exported.suggestedName, 'diff-tensors-filtered.csv');
+    await post({ type: 'actionResult', action: 'export', ok: true, message: 'Exported /tmp/diff-tensors-filtered.csv.' });
+    assert.equal(await page.locator('.status-line').textContent(),
+      'Exported /tmp/diff-tensors-filtered.csv: 2 of 5,000 tensors, as the table is filtered (status shape-mismatch).');
   });
 
   test('the tokenizer and config sections show the diff side by side', async () => {
@@ -230,6 +317,26 @@ describe('report webview, standalone', () => {
     await page.locator('.row-count', { hasText: '2 of 5,000 tensors' }).waitFor({ state: 'attached' });
   });
 
+  test('numbers of extreme size keep one format per column and fit it', async () => {
+    await showTab('tensors');
+    const extreme = makeReport({ tensors: 60 });
+    const values = [[-1.234e-10, 9.876e-11], [123456.7, 0.5], [-0.99999, 1], [3.2e-9, 7e-10]];
+    extreme.tensors.filter((t) => t.status === 'changed').slice(0, 2).forEach((t, i) => {
+      [t.deltaNorm, t.relativeNorm, t.cosine, t.maxAbsDelta] = values.map((pair) => pair[i]);
+      t.zeroFraction = i === 0 ? 1 : 0.123456;
+    });
+    // The status filter from the summary is still set (restored after the reload): clear it.
+    await page.locator('#status-filter').evaluate((select) => {
+      select.value = '';
+      select.dispatchEvent(new Event('change'));
+    });
+    await post({ type: 'report', report: extreme });
+    await page.locator('.row-count', { hasText: '60 of 60 tensors' }).waitFor({ state: 'attached' });
+    const cells = await numericCells();
+    assert.deepEqual(cells.clipped, [], 'the longest values (-1.234e-10, 1.235e+5, 100.00%) fit their columns');
+    assert.ok(cells.notations.every((notations) => notations.length === 1), `one format per column: ${JSON.stringify(cells.notations)}`);
+  });
+
   test('the spectra section: a line per module across the layers, the provider, the lowest ranks as text', async () => {
     await open('dark');
     await post({ type: 'report', report: makeReport({ tensors: 200 }) });
@@ -242,6 +349,15 @@ describe('report webview, standalone', () => {
     assert.equal(await page.locator('.spectra-provider').textContent(), SPECTRA_PROVIDER);
     const drawn = await countLinePixels();
     assert.ok(drawn > MIN_SPECTRA_LINE_PIXELS, `spectra lines drawn (${drawn} coloured pixels)`);
+    // The rank the report's spectra were computed at (64), in the header and the table's energy columns.
+    assert.equal(await page.locator('section.spectra h2').textContent(), 'Spectra of the deltas per layer: top 64 singular values per matrix');
+    assert.deepEqual(await page.locator('table.spectra-lowest thead th').allTextContents(),
+      ['Tensor', 'Layer', 'Module', 'Shape', 'Effective rank', 'Energy, top 8', 'Energy, top 16', 'Energy, top 64']);
+    // Eight modules: seven Okabe-Ito colours, each drawn (the eighth repeats the first, dashed).
+    for (const colour of OKABE_ITO_DARK) {
+      const pixels = await countPixelsNear('.spectra canvas', colour, 6);
+      assert.ok(pixels > 40, `the line in rgb(${colour.join(', ')}) is drawn (${pixels} pixels)`);
+    }
 
     // The lowest effective ranks are the three hostile matrices (ties in name order), shown as text.
     const rows = page.locator('table.spectra-lowest tbody tr');
@@ -253,7 +369,7 @@ describe('report webview, standalone', () => {
     const firstRank = await rows.first().locator('td').nth(4).textContent();
     const lowest = spectraReport.tensors.filter((t) => t.spectra !== undefined)
       .reduce((x, y) => (y.spectra.effectiveRank < x.spectra.effectiveRank ? y : x)).spectra;
-    assert.equal(firstRank, `${Number(lowest.effectiveRank.toPrecision(4))} of ${lowest.singularValues.length}`);
+    assert.equal(firstRank, `${lowest.effectiveRank.toPrecision(4)} of ${lowest.singularValues.length}`);
     assert.deepEqual(await page.evaluate(() => ({ images: document.querySelectorAll('img').length, pwned: window.__pwned === true })),
       { images: 0, pwned: false });
     await page.locator('section.spectra').screenshot({ path: join(SCREENSHOTS, 'standalone-spectra-dark.png') });
@@ -261,8 +377,8 @@ describe('report webview, standalone', () => {
     // Another metric redraws the chart on a 0-100% axis.
     const before = await page.locator('.spectra canvas').evaluate((canvas) => canvas.toDataURL());
     const metrics = await page.$$eval('#spectra-metric vscode-option', (options) => options.map((option) => option.value));
-    assert.deepEqual(metrics, ['effectiveRank', 'energy8', 'energy16', 'energy64', 'energy256'],
-      'energy at 256 only from the matrices with at most 256 columns (their whole spectrum)');
+    assert.deepEqual(metrics, ['effectiveRank', 'energy8', 'energy16', 'energy64'],
+      'no energy at 256 from a pass at rank 64, though the 16-row matrices have it from their whole spectrum');
     await page.locator('#spectra-metric').evaluate((select) => {
       select.value = 'energy8';
       select.dispatchEvent(new Event('change'));
@@ -285,15 +401,52 @@ describe('report webview, standalone', () => {
     for (let i = 0; i < report.tensors.length; i += batch) {
       await post({ type: 'tensors', tensors: report.tensors.slice(i, i + batch) });
     }
-    await page.locator('.status-line', { hasText: `Compared ${TENSORS} of ${TENSORS} tensors` }).waitFor();
+    await page.locator('.status-line', { hasText: "Compared 5,000 of 5,000 tensors" }).waitFor();
     await page.locator('.row-count', { hasText: '5,000 of 5,000 tensors' }).waitFor({ state: 'attached' });
     // The heatmap redraws on a timer during a live run; wait for the last one.
     await page.waitForTimeout(400);
     assert.ok(await countHeatPixels() > 5000, 'heatmap drawn from the live tensors');
     const counts = await page.locator('.status-count[data-status="changed"] .count').textContent();
     assert.equal(Number(counts), report.summary.counts.changed);
-    await post({ type: 'failed', message: 'cancelled by the user', cancelled: true });
-    assert.match(await page.locator('.status-line').textContent(), /Cancelled: cancelled by the user/);
+    await post({ type: 'failed', message: 'The job was cancelled. [cancelled]', cancelled: false });
+    await page.locator('.failure h2', { hasText: 'The comparison was cancelled' }).waitFor();
+    assert.match(await page.locator('.failure-progress').textContent(), /^5,000 of 5,000 tensors were compared before it stopped/);
+    assert.equal(await page.locator('.failure .rule').count(), 0, 'a cancellation shows no rule');
+  });
+
+  test('a failed run shows the rule, the message and a retry, not empty states or live buttons', async () => {
+    await open('dark');
+    await post({ type: 'source', residual: true });
+    await post({ type: 'begin', a: report.a, b: report.b, tensorsTotal: 291 });
+    await post({ type: 'failed', cancelled: false,
+      message: 'shard-00002-of-00003.safetensors, tensor "model.layers.7.mlp.down_proj.weight": the file ends 4,194,304 bytes before the tensor\'s data [truncated-file]' });
+    await page.locator('.failure').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('.failure h2').textContent(), 'The comparison failed');
+    assert.equal(await page.locator('.failure .rule').textContent(), 'truncated-file');
+    assert.equal(await page.locator('.failure-message').textContent(),
+      'shard-00002-of-00003.safetensors, tensor "model.layers.7.mlp.down_proj.weight": the file ends 4,194,304 bytes before the tensor\'s data');
+    assert.equal(await page.locator('.failure-progress').textContent(), 'No tensor was compared before it stopped, so there is nothing to show.');
+    const text = await page.locator('body').innerText();
+    assert.ok(!text.includes('Every tensor has the same name'), 'no false empty state');
+    assert.equal(await page.locator('vscode-tabs').isHidden(), true, 'nothing compared: no tabs of empty sections');
+    for (const id of ['apply', 'card', 'export-json', 'export-csv']) assert.equal(await page.locator(`#action-${id}`).isHidden(), true, `${id} is not offered`);
+    await page.screenshot({ path: join(SCREENSHOTS, 'standalone-failed-dark.png') });
+    await page.locator('#action-retry').click();
+    assert.deepEqual(await page.evaluate(() => window.__posted.at(-1)), { type: 'retry' });
+
+    // Stopped after 40 tensors: they show, and the empty states say how far the run got.
+    await post({ type: 'begin', a: report.a, b: report.b, tensorsTotal: 291 });
+    assert.equal(await page.locator('.failure').isHidden(), true, 'a new run clears the failure');
+    assert.equal(await page.locator('#action-apply').isHidden(), true, 'no Apply while a run is live');
+    assert.equal(await page.locator('#action-export-csv').evaluate((button) => button.disabled), true, 'no export of half a report');
+    const clean = report.tensors.filter((t) => t.status === 'changed').slice(0, 40);
+    await post({ type: 'tensors', tensors: clean });
+    await post({ type: 'failed', cancelled: false, message: 'EIO: i/o error, read', rule: 'io-error' });
+    await page.locator('.failure-progress', { hasText: '40 of 291 tensors were compared' }).waitFor();
+    assert.equal(await page.locator('.failure .rule').textContent(), 'io-error');
+    assert.equal(await page.locator('vscode-tabs').isVisible(), true);
+    assert.equal(await page.locator('.mismatch-box').textContent(),
+      'No mismatch among the 40 of 291 tensors compared before the run stopped; the others were not compared.');
   });
 
   test('a live run shows the spectra as they arrive, after the tensors', async () => {
@@ -316,9 +469,13 @@ describe('report webview, standalone', () => {
   for (const theme of ['light', 'hc']) {
     test(`draws in the ${theme} theme`, async () => {
       await open(theme);
+      // A compute's result (the host says it is a residual): Apply and the model card apply.
+      await post({ type: 'source', residual: true });
       await post({ type: 'report', report });
       await page.locator('.row-count', { hasText: '5,000 of 5,000 tensors' }).waitFor({ state: 'attached' });
       assert.ok(await countHeatPixels() > 5000, 'heatmap cells drawn');
+      assert.equal(await page.locator('#action-apply').isVisible(), true, 'Apply on a residual');
+      assert.equal(await page.locator('#action-card').isVisible(), true, 'the model card on a residual');
       await page.screenshot({ path: join(SCREENSHOTS, `standalone-overview-${theme}.png`), fullPage: true });
       await post({ type: 'report', report: spectraReport });
       await page.locator('section.spectra').waitFor({ state: 'visible' });

@@ -10,10 +10,12 @@ import {
   DEFAULT_RESIDUAL_DTYPE, OUTPUT_DTYPES, RESIDUAL_DTYPES,
   type ErrorResult, type JobCallbacks, type JobProgress, type JobResult, type OutputDtype, type ResidualDtype, type SpectraBackendPreference,
 } from '../shared/jobs';
-import { loadMatrixBackend, type LoadedMatrixBackend } from '../worker/backends/load-matrix-backend';
+import { loadMatrixBackend, type LoadedMatrixBackend } from '../spectra-backends/load-matrix-backend';
 import { parseScale, parseSize, parseWholeNumber } from './parse-size';
 import { createProgressBar } from './progress-bar';
+import { processIo, progressTerminal, type CliIo } from './cli-io';
 import { describeResult } from './describe-result';
+import { DEFAULT_SPECTRA_TOP } from './describe/diff-text';
 
 /** Exit codes: 0 success, 1 a refusal or a failed verification, 2 bad usage, 130 interrupted. */
 const EXIT_REFUSED = 1;
@@ -23,23 +25,29 @@ const EXIT_INTERRUPTED = 130;
 interface CommonFlags {
   json?: boolean;
   download?: boolean;
+  /** inspect: every tensor on its own line. */
+  all?: boolean;
+  /** diff: spectra rows to print. */
+  top?: number;
 }
 
 const SPECTRA_BACKENDS: SpectraBackendPreference[] = ['auto', 'ort', 'js'];
 
 /** The CLI may load onnxruntime-node; what runs the spectra goes to stderr, so that --json stays clean. */
-async function loadSpectraBackendLoudly(preference: SpectraBackendPreference): Promise<LoadedMatrixBackend> {
+async function loadSpectraBackendLoudly(preference: SpectraBackendPreference, io: CliIo): Promise<LoadedMatrixBackend> {
   const loaded = await loadMatrixBackend(preference);
-  process.stderr.write(`${loaded.message}\n`);
+  io.stderr(`${loaded.message}\n`);
   return loaded;
 }
 
-function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: JobCallbacks) => Promise<JobResult>) => Promise<void>): Command {
+function buildProgram(io: CliIo, run: (label: string, flags: CommonFlags, job: (callbacks: JobCallbacks) => Promise<JobResult>) => Promise<void>): Command {
   const program = new Command(TOOL_NAME)
     .description('Instruction residuals for LLM checkpoints: R = instruct - base, applied as cpt + alpha * R. Streaming, bit-exact.')
     .version(TOOL_VERSION)
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Before the subcommands, which copy it: usage errors, help and the version go through io too.
+    .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: (text) => io.stderr(text) });
 
   program.command('compute')
     .description('compute the instruction residual R = instruct - base')
@@ -68,7 +76,7 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
     .option('--scale <alpha>', 'the residual\'s weight alpha', parseScale, 1)
     .option('--include <regex>', 'apply only to tensors whose names match')
     .option('--exclude <regex>', 'copy tensors whose names match unchanged')
-    .addOption(new Option('--dtype <dtype>', 'output dtype: same (the base tensor\'s), f64, f32, bf16 or f16').choices(OUTPUT_DTYPES).default('same'))
+    .addOption(new Option('--dtype <dtype>', 'output dtype: same (the base tensor\'s; an FP8 base\'s FP8 weights are written as bf16), f64, f32, bf16, f16, or fp8 (an FP8 base\'s FP8 weights re-quantized to E4M3 with fresh 128 x 128 block scales)').choices(OUTPUT_DTYPES).default('same'))
     .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
     .option('--force', 'go on although the residual was computed against another family')
     .option('--overwrite', 'replace an earlier output of this tool (an empty folder needs no flag; other folders and files are never replaced)')
@@ -106,6 +114,7 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
         .default(64)
         .implies({ spectra: true }),
     )
+    .option('--top <n>', 'spectra: list the N matrices with the largest delta (0 lists all)', parseWholeNumber, DEFAULT_SPECTRA_TOP)
     .action((a: string, b: string | undefined, flags: CommonFlags & { spectra?: boolean; spectraBackend: SpectraBackendPreference; spectraRank: number }) =>
       run('diff', flags, (callbacks) => runDiff(
         {
@@ -114,13 +123,14 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
           ...(flags.spectra ? { spectra: true, spectraBackend: flags.spectraBackend, spectraRank: flags.spectraRank } : {}),
         },
         callbacks,
-        { loadSpectraBackend: loadSpectraBackendLoudly },
+        { loadSpectraBackend: (preference) => loadSpectraBackendLoudly(preference, io) },
       )));
 
   program.command('inspect')
     .description('tensors, dtypes, shapes, parameters, shards, architecture and tokenizer, from headers alone')
     .argument('<checkpoint>', 'folder, .safetensors file, index, or Hub id in the local cache')
     .option('--download', 'fetch Hub ids that are not in the local cache into it first')
+    .option('--all', 'list every tensor; big models are otherwise folded by layer and expert')
     .option('--json', 'print one JSON result object to stdout')
     .action((path: string, flags: CommonFlags) => run('inspect', flags, (callbacks) => runInspect({ path }, callbacks)));
 
@@ -167,17 +177,26 @@ function buildProgram(run: (label: string, flags: CommonFlags, job: (callbacks: 
   return program;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/**
+ * Runs the CLI on `argv` (the arguments after the program's name) and resolves to its exit code.
+ * Everything it prints goes through `io`: the process's streams by default, a test's buffers in tests.
+ */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   // @huggingface/hub reports downloads with console.debug, which Node sends to stdout: keep stdout for --json.
-  console.debug = (...args: unknown[]) => process.stderr.write(`${args.map(String).join(' ')}\n`);
+  const consoleDebug = console.debug;
+  console.debug = (...args: unknown[]) => io.stderr(`${args.map(String).join(' ')}\n`);
   let exitCode = 0;
   const controller = new AbortController();
   const interrupt = (): void => controller.abort();
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
+  if (io.handleSignals) {
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
+  }
+  if (io.signal?.aborted) interrupt();
+  io.signal?.addEventListener('abort', interrupt, { once: true });
 
-  const program = buildProgram(async (label, flags, job) => {
-    const bar = createProgressBar(label);
+  const program = buildProgram(io, async (label, flags, job) => {
+    const bar = createProgressBar(label, progressTerminal(io));
     const callbacks: JobCallbacks = {
       signal: controller.signal,
       onProgress: (progress: JobProgress) => bar.update(progress),
@@ -186,8 +205,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     try {
       const result = await job(callbacks);
       bar.stop();
-      if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-      else process.stdout.write(`${describeResult(result)}\n`);
+      if (flags.json) io.stdout(`${JSON.stringify(result)}\n`);
+      else io.stdout(`${describeResult(result, { ...(flags.all ? { all: true } : {}), ...(flags.top !== undefined ? { top: flags.top } : {}) })}\n`);
       if (result.kind === 'verify' && !result.ok) exitCode = EXIT_REFUSED;
     } catch (error) {
       bar.stop();
@@ -198,7 +217,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   // Known before commander has parsed anything, so that a refusal of the arguments themselves is JSON too.
   const json = argv.includes('--json');
   const printError = (result: ErrorResult): void => {
-    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (json) io.stdout(`${JSON.stringify(result)}\n`);
   };
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -210,7 +229,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return EXIT_USAGE;
     }
     if (isSurgeonError(error)) {
-      process.stderr.write(`${TOOL_NAME}: ${error.message}\n`);
+      io.stderr(`${TOOL_NAME}: ${error.message}\n`);
       printError({
         kind: 'error', rule: error.rule, message: error.message,
         ...(error.file !== undefined ? { file: error.file } : {}),
@@ -220,12 +239,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (error.rule === 'cancelled') return EXIT_INTERRUPTED;
       return error.rule === 'usage' ? EXIT_USAGE : EXIT_REFUSED;
     }
-    process.stderr.write(`${TOOL_NAME}: unexpected failure: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    io.stderr(`${TOOL_NAME}: unexpected failure: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
     printError({ kind: 'error', rule: 'unexpected', message: error instanceof Error ? error.message : String(error) });
     return EXIT_REFUSED;
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
+    io.signal?.removeEventListener('abort', interrupt);
+    console.debug = consoleDebug;
   }
   return exitCode;
 }

@@ -2,12 +2,20 @@ import { SingleBar, Presets } from 'cli-progress';
 import { formatBytes } from '../shared/quantities';
 import type { JobProgress } from '../shared/jobs';
 
+/** Where the bar is drawn: process.stderr, or the CLI's stderr text sink with its terminal's shape. */
+export interface ProgressTerminal {
+  readonly isTTY?: boolean;
+  readonly columns?: number | undefined;
+  write(text: string): unknown;
+}
+
 /**
  * Bytes, rate and ETA of a job on stderr when it is a terminal; nothing otherwise (logs, CI, pipes).
  * The diff's spectral pass gets a bar of its own after the stream's, counting its matrices' f32 deltas.
  */
-export function createProgressBar(label: string, stream: NodeJS.WriteStream = process.stderr): { update(progress: JobProgress): void; stop(): void } {
-  if (!stream.isTTY) return { update() {}, stop() {} };
+export function createProgressBar(label: string, terminal: ProgressTerminal = process.stderr): { update(progress: JobProgress): void; stop(): void } {
+  if (!terminal.isTTY) return { update() {}, stop() {} };
+  const stream = writeStreamOf(terminal);
   let bar: SingleBar | undefined;
   let started = 0;
   let spectra = false;
@@ -40,6 +48,21 @@ export function createProgressBar(label: string, stream: NodeJS.WriteStream = pr
       bar?.stop();
     },
   };
+}
+
+/** What cli-progress and node:readline write through: write(text, callback?), isTTY and columns. */
+function writeStreamOf(terminal: ProgressTerminal): NodeJS.WriteStream {
+  const stream = {
+    get isTTY() { return terminal.isTTY === true; },
+    get columns() { return terminal.columns; },
+    write(text: string | Uint8Array, encoding?: BufferEncoding | (() => void), callback?: () => void): boolean {
+      terminal.write(typeof text === 'string' ? text : Buffer.from(text).toString('utf8'));
+      const done = typeof encoding === 'function' ? encoding : callback;
+      if (done) process.nextTick(done);
+      return true;
+    },
+  };
+  return stream as unknown as NodeJS.WriteStream;
 }
 
 function newBar(title: string, stream: NodeJS.WriteStream): SingleBar {

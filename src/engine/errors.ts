@@ -11,7 +11,8 @@ export type RefusalRule =
   | 'incompatible-config' | 'output-exists' | 'output-busy' | 'output-overlaps-input' | 'output-not-ours' | 'input-changed'
   | 'cancelled' | 'io' | 'usage' | 'hub'
   | 'matrix-too-large' | 'non-finite-matrix' | 'kernel-memory' | 'non-finite-result'
-  | 'quantized-checkpoint' | 'not-safetensors' | 'same-model';
+  | 'quantized-checkpoint' | 'not-safetensors' | 'same-model'
+  | 'unknown-scale-layout';
 
 export class SurgeonError extends Error {
   override readonly name = 'SurgeonError';

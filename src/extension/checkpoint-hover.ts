@@ -52,7 +52,7 @@ export class CheckpointHoverProvider implements vscode.HoverProvider {
   private inspect(path: string): Promise<InspectResult> {
     const cached = this.cache.get(path);
     if (cached !== undefined && Date.now() - cached.at < INSPECT_CACHE_MS) return cached.result;
-    const result = this.jobs.run<InspectResult>({ kind: 'inspect', options: { path } }, { title: `Inspect ${path}`, quiet: true });
+    const result = this.jobs.run('inspect', { path }, { title: `Inspect ${path}`, quiet: true });
     this.cache.set(path, { at: Date.now(), result });
     result.catch(() => this.cache.delete(path));
     return result;
@@ -109,7 +109,7 @@ function referenceAt(document: vscode.TextDocument, position: vscode.Position): 
 }
 
 /** A local path (absolute, relative to the file, or to a workspace folder), else a cached Hub id. */
-export async function resolveReference(value: string, documentUri: vscode.Uri): Promise<Resolved | undefined> {
+async function resolveReference(value: string, documentUri: vscode.Uri): Promise<Resolved | undefined> {
   const candidates = isAbsolute(value) ? [value] : [
     ...(documentUri.scheme === 'file' ? [resolve(dirname(documentUri.fsPath), value)] : []),
     ...(vscode.workspace.workspaceFolders ?? []).map((folder) => resolve(folder.uri.fsPath, value)),

@@ -4,7 +4,7 @@
  */
 
 /** Keys whose value names a model in training configs (transformers, axolotl, trl, llama-factory, model cards). */
-export const CHECKPOINT_KEYS = ['model_name_or_path', 'base_model', 'pretrained_model_name_or_path', 'model', 'tokenizer_name'] as const;
+const CHECKPOINT_KEYS = ['model_name_or_path', 'base_model', 'pretrained_model_name_or_path', 'model', 'tokenizer_name'] as const;
 
 export interface CheckpointReference {
   key: string;

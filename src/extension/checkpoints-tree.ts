@@ -2,18 +2,21 @@
  * The "Checkpoints" view in the Explorer: the workspace's checkpoint folders (from the
  * CheckpointFinder) and the revisions of the Hugging Face cache, each described lazily from its
  * headers (architecture, dominant dtype, parameter count) through the header-only inspect job.
- * Its context menu hands the item's path to the existing commands.
+ * The workspace is searched when the view first lists it (shown, or asked through the API), not at
+ * activation. Its context menu hands the item's path to the existing commands.
  */
 import * as vscode from 'vscode';
-import { readFile } from 'node:fs/promises';
-import { basename, join, relative } from 'node:path';
+import { basename, relative } from 'node:path';
 import { listCachedModels, type CachedModel, type CachedRevision } from '../engine/hub/hub-cache';
 import { formatBytes, formatCount, formatParameters } from '../shared/quantities';
 import type { InspectResult } from '../shared/jobs';
+import { parseCheckpointItem } from './command-args';
+import { runJobCommand, type CommandFactory } from './command-runner';
 import type { CheckpointFinder } from './checkpoint-finder';
+import { readConfigFacts } from './config-facts';
 import type { JobService } from './job-service';
 
-export const CHECKPOINTS_VIEW_ID = 'checkpointSurgeon.checkpoints';
+const CHECKPOINTS_VIEW_ID = 'checkpointSurgeon.checkpoints';
 const CHECKPOINT_CONTEXT = 'checkpointSurgeon.checkpoint';
 /** Commit hashes are shown like git's short form. */
 const SHORT_COMMIT_LENGTH = 7;
@@ -38,7 +41,7 @@ export interface CheckpointTreeEntry {
 }
 
 /** `repo@ref` for a cached revision: its first branch or tag, else the short commit. */
-export function cacheEntryLabel(repo: string, revision: Pick<CachedRevision, 'commit' | 'refs'>): string {
+function cacheEntryLabel(repo: string, revision: Pick<CachedRevision, 'commit' | 'refs'>): string {
   return `${repo}@${revision.refs[0] ?? revision.commit.slice(0, SHORT_COMMIT_LENGTH)}`;
 }
 
@@ -106,6 +109,8 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
     item.contextValue = CHECKPOINT_CONTEXT;
     item.resourceUri = vscode.Uri.file(node.path);
     item.id = `${node.source}:${node.path}`;
+    // A click inspects it (the header-only job, then the safetensors viewer).
+    item.command = { command: 'checkpointSurgeon.checkpoints.inspect', title: 'Inspect', arguments: [node] };
     return item;
   }
 
@@ -126,8 +131,8 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
   private load(node: Extract<CheckpointNode, { kind: 'checkpoint' }>): Promise<Details> {
     let pending = this.details.get(node.path);
     if (pending === undefined) {
-      pending = this.jobs.run<InspectResult>({ kind: 'inspect', options: { path: headerTarget(node) } }, { title: `Read headers of ${node.label}`, quiet: true })
-        .then(async (result): Promise<Details> => ({ ok: true, result: { ...result, architecture: result.architecture ?? await configArchitecture(node.path) } }),
+      pending = this.jobs.run('inspect', { path: node.path }, { title: `Read headers of ${node.label}`, quiet: true })
+        .then(async (result): Promise<Details> => ({ ok: true, result: { ...result, architecture: result.architecture ?? (await readConfigFacts(node.path)).architecture } }),
           (error: unknown): Details => ({ ok: false, message: error instanceof Error ? error.message : String(error) }))
         .then((details) => {
           this.settled.set(node.path, details);
@@ -140,27 +145,6 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
 
   dispose(): void {
     for (const disposable of this.disposables) disposable.dispose();
-  }
-}
-
-/**
- * What the header read opens. A cache snapshot's files are symlinks into the blobs, which the
- * engine's folder listing does not take for weights files, so the index or the single weights file
- * is opened by name instead.
- */
-function headerTarget(node: Extract<CheckpointNode, { kind: 'checkpoint' }>): string {
-  const files = node.files ?? [];
-  const weights = files.find((name) => name.endsWith('.safetensors.index.json')) ?? files.find((name) => name.endsWith('.safetensors'));
-  return node.source === 'cache' && weights !== undefined ? join(node.path, weights) : node.path;
-}
-
-/** `architectures[0]` of the folder's config.json; opening a single file does not read it. */
-async function configArchitecture(folder: string): Promise<string | null> {
-  try {
-    const config = JSON.parse(await readFile(join(folder, 'config.json'), 'utf8')) as { architectures?: unknown };
-    return Array.isArray(config.architectures) && typeof config.architectures[0] === 'string' ? config.architectures[0] : null;
-  } catch {
-    return null;
   }
 }
 
@@ -206,24 +190,24 @@ function workspaceRelative(path: string): string {
   return path;
 }
 
-/** The view's context-menu commands: each passes the item's path to an existing command. */
-export function registerCheckpointsView(provider: CheckpointsTreeProvider): vscode.Disposable[] {
-  const path = (node: CheckpointNode | undefined): string => {
-    if (node?.kind !== 'checkpoint') throw new Error('Pick a checkpoint in the Checkpoints view.');
-    return node.path;
-  };
-  const forward: Record<string, (node: CheckpointNode) => Thenable<unknown>> = {
-    'checkpointSurgeon.checkpoints.computeAsBase': (node) => vscode.commands.executeCommand('checkpointSurgeon.computeResidual', { base: path(node) }),
-    'checkpointSurgeon.checkpoints.computeAsInstruct': (node) => vscode.commands.executeCommand('checkpointSurgeon.computeResidual', { instruct: path(node) }),
-    'checkpointSurgeon.checkpoints.applyTo': (node) => vscode.commands.executeCommand('checkpointSurgeon.explorer.applyTo', vscode.Uri.file(path(node))),
-    'checkpointSurgeon.checkpoints.compareWith': (node) => vscode.commands.executeCommand('checkpointSurgeon.compare', { a: path(node) }),
-    'checkpointSurgeon.checkpoints.inspect': (node) => vscode.commands.executeCommand('checkpointSurgeon.inspect', { path: path(node) }),
-    'checkpointSurgeon.checkpoints.pushToHub': (node) => vscode.commands.executeCommand('checkpointSurgeon.pushToHub', { dir: path(node) }),
-    'checkpointSurgeon.checkpoints.reveal': (node) => vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(path(node))),
-  };
-  return [
-    vscode.window.createTreeView(CHECKPOINTS_VIEW_ID, { treeDataProvider: provider, showCollapseAll: false }),
-    vscode.commands.registerCommand('checkpointSurgeon.checkpoints.refresh', () => provider.refreshAll()),
-    ...Object.entries(forward).map(([id, run]) => vscode.commands.registerCommand(id, run)),
-  ];
+/** The view itself; its items are listed (and the workspace searched) when VS Code first shows it. */
+export function createCheckpointsView(provider: CheckpointsTreeProvider): vscode.TreeView<CheckpointNode> {
+  return vscode.window.createTreeView(CHECKPOINTS_VIEW_ID, { treeDataProvider: provider, showCollapseAll: false });
 }
+
+/** A context-menu command of the view: it passes the item's path to an existing command. */
+function forward(title: string, run: (path: string) => Thenable<unknown>): CommandFactory {
+  return (ctx) => (node) => runJobCommand(ctx, title, async () => run(parseCheckpointItem(title, node)));
+}
+
+/** The view's commands, for main.ts's record of command factories. */
+export const checkpointsViewCommands: Record<string, CommandFactory> = {
+  'checkpointSurgeon.checkpoints.refresh': (ctx) => () => runJobCommand(ctx, 'Refresh', () => ctx.checkpoints.refreshAll()),
+  'checkpointSurgeon.checkpoints.computeAsBase': forward('Compute Residual', (path) => vscode.commands.executeCommand('checkpointSurgeon.computeResidual', { base: path })),
+  'checkpointSurgeon.checkpoints.computeAsInstruct': forward('Compute Residual', (path) => vscode.commands.executeCommand('checkpointSurgeon.computeResidual', { instruct: path })),
+  'checkpointSurgeon.checkpoints.applyTo': forward('Apply Residual', (path) => vscode.commands.executeCommand('checkpointSurgeon.explorer.applyTo', vscode.Uri.file(path))),
+  'checkpointSurgeon.checkpoints.compareWith': forward('Compare', (path) => vscode.commands.executeCommand('checkpointSurgeon.compare', { a: path })),
+  'checkpointSurgeon.checkpoints.inspect': forward('Inspect', (path) => vscode.commands.executeCommand('checkpointSurgeon.inspect', { path })),
+  'checkpointSurgeon.checkpoints.pushToHub': forward('Push to Hub', (path) => vscode.commands.executeCommand('checkpointSurgeon.pushToHub', { dir: path })),
+  'checkpointSurgeon.checkpoints.reveal': forward('Reveal in File Explorer', (path) => vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(path))),
+};

@@ -3,10 +3,11 @@
  * `contributes.configuration`, where each has its enum, minimum, default and description).
  */
 import * as vscode from 'vscode';
-import { DEFAULT_SPECTRA_PASS_RANK } from '../engine/jobs/spectra-pass';
+import { DEFAULT_SPECTRA_PASS_RANK } from '../shared/defaults';
+import { MAX_KERNEL_THREADS } from '../shared/environment';
 import { DEFAULT_RESIDUAL_DTYPE, RESIDUAL_DTYPES, type ResidualDtype } from '../shared/jobs';
 
-export const CONFIG_SECTION = 'checkpointSurgeon';
+const CONFIG_SECTION = 'checkpointSurgeon';
 
 export type ComputeBackend = 'auto' | 'wasm' | 'js';
 
@@ -42,10 +43,13 @@ export class SurgeonConfig {
     return nonEmpty(this.section.get<string>('exclude'));
   }
 
-  /** Threads the worker's compute backend may use; 0 lets it decide. */
+  /**
+   * Threads that share the worker's kernels, up to the engine's MAX_KERNEL_THREADS (package.json declares
+   * the same maximum); 0 lets the engine choose from the number of cores.
+   */
   get workerThreads(): number {
     const value = this.section.get<number>('workerThreads');
-    return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0;
+    return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? Math.min(value, MAX_KERNEL_THREADS) : 0;
   }
 
   get computeBackend(): ComputeBackend {

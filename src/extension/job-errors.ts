@@ -15,7 +15,7 @@ export interface ProblemLocation {
   b: string;
 }
 
-export function describeJobError(error: unknown): string {
+function describeJobError(error: unknown): string {
   if (error instanceof JobError) {
     const errors = error.issues?.filter((issue) => issue.severity === 'error') ?? [];
     if (errors.length > 1) return `${error.message} (${errors.length} problems; see the log)`;
@@ -25,7 +25,7 @@ export function describeJobError(error: unknown): string {
 }
 
 /** The tensor a refusal is about, from the error itself or its first error-level issue. */
-export function problemTensor(error: unknown): string | undefined {
+function problemTensor(error: unknown): string | undefined {
   if (!(error instanceof JobError)) return undefined;
   return error.tensor ?? error.issues?.find((issue) => issue.severity === 'error' && issue.tensor !== undefined)?.tensor;
 }

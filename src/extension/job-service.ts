@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import type { JobKind, JobProgress } from '../shared/jobs';
 import type { TensorReport } from '../shared/report';
-import type { JobRequest, JobResult } from '../shared/worker-protocol';
+import type { JobResult, JobTable } from '../shared/worker-protocol';
 import { cancelledError, JobError, type JobWorker } from './job-worker';
 import { removePartialOutput, snapshotOutput, type OutputSnapshot } from './partial-output';
 import { ProgressMeter, percentOf } from './progress-format';
@@ -71,8 +71,9 @@ export class JobService implements vscode.Disposable {
     for (const ticket of this.tickets) ticket.cancel.cancel();
   }
 
-  async run<R extends JobResult>(job: JobRequest, options: JobRunOptions): Promise<R> {
-    if (HEADER_ONLY_KINDS.has(job.kind)) return this.execute<R>(job, options, undefined);
+  /** Runs a job of `kind`, queued behind the running heavy job unless it reads headers only. */
+  async run<K extends JobKind>(kind: K, jobOptions: JobTable[K]['options'], options: JobRunOptions): Promise<JobTable[K]['result']> {
+    if (HEADER_ONLY_KINDS.has(kind)) return this.execute(kind, jobOptions, options, undefined);
     const ticket: Ticket = { id: this.nextTicket++, title: options.title, cancel: new vscode.CancellationTokenSource(), started: false };
     const ahead = this.tickets.find((t) => t.started) ?? this.tickets[0];
     this.tickets.push(ticket);
@@ -87,7 +88,7 @@ export class JobService implements vscode.Disposable {
       this.refreshStatus();
       try {
         if (ticket.cancel.token.isCancellationRequested) throw cancelledError();
-        return await this.execute<R>(job, options, ticket);
+        return await this.execute(kind, jobOptions, options, ticket);
       } finally {
         this.tickets.splice(this.tickets.indexOf(ticket), 1);
         ticket.cancel.dispose();
@@ -98,9 +99,11 @@ export class JobService implements vscode.Disposable {
     return turn;
   }
 
-  private async execute<R extends JobResult>(job: JobRequest, options: JobRunOptions, ticket: Ticket | undefined): Promise<R> {
+  private async execute<K extends JobKind>(
+    kind: K, jobOptions: JobTable[K]['options'], options: JobRunOptions, ticket: Ticket | undefined,
+  ): Promise<JobTable[K]['result']> {
     const started = Date.now();
-    this.log.info(`[${options.title}] started: ${job.kind} ${JSON.stringify(job.options)}`);
+    this.log.info(`[${options.title}] started: ${kind} ${JSON.stringify(jobOptions)}`);
     const snapshot: OutputSnapshot | undefined = options.outputFolder ? await snapshotOutput(options.outputFolder) : undefined;
     const meter = new ProgressMeter();
     let lastPhase: string | undefined;
@@ -125,11 +128,11 @@ export class JobService implements vscode.Disposable {
         this.refreshStatus();
       }
     };
-    const work = (token: vscode.CancellationToken | undefined): Promise<R> =>
-      this.worker.run<R>(job, { onProgress, ...(options.onTensors ? { onTensors: options.onTensors } : {}) }, token);
+    const work = (token: vscode.CancellationToken | undefined): Promise<JobTable[K]['result']> =>
+      this.worker.run(kind, jobOptions, { onProgress, ...(options.onTensors ? { onTensors: options.onTensors } : {}) }, token);
 
     try {
-      let result: R;
+      let result: JobTable[K]['result'];
       if (ticket === undefined || options.quiet) {
         result = await work(ticket?.cancel.token);
       } else {

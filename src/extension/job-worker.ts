@@ -6,20 +6,37 @@
  */
 import { Worker } from 'node:worker_threads';
 import type * as vscode from 'vscode';
-import type { JobProgress } from '../shared/jobs';
+import { MAX_KERNEL_THREADS, SURGEON_ENV } from '../shared/environment';
+import type { JobKind, JobProgress } from '../shared/jobs';
 import type { TensorReport } from '../shared/report';
 import {
-  MessageHandler, WorkerMessageType,
-  type Envelope, type FromWorkerMessage, type JobFailedMessage, type JobRequest, type JobResult,
-  type JobSucceededMessage, type SerializedError, type ToWorkerMessage,
+  isResultOf, jobRequest, MessageHandler, WorkerMessageType,
+  type Envelope, type FromWorkerMessage, type JobFailedMessage, type JobSucceededMessage,
+  type JobTable, type SerializedError, type ToWorkerMessage,
 } from '../shared/worker-protocol';
 
 /** How long a cancelled job may take to unwind before the worker is terminated. */
-export const CANCEL_GRACE_MS = 1_000;
+const CANCEL_GRACE_MS = 1_000;
 
 export interface WorkerSettings {
+  /** `auto`, `wasm` or `js` (the computeBackend setting). */
   computeBackend: string;
+  /** Kernel threads (the workerThreads setting); 0 lets the engine choose from the number of cores. */
   threads: number;
+}
+
+/**
+ * The job worker's environment: the host's, with the settings that are not at their defaults in the
+ * variables the engine reads (src/shared/environment.ts). A setting at its default leaves the
+ * variable as the host's environment has it.
+ */
+export function workerEnvironment(settings: WorkerSettings, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  if (settings.computeBackend !== 'auto') env[SURGEON_ENV.backend] = settings.computeBackend;
+  if (Number.isInteger(settings.threads) && settings.threads > 0) {
+    env[SURGEON_ENV.kernelThreads] = String(Math.min(settings.threads, MAX_KERNEL_THREADS));
+  }
+  return env;
 }
 
 export interface JobListeners {
@@ -65,18 +82,27 @@ export class JobWorker implements vscode.Disposable {
   private readonly running = new Map<string, RunningJob>();
   private nextJobId = 1;
   private settings: WorkerSettings;
+  /** The running worker was started with settings that have changed since. */
+  private staleSettings = false;
 
   constructor(private readonly scriptPath: string, settings: WorkerSettings, private readonly log: vscode.LogOutputChannel) {
     this.settings = settings;
   }
 
-  /** New settings take effect when the next worker starts; an idle worker is stopped now. */
+  /**
+   * New settings take effect when the next worker starts: an idle worker is stopped now, a busy one
+   * once its last running job ends, so the next job always runs with them.
+   */
   updateSettings(settings: WorkerSettings): void {
     this.settings = settings;
     if (this.running.size === 0) this.stopWorker();
+    else this.staleSettings = true;
   }
 
-  async run<R extends JobResult>(job: JobRequest, listeners: JobListeners, token?: vscode.CancellationToken): Promise<R> {
+  /** Runs one job in the worker; its result is checked to be of `kind` before it is returned. */
+  async run<K extends JobKind>(
+    kind: K, options: JobTable[K]['options'], listeners: JobListeners, token?: vscode.CancellationToken,
+  ): Promise<JobTable[K]['result']> {
     const jobId = `job-${this.nextJobId++}`;
     const handler = this.ensureWorker();
     const running: RunningJob = { listeners };
@@ -84,13 +110,15 @@ export class JobWorker implements vscode.Disposable {
     const subscription = token?.onCancellationRequested(() => this.cancel(jobId));
     try {
       if (token?.isCancellationRequested) throw cancelledError();
-      const reply = await handler.sendRequest<JobSucceededMessage | JobFailedMessage>({ type: WorkerMessageType.RunJob, jobId, job });
+      const reply = await handler.sendRequest<JobSucceededMessage | JobFailedMessage>({ type: WorkerMessageType.RunJob, jobId, job: jobRequest(kind, options) });
       if (reply.type === WorkerMessageType.JobFailed) throw new JobError(reply.error);
-      return reply.result as R;
+      if (!isResultOf(kind, reply.result)) throw new Error(`The job worker answered a ${kind} job with a ${reply.result.kind} result.`);
+      return reply.result;
     } finally {
       subscription?.dispose();
       clearTimeout(running.cancelTimer);
       this.running.delete(jobId);
+      if (this.running.size === 0 && this.staleSettings) this.stopWorker();
     }
   }
 
@@ -106,15 +134,8 @@ export class JobWorker implements vscode.Disposable {
 
   private ensureWorker(): MessageHandler<ToWorkerMessage, FromWorkerMessage> {
     if (this.handler !== undefined) return this.handler;
-    const worker = new Worker(this.scriptPath, {
-      // The engine reads these when it loads its kernels; see docs/architecture.md (kernels).
-      env: {
-        ...process.env,
-        CHECKPOINT_SURGEON_BACKEND: this.settings.computeBackend,
-        CHECKPOINT_SURGEON_THREADS: String(this.settings.threads),
-      },
-      workerData: { ...this.settings },
-    });
+    // The engine reads the settings from its environment when it loads its kernels; see docs/architecture.md (kernels).
+    const worker = new Worker(this.scriptPath, { env: workerEnvironment(this.settings) });
     const handler = new MessageHandler<ToWorkerMessage, FromWorkerMessage>(
       async (message) => {
         this.route(message);
@@ -134,7 +155,7 @@ export class JobWorker implements vscode.Disposable {
     });
     this.worker = worker;
     this.handler = handler;
-    this.log.info(`Started the job worker (${this.scriptPath}, backend ${this.settings.computeBackend}).`);
+    this.log.info(`Started the job worker (${this.scriptPath}, backend ${this.settings.computeBackend}, ${this.settings.threads > 0 ? `${this.settings.threads} kernel threads` : 'kernel threads by cores'}).`);
     return handler;
   }
 
@@ -162,6 +183,7 @@ export class JobWorker implements vscode.Disposable {
     const worker = this.worker;
     this.worker = undefined;
     this.handler = undefined;
+    this.staleSettings = false;
     if (worker !== undefined) void worker.terminate();
   }
 

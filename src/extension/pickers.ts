@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { basename, dirname, join, relative } from 'node:path';
 import type { CheckpointFinder } from './checkpoint-finder';
 import { cachedCheckpoints } from './checkpoints-tree';
+import { checkOutputFolder, orderCheckpoints, scaleProblem, type PickPreference } from './prompt-checks';
 
 const BROWSE_LABEL = '$(folder-opened) Browse...';
 
@@ -14,12 +15,28 @@ interface CheckpointPickItem extends vscode.QuickPickItem {
   path?: string;
 }
 
-/** Asks for a checkpoint; undefined when the user dismisses the prompt. */
-export async function pickCheckpoint(finder: CheckpointFinder, title: string, exclude: readonly string[] = []): Promise<string | undefined> {
+/** How a picker lists the checkpoints: which kind first, and a path to offer at the top (e.g. from provenance.json). */
+export interface PickOptions {
+  exclude?: readonly string[];
+  prefer?: PickPreference;
+  suggested?: { path: string; why: string };
+}
+
+/** Asks for a checkpoint; undefined when the user dismisses the prompt. Residual folders are marked. */
+export async function pickCheckpoint(finder: CheckpointFinder, title: string, options: PickOptions = {}): Promise<string | undefined> {
+  const { exclude = [], prefer, suggested } = options;
   const [workspace, cache] = await Promise.all([finder.list(), cachedCheckpoints()]);
-  const folders = workspace.filter((folder) => !exclude.includes(folder));
+  const residuals = finder.residuals;
+  const folders = orderCheckpoints(workspace.filter((folder) => !exclude.includes(folder) && folder !== suggested?.path), residuals, prefer);
   const items: CheckpointPickItem[] = [
-    ...folders.map((folder) => ({ label: `$(database) ${basename(folder)}`, description: workspaceRelative(folder), path: folder })),
+    ...(suggested === undefined ? [] : [{
+      label: `$(history) ${basename(suggested.path)}`, description: suggested.why, detail: suggested.path, path: suggested.path,
+    }]),
+    ...folders.map((folder) => ({
+      label: `$(database) ${basename(folder)}`,
+      description: residuals.has(folder) ? `$(diff) residual · ${workspaceRelative(folder)}` : workspaceRelative(folder),
+      path: folder,
+    })),
     ...cache.filter((entry) => !exclude.includes(entry.path))
       .map((entry) => ({ label: `$(cloud) ${entry.label}`, description: entry.location, path: entry.path })),
     { label: BROWSE_LABEL, description: 'a folder, a .safetensors file or an index file', alwaysShow: true },
@@ -34,18 +51,46 @@ export async function pickCheckpoint(finder: CheckpointFinder, title: string, ex
   return uris?.[0]?.fsPath;
 }
 
-/** Asks for the output folder, suggesting `<name>` next to the first input. */
-export async function pickOutputFolder(title: string, nextTo: string, name: string): Promise<string | undefined> {
+/** The output folder the user chose, and whether it replaces an earlier output of this tool (confirmed). */
+export interface OutputChoice {
+  out: string;
+  overwrite: boolean;
+}
+
+/**
+ * Asks for the output folder, suggesting `<name>` next to the first input. The engine's checks run as
+ * the user types: a path that is or lies inside an input, or exists and is not ours, is refused there;
+ * an earlier output of this tool is accepted with a warning and replaced only after a confirmation.
+ */
+export async function pickOutputFolder(title: string, nextTo: string, name: string, inputs: Readonly<Record<string, string>> = {}): Promise<OutputChoice | undefined> {
   const suggestion = defaultOutputFolder(nextTo, name);
   const value = await vscode.window.showInputBox({
     title: `Checkpoint Surgeon: ${title}`,
-    prompt: 'Output folder (created; it must not exist yet)',
+    prompt: 'Output folder (created; it must not exist yet, or be an earlier output of Checkpoint Surgeon to replace)',
     value: suggestion,
     valueSelection: [suggestion.length - basename(suggestion).length, suggestion.length],
     ignoreFocusOut: true,
-    validateInput: (text) => (text.trim() === '' ? 'Enter a folder path.' : undefined),
+    validateInput: (text) => validateOutputFolder(text, inputs),
   });
-  return value?.trim();
+  if (value === undefined) return undefined;
+  const out = value.trim();
+  const check = await checkOutputFolder(out, inputs);
+  if (check.kind === 'error') {
+    void vscode.window.showErrorMessage(check.message);
+    return undefined;
+  }
+  if (check.kind === 'ok') return { out, overwrite: false };
+  const replace = 'Replace';
+  const answer = await vscode.window.showWarningMessage(
+    `${out} holds an earlier ${check.operation} output of Checkpoint Surgeon. Replace it?`, { modal: true }, replace);
+  return answer === replace ? { out, overwrite: true } : undefined;
+}
+
+/** The input box's message for a typed output path (exported for the extension tests). */
+export async function validateOutputFolder(text: string, inputs: Readonly<Record<string, string>>): Promise<vscode.InputBoxValidationMessage | undefined> {
+  const check = await checkOutputFolder(text, inputs);
+  if (check.kind === 'ok') return undefined;
+  return { message: check.message, severity: check.kind === 'error' ? vscode.InputBoxValidationSeverity.Error : vscode.InputBoxValidationSeverity.Warning };
 }
 
 export async function pickScale(defaultScale: number): Promise<number | undefined> {
@@ -54,13 +99,13 @@ export async function pickScale(defaultScale: number): Promise<number | undefine
     prompt: 'theta_new = theta_base + alpha * residual',
     value: String(defaultScale),
     ignoreFocusOut: true,
-    validateInput: (text) => (Number.isFinite(Number(text)) && text.trim() !== '' ? undefined : 'Enter a number, e.g. 1 or 0.5.'),
+    validateInput: scaleProblem,
   });
   return value === undefined ? undefined : Number(value);
 }
 
 /** `<parent of the checkpoint>/<name>`, where the checkpoint may be a file inside its folder. */
-export function defaultOutputFolder(nextTo: string, name: string): string {
+function defaultOutputFolder(nextTo: string, name: string): string {
   const folder = /\.(safetensors|json)$/i.test(nextTo) ? dirname(nextTo) : nextTo;
   return join(dirname(folder), name);
 }

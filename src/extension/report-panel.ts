@@ -15,9 +15,12 @@ import {
   type FromWebviewMessage, type ToWebviewMessage, type WebviewAction, type WebviewState,
 } from '../shared/webview-protocol';
 
-export const REPORT_VIEW_TYPE = 'checkpointSurgeon.report';
+const REPORT_VIEW_TYPE = 'checkpointSurgeon.report';
 
-/** What the panel's actions need from the rest of the extension. */
+/**
+ * What the panel's actions need from the rest of the extension: the commands, which resolve to
+ * undefined when they were dismissed or ended without a result (they show why themselves).
+ */
 export interface ReportActions {
   applyResidual(residual: string): Thenable<unknown>;
   writeModelCard(dir: string): Thenable<unknown>;
@@ -66,9 +69,18 @@ export class ReportPanel implements vscode.Disposable {
 
   /** Opens a panel that fills in while a job runs. */
   static beginLive(a: DiffReport['a'], b: DiffReport['b'], tensorsTotal: number, source: ReportSource): ReportPanel {
-    const panel = ReportPanel.create(source);
+    // Comparing the same pair again runs in the tab that shows it (finished, failed or live).
+    const existing = [...ReportPanel.panels].find((p) => {
+      const shown = p.report ?? p.live?.begin;
+      return shown !== undefined && shown.a.path === a.path && shown.b?.path === b?.path;
+    });
+    const panel = existing ?? ReportPanel.create(source);
+    panel.report = undefined;
+    panel.failure = undefined;
+    panel.pendingSelection = undefined;
     panel.live = { begin: { type: 'begin', a, ...(b ? { b } : {}), tensorsTotal }, tensors: [] };
     panel.post(panel.live.begin);
+    if (existing !== undefined) panel.panel.reveal();
     return panel;
   }
 
@@ -159,6 +171,7 @@ export class ReportPanel implements vscode.Disposable {
   }
 
   private replay(): void {
+    this.post({ type: 'source', residual: this.source.residualPath !== undefined });
     if (this.report !== undefined) this.post({ type: 'report', report: this.report });
     else if (this.live !== undefined) {
       this.post(this.live.begin);
@@ -177,12 +190,12 @@ export class ReportPanel implements vscode.Disposable {
       switch (message.type) {
         case 'applyResidual': {
           if (this.source.residualPath === undefined) return answer(false, 'This report compares two checkpoints; compute a residual first to apply it.');
-          await actions.applyResidual(this.source.residualPath);
+          if (await actions.applyResidual(this.source.residualPath) === undefined) return answer(false, 'Apply Residual did not finish.');
           return answer(true, 'Residual applied.');
         }
         case 'writeModelCard': {
           if (this.source.residualPath === undefined) return answer(false, 'This report is not of a residual folder, so there is no model card to write.');
-          await actions.writeModelCard(this.source.residualPath);
+          if (await actions.writeModelCard(this.source.residualPath) === undefined) return answer(false, 'Write Model Card did not finish.');
           return answer(true, `Wrote ${join(this.source.residualPath, 'README.md')}.`);
         }
         case 'export': {
@@ -196,6 +209,14 @@ export class ReportPanel implements vscode.Disposable {
           // against formula injection there (webview/csv-export.ts), so it is written as is.
           await writeFile(target.fsPath, message.content, 'utf8');
           return answer(true, `Exported ${target.fsPath}.`);
+        }
+        case 'retry': {
+          // Only a live panel (Compare's) can fail; it runs again in a fresh panel, and Compare shows its own errors.
+          const begin = this.live?.begin;
+          if (begin?.b === undefined) return answer(false, 'Run the command again to retry.');
+          this.dispose();
+          await vscode.commands.executeCommand('checkpointSurgeon.compare', { a: begin.a.path, b: begin.b.path }).then(undefined, () => undefined);
+          return;
         }
       }
     } catch (error) {

@@ -3,7 +3,8 @@
  * and header metadata, from the engine's `runInspect` in the worker (it reads headers only).
  */
 import * as vscode from 'vscode';
-import type { InspectResult } from '../shared/jobs';
+import { dirname } from 'node:path';
+import { readConfigFacts, withConfigFacts } from './config-facts';
 import { createNonce } from './report-panel';
 import { errorHtml, inspectHtml } from './inspect-html';
 import type { JobService } from './job-service';
@@ -29,12 +30,15 @@ export class SafetensorsEditorProvider implements vscode.CustomReadonlyEditorPro
   }
 
   async resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): Promise<void> {
-    panel.webview.options = { enableScripts: false, localResourceRoots: [] };
+    // The page's one script (by nonce) filters and virtualises the tensor table; it posts nothing.
+    panel.webview.options = { enableScripts: true, localResourceRoots: [] };
     const nonce = createNonce();
     panel.webview.html = errorHtml('Reading the header...', nonce).replace('errorForeground', 'descriptionForeground');
     try {
-      const result = await this.jobs.run<InspectResult>({ kind: 'inspect', options: { path: document.uri.fsPath } }, { title: `Inspect ${document.uri.fsPath}`, quiet: true });
-      panel.webview.html = inspectHtml(result, createNonce(), panel.webview.cspSource);
+      const result = await this.jobs.run('inspect', { path: document.uri.fsPath }, { title: `Inspect ${document.uri.fsPath}`, quiet: true });
+      // A file (or an index) beside a config.json: the job reads no config for a file, the viewer does.
+      const facts = await readConfigFacts(dirname(document.uri.fsPath));
+      panel.webview.html = inspectHtml(withConfigFacts(result, facts), createNonce(), panel.webview.cspSource);
     } catch (error) {
       panel.webview.html = errorHtml(error instanceof Error ? error.message : String(error), createNonce());
     }

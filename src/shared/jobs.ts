@@ -4,19 +4,24 @@
  */
 import type { DiffReport, TensorReport } from './report';
 
-/** A dtype to write float tensors in; `same` keeps each source tensor's. Apply's `--dtype` takes these. */
-export type OutputDtype = 'same' | 'f64' | 'f32' | 'bf16' | 'f16';
+/**
+ * A dtype to write float tensors in; `same` keeps each source tensor's (an FP8 weight, dequantized, becomes BF16).
+ * Apply's `--dtype` takes these; `fp8` (apply only) re-quantizes an FP8 target's FP8 weights to E4M3 with fresh
+ * 128 x 128 block scales (docs/fp8.md).
+ */
+export type OutputDtype = 'same' | 'f64' | 'f32' | 'bf16' | 'f16' | 'fp8';
 
-export const OUTPUT_DTYPES: readonly OutputDtype[] = ['same', 'f64', 'f32', 'bf16', 'f16'];
+export const OUTPUT_DTYPES: readonly OutputDtype[] = ['same', 'f64', 'f32', 'bf16', 'f16', 'fp8'];
 
 /**
  * Compute's `--dtype`. `f32` reconstructs bf16 and f16 checkpoints exactly; f32 checkpoints need `f64`
  * for that, since a binary32 difference of two binary32 values is not always exact. `auto` takes that
  * choice per tensor.
  */
-export type ResidualDtype = 'auto' | OutputDtype;
+export type ResidualDtype = 'auto' | Exclude<OutputDtype, 'fp8'>;
 
-export const RESIDUAL_DTYPES: readonly ResidualDtype[] = ['auto', ...OUTPUT_DTYPES];
+/** A residual is never FP8: its values are differences, written in a float dtype. */
+export const RESIDUAL_DTYPES: readonly ResidualDtype[] = ['auto', 'same', 'f64', 'f32', 'bf16', 'f16'];
 
 /** The CLI's and the extension's default: exact wherever a residual dtype can be. */
 export const DEFAULT_RESIDUAL_DTYPE: ResidualDtype = 'auto';
@@ -117,6 +122,12 @@ export interface OutputFile {
   sha256?: string;
 }
 
+/** A file a dry run would write; `bytes` where the plan knows it (the weights and their index). */
+export interface DryRunFile {
+  file: string;
+  bytes?: number;
+}
+
 export interface VocabularyGrowth {
   tensor: string;
   fromRows: number;
@@ -175,6 +186,11 @@ export interface VerifyResult {
   signedZeroOnly: number;
   maxAbsError: number;
   tensors: VerifyTensorResult[];
+  /**
+   * The tensors compared in dequantized space (docs/fp8.md): an FP8 side was dequantized with its scales and base +
+   * residual compared with it in binary32. Absent when no side is FP8.
+   */
+  dequantized?: string[];
   issues: PlanIssue[];
   seconds: number;
 }
@@ -185,6 +201,20 @@ export interface InspectTensor {
   shape: number[];
   file: string;
   bytes: number;
+}
+
+export interface InspectQuantization {
+  /** config.json's quant_method (`fp8`, `gptq`, ...), else the method the tensors point to. */
+  method: string;
+  /** `block`, `per-tensor`, `per-channel` for FP8 layouts the jobs read; else the layout the tensors look like, if known. */
+  layout?: string;
+  /** Rows and columns one scale covers, for block scales. */
+  blockSize?: [number, number];
+  /** The quantized weights (their scales not counted) for FP8 layouts; else every tensor in a quantized layout. */
+  tensors: string[];
+  /** Whether compute, apply and verify read the checkpoint (dequantizing its FP8 weights); else why not. */
+  readable: boolean;
+  refusal?: string;
 }
 
 export interface InspectResult {
@@ -200,11 +230,43 @@ export interface InspectResult {
   modelType: string | null;
   metadata: Record<string, string>;
   tokenizer: { vocabSize: number | null; addedTokens: number; hasChatTemplate: boolean } | null;
+  /** Present for a quantized checkpoint: how its weights are stored (docs/fp8.md for the FP8 layouts the jobs read). */
+  quantization?: InspectQuantization;
+  /**
+   * Present for a sharded checkpoint: every shard its index names, with its tensors, and why it holds no
+   * weights here when it does not (a Git LFS pointer, not downloaded). `tensors` lists only the tensors of
+   * the shards that are present.
+   */
+  index?: InspectIndex;
+  /** Weight files that are not there to read (also for a folder of configs alone); absent when none. */
+  missingWeights?: InspectMissingWeights[];
+}
+
+export interface InspectMissingWeights {
+  /** File name in the folder; '' for a folder that holds no weights file at all. */
+  file: string;
+  reason: 'lfs-pointer' | 'missing' | 'no-weights';
+  message: string;
+}
+
+/** What the index of a sharded checkpoint says, whether or not its shards are present. */
+export interface InspectIndex {
+  /** Tensors the index names. */
+  tensors: number;
+  shards: Array<{ file: string; tensors: number; present: boolean }>;
+  /** Transformer blocks (`layers.N`, `h.N`, `blocks.N`, ...) named, or null when no name has one. */
+  layers: number | null;
+  /** Experts per layer (`experts.N`), or null for a dense model. */
+  experts: number | null;
+  /** `metadata.total_size` as the index writes it. */
+  totalSize?: number;
 }
 
 export interface DiffResult {
   kind: 'diff';
   report: DiffReport;
+  /** What the diff could not do, e.g. compare weights that are Git LFS pointers or not downloaded; absent when none. */
+  issues?: PlanIssue[];
   seconds: number;
 }
 
@@ -260,8 +322,12 @@ export interface DryRunResult {
   issues: PlanIssue[];
   tensors: number;
   parameters: number;
-  /** The files the job would write (shards, and the index when there is more than one), with their sizes. */
-  files: OutputFile[];
+  /**
+   * Every file the job would write: the shards with their sizes, the index when there is more than one,
+   * and the files beside them (config.json, tokenizer files, provenance.json, the report, README.md), whose
+   * sizes are not known before they are written (no `bytes`).
+   */
+  files: DryRunFile[];
   seconds: number;
 }
 

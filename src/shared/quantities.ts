@@ -69,3 +69,47 @@ export function formatPercent(fraction: number | null | undefined): string {
 export function formatShape(shape: readonly number[] | undefined): string {
   return shape === undefined ? '—' : `[${shape.join(', ')}]`;
 }
+
+/** A formatter chosen once for a whole column (or axis), so that every value in it reads the same way. */
+export type NumberFormat = (value: number | null | undefined) => string;
+
+/**
+ * One notation for a column of statistics, with four significant digits on every value: fixed
+ * notation when every non-zero value is within [1e-3, 1e4), exponent notation for all of them
+ * otherwise. Trailing zeros stay (`1.000`, `33.40`), so the digits line up down the column. Exact
+ * zeros read `0` and absent values `—`, as in `formatStatistic`.
+ */
+export function statisticColumnFormat(values: Iterable<number | null | undefined>): NumberFormat {
+  let fixed = true;
+  for (const value of values) {
+    if (value === null || value === undefined || !Number.isFinite(value) || value === 0) continue;
+    const rounded = Math.abs(Number(value.toPrecision(STATISTIC_DIGITS)));
+    if (rounded < 1e-3 || rounded >= 1e4) {
+      fixed = false;
+      break;
+    }
+  }
+  return (value) => {
+    if (value === null || value === undefined || !Number.isFinite(value) || value === 0) return formatStatistic(value);
+    return fixed ? value.toPrecision(STATISTIC_DIGITS) : value.toExponential(STATISTIC_DIGITS - 1);
+  };
+}
+
+/** Fractions as percentages with two decimals on every value (`0.00%`, `12.35%`, `100.00%`): a column's one format. */
+export const formatPercentColumn: NumberFormat = (fraction) => {
+  if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return '—';
+  return `${(fraction * 100).toFixed(2)}%`;
+};
+
+/**
+ * A round axis value (a multiple of 1, 2 or 5 × 10^k) in its shortest form: `0`, `0.05`, `200`,
+ * `2e-4`, `1.5e+6`; exponent notation where `formatStatistic` would use it. Float noise from the
+ * tick arithmetic (0.30000000000000004) is rounded away.
+ */
+export function formatAxisValue(value: number): string {
+  if (!Number.isFinite(value)) return formatStatistic(value);
+  const clean = Number(value.toPrecision(12));
+  if (clean === 0) return '0';
+  const magnitude = Math.abs(clean);
+  return magnitude < 1e-3 || magnitude >= 1e5 ? clean.toExponential() : String(clean);
+}

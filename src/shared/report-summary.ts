@@ -7,7 +7,7 @@
 import { emptyStatusCounts, type DiffSummary, type LayerCell, type TensorReport } from './report';
 
 /** How many tensors the summary lists as most changed. */
-export const MOST_CHANGED_COUNT = 10;
+const MOST_CHANGED_COUNT = 10;
 
 /**
  * One cell per (layer, module): norms add in quadrature across the tensors of a cell (weights and

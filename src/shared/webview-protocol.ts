@@ -36,11 +36,27 @@ export interface ProgressMessage {
   progress: JobProgress;
 }
 
-/** The run failed or was cancelled; the view keeps what it has and shows the message. */
+/**
+ * The run failed or was cancelled; the view keeps what it has, shows the failure (rule, message,
+ * how far it got) in place of the report's empty states, and offers to run it again (`retry`).
+ */
 export interface FailedMessage {
   type: 'failed';
+  /** The error's message; a refusal's ends with its rule in brackets (`... [rule]`), which the view shows apart. */
   message: string;
   cancelled: boolean;
+  /** The refusal's rule where the host has it apart from the message (JobError.rule). */
+  rule?: string;
+}
+
+/**
+ * What the report is of, sent when the view is ready: `residual` when it describes a residual folder
+ * or a compute's result (the panel has a residual path), the reports that "Apply this residual..."
+ * and "Write model card" act on. Without it the view offers them only for a residual-only report.
+ */
+export interface ReportSourceMessage {
+  type: 'source';
+  residual: boolean;
 }
 
 /** Select and scroll to a tensor (e.g. from a tree view or a diagnostic). */
@@ -63,6 +79,7 @@ export type ToWebviewMessage =
   | TensorsMessage
   | ProgressMessage
   | FailedMessage
+  | ReportSourceMessage
   | SelectTensorMessage
   | ActionResultMessage;
 
@@ -95,6 +112,13 @@ export interface ExportMessage {
   format: 'json' | 'csv';
   suggestedName: string;
   content: string;
+  /** CSV: which rows `content` holds, in words ("2 of 5,000 tensors: status shape-mismatch"), for the host's dialog or notice. */
+  rows?: string;
+}
+
+/** "Run again" on a failed or cancelled run: the host starts the same job again. */
+export interface RetryMessage {
+  type: 'retry';
 }
 
 /** Errors inside the webview (a chart that failed, a bad message), for the host's log. */
@@ -109,9 +133,10 @@ export type FromWebviewMessage =
   | ApplyResidualMessage
   | WriteModelCardMessage
   | ExportMessage
+  | RetryMessage
   | WebviewLogMessage;
 
-export type WebviewAction = 'applyResidual' | 'writeModelCard' | 'export';
+export type WebviewAction = 'applyResidual' | 'writeModelCard' | 'export' | 'retry';
 
 // ---- state kept by vscode.setState -----------------------------------------------------------
 
@@ -149,7 +174,7 @@ export const DEFAULT_UI_STATE: WebviewUiState = {
   selected: null,
 };
 
-const FROM_WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'applyResidual', 'writeModelCard', 'export', 'log']);
+const FROM_WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'applyResidual', 'writeModelCard', 'export', 'retry', 'log']);
 
 /** The host checks what it receives before acting on it (the webview renders untrusted files). */
 export function isFromWebviewMessage(value: unknown): value is FromWebviewMessage {
@@ -161,7 +186,8 @@ export function isFromWebviewMessage(value: unknown): value is FromWebviewMessag
       return message.protocol === WEBVIEW_PROTOCOL_VERSION && typeof message.restored === 'boolean';
     case 'export':
       return (message.format === 'json' || message.format === 'csv')
-        && typeof message.suggestedName === 'string' && typeof message.content === 'string';
+        && typeof message.suggestedName === 'string' && typeof message.content === 'string'
+        && (message.rows === undefined || typeof message.rows === 'string');
     case 'log':
       return (message.level === 'info' || message.level === 'warn' || message.level === 'error')
         && typeof message.message === 'string';
@@ -184,7 +210,9 @@ export function isToWebviewMessage(value: unknown): value is ToWebviewMessage {
     case 'progress':
       return typeof message.progress === 'object' && message.progress !== null;
     case 'failed':
-      return typeof message.message === 'string';
+      return typeof message.message === 'string' && (message.rule === undefined || typeof message.rule === 'string');
+    case 'source':
+      return typeof message.residual === 'boolean';
     case 'selectTensor':
       return typeof message.name === 'string';
     case 'actionResult':

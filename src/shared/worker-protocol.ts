@@ -23,6 +23,16 @@ export interface JobTable {
 export type JobRequest = { [K in JobKind]: { kind: K; options: JobTable[K]['options'] } }[JobKind];
 export type JobResult = JobTable[JobKind]['result'];
 
+/** The request for a job of `kind`; the one place a kind and its options become the request union. */
+export function jobRequest<K extends JobKind>(kind: K, options: JobTable[K]['options']): JobRequest {
+  return { kind, options } as JobRequest;
+}
+
+/** Whether a job's result is of `kind`: every result names its job's kind. */
+export function isResultOf<K extends JobKind>(kind: K, result: JobResult): result is JobTable[K]['result'] {
+  return result.kind === kind;
+}
+
 /** An error as it crosses the thread boundary; `rule` is set for the engine's refusals. */
 export interface SerializedError {
   name: string;

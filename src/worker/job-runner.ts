@@ -4,7 +4,7 @@
  * so it is tested directly with node:test.
  */
 import { runApply, runCard, runCompute, runDiff, runInspect, runVerify } from '../engine/jobs/index';
-import { loadMatrixBackend } from './backends/load-matrix-backend';
+import { loadMatrixBackend } from '../spectra-backends/load-matrix-backend';
 import { isSurgeonError } from '../engine/errors';
 import type { JobCallbacks, JobProgress, PlanIssue } from '../shared/jobs';
 import type { DiffReport, TensorReport } from '../shared/report';
@@ -15,9 +15,9 @@ import {
 } from '../shared/worker-protocol';
 
 /** Progress crosses the thread boundary at most this often; the host throttles its UI again. */
-export const PROGRESS_INTERVAL_MS = 100;
+const PROGRESS_INTERVAL_MS = 100;
 /** Finished tensors are sent in batches this often, so a 10,000-tensor model is not 10,000 messages. */
-export const TENSOR_BATCH_INTERVAL_MS = 200;
+const TENSOR_BATCH_INTERVAL_MS = 200;
 
 export type SendEvent = (message: FromWorkerMessage) => void;
 
@@ -69,7 +69,7 @@ function dispatch(job: JobRequest, callbacks: JobCallbacks): Promise<JobResult> 
   }
 }
 
-export function serializeError(error: unknown, aborted = false): SerializedError {
+function serializeError(error: unknown, aborted = false): SerializedError {
   if (isSurgeonError(error)) {
     // A PlanRefusal (the dry run's) also carries its issues and, where it got that far, the report.
     const { issues, report } = error as { issues?: unknown; report?: unknown };

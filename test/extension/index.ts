@@ -14,6 +14,7 @@ const TEST_TIMEOUT_MS = 120_000;
 
 export function run(): Promise<void> {
   // mocha 12 is an ES module; require() of it (Node >= 20.19) yields its named exports.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- this entry is CommonJS (VS Code loads it with require)
   const { Mocha } = require('mocha') as { Mocha: typeof MochaType };
   const mocha = new Mocha({ ui: 'tdd', color: false, timeout: TEST_TIMEOUT_MS, reporter: 'spec' });
   const folder = join(__dirname, process.env.SURGEON_SUITE ?? 'suite');

@@ -2,6 +2,7 @@
  * Generates Llama-like checkpoints inside the test workspace (the runner opens an empty temp
  * folder), with the shared test helper, so the suite works on real files of known content.
  */
+import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -80,12 +81,38 @@ export async function readHeader(file: string): Promise<Record<string, { dtype: 
   }
 }
 
-export async function extensionApi(): Promise<{
+/** Why a command ended without a result, as the extension's API reports it. */
+export interface CommandFailure {
+  command: string;
+  message: string;
+  rule?: string;
+  cancelled: boolean;
+}
+
+export interface ExtensionApi {
   jobState(): { running: string[]; queued: string[] };
   onDidChangeJobState: vscode.Event<{ running: string[]; queued: string[] }>;
   openReports(): ReadonlyArray<{ title: string; hasReport: boolean }>;
-}> {
+  openVerifyViews(): ReadonlyArray<{ title: string; ok: boolean; html: string }>;
+  lastFailure(): CommandFailure | undefined;
+}
+
+export async function extensionApi(): Promise<ExtensionApi> {
   const extension = vscode.extensions.getExtension('checkpoint-surgeon.checkpoint-surgeon');
   if (extension === undefined) throw new Error('The extension is not installed in this VS Code.');
   return extension.activate();
+}
+
+/**
+ * Runs a command that must end without a result: it resolves to undefined (it never rejects, so VS Code
+ * adds no modal of its own) and the failure it showed is the API's last one.
+ */
+export async function commandFailure(command: string, ...args: unknown[]): Promise<CommandFailure> {
+  const api = await extensionApi();
+  const before = api.lastFailure();
+  const result = await vscode.commands.executeCommand(command, ...args);
+  assert.equal(result, undefined, `${command} returned a result instead of failing`);
+  const failure = api.lastFailure();
+  assert.ok(failure !== undefined && failure !== before, `${command} recorded no failure`);
+  return failure;
 }

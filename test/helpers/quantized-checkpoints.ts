@@ -19,7 +19,7 @@ export interface QuantizedLayoutCase {
 
 const PROJECTION = 'model.layers.0.self_attn.q_proj';
 export const HIDDEN = 8;
-export const VOCAB = 12;
+const VOCAB = 12;
 
 export function zeroTensor(name: string, dtype: Dtype, shape: number[]): TensorWithData {
   return { name, dtype, shape, data: new Uint8Array(tensorByteLength({ name, dtype, shape })) };

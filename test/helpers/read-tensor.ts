@@ -24,13 +24,13 @@ export async function readTensorValues(checkpoint: Checkpoint, name: string): Pr
   }
 }
 
-export function bf16ToNumber(bits: number): number {
+function bf16ToNumber(bits: number): number {
   const view = new DataView(new ArrayBuffer(4));
   view.setUint32(0, bits << 16, true);
   return view.getFloat32(0, true);
 }
 
-export function f16ToNumber(bits: number): number {
+function f16ToNumber(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   const exponent = (bits >> 10) & 0x1f;
   const mantissa = bits & 0x3ff;

@@ -47,7 +47,7 @@ export function parseCheckpointIndex(text: string, file: string): CheckpointInde
 }
 
 /** Refuses anything but a plain file name: no separators, no `..`, no drive or absolute path. */
-export function assertPlainFileName(name: string, file: string, tensor?: string): void {
+function assertPlainFileName(name: string, file: string, tensor?: string): void {
   const reason = name === '' ? 'is empty'
     : name === '.' || name === '..' ? 'names a folder'
     : /[/\\]/.test(name) ? 'contains a path separator'

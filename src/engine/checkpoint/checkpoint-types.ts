@@ -40,4 +40,24 @@ export interface Checkpoint {
   generationConfig?: Record<string, unknown>;
   /** Names of the known side files present in the folder (tokenizer files, chat template, ...). */
   sideFiles: string[];
+  /**
+   * Weight files the checkpoint names but that hold no weights here (Git LFS pointers, shards not
+   * downloaded, a folder of configs alone). Only opened with `weights: 'optional'`; `tensors` then
+   * holds the tensors of the files that are present.
+   */
+  missingWeights?: MissingWeightFile[];
+  /** tensor name -> shard file name, as the index lists them (sharded checkpoints only). */
+  indexedTensors?: Map<string, string>;
+  /** Where the checkpoint came from when it was resolved from the Hugging Face cache (or downloaded into it). */
+  hub?: { repo: string; revision: string; commit: string };
+  /** The absolute path the checkpoint was opened from (a folder, file or index). */
+  source?: string;
+}
+
+/** A weight file that is not there to read: why, in a rule and in words. */
+export interface MissingWeightFile {
+  /** File name inside the checkpoint folder ('' for a folder that holds no weights file at all). */
+  file: string;
+  reason: 'lfs-pointer' | 'missing' | 'no-weights';
+  message: string;
 }

@@ -8,13 +8,13 @@ export const CONFIG_FILE_NAME = 'config.json';
 export const GENERATION_CONFIG_FILE_NAME = 'generation_config.json';
 
 /** Files that travel with weights and that jobs copy, compare or report on. */
-export const SIDE_FILE_NAMES = [
+const SIDE_FILE_NAMES = [
   'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model',
   'generation_config.json', 'chat_template.jinja', 'added_tokens.json', 'vocab.json', 'merges.txt',
 ] as const;
 
 /** The side files that make a tokenizer: an output takes them as one set, from one source. */
-export const TOKENIZER_FILE_NAMES: readonly string[] = SIDE_FILE_NAMES.filter((name) => name !== GENERATION_CONFIG_FILE_NAME);
+export const TOKENIZER_SIDE_FILES: readonly string[] = SIDE_FILE_NAMES.filter((name) => name !== GENERATION_CONFIG_FILE_NAME);
 
 /** The known side files present in the folder (as files or links to files), in SIDE_FILE_NAMES order. */
 export async function listSideFiles(folder: string): Promise<string[]> {

@@ -4,10 +4,10 @@
  */
 import { formatCount } from '../../shared/quantities';
 
-export const LFS_POINTER_PREFIX = 'version https://git-lfs.github.com/spec/v1';
+const LFS_POINTER_PREFIX = 'version https://git-lfs.github.com/spec/v1';
 
 /** The LFS specification caps pointer files at 1024 bytes; reading that much is enough to recognise one. */
-export const MAX_LFS_POINTER_BYTES = 1024;
+const MAX_LFS_POINTER_BYTES = 1024;
 
 export interface LfsPointer {
   /** e.g. `sha256:561656f8...` */

@@ -7,9 +7,9 @@ import { SurgeonError } from '../errors';
  * index, and the side files the reports and the residual's output folder use. Everything else
  * (pickle weights, ONNX, GGUF, images, README) is left on the Hub.
  */
-export const INDEX_FILE = 'model.safetensors.index.json';
-export const SINGLE_WEIGHTS_FILE = 'model.safetensors';
-export const SIDE_FILES: readonly string[] = [
+const INDEX_FILE = 'model.safetensors.index.json';
+const SINGLE_WEIGHTS_FILE = 'model.safetensors';
+const SIDE_FILES: readonly string[] = [
   'config.json', 'generation_config.json',
   'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model',
   'chat_template.jinja', 'added_tokens.json', 'vocab.json', 'merges.txt',

@@ -9,9 +9,9 @@
  * calls and file redirects well within a second, so this long without headers means the network
  * is down, blocked or behind a proxy that swallows traffic.
  */
-export const RESPONSE_START_TIMEOUT_MS = 10_000;
+const RESPONSE_START_TIMEOUT_MS = 10_000;
 /** A file body that sends nothing for this long is dead; healthy CDN transfers never pause this long. */
-export const BODY_STALL_TIMEOUT_MS = 60_000;
+const BODY_STALL_TIMEOUT_MS = 60_000;
 
 export interface GuardedFetchOptions {
   signal?: AbortSignal;

@@ -11,7 +11,7 @@ import { parseHubId } from './hub-id';
 import { hubEndpoint } from './hub-endpoint';
 import { resolveHubToken } from './hub-token';
 
-export const MODEL_CARD_FILE = 'README.md';
+const MODEL_CARD_FILE = 'README.md';
 
 export interface HubPushProgress {
   phase: 'preparing' | 'preuploading' | 'uploadingLargeFiles' | 'committing';

@@ -13,7 +13,7 @@ export interface HubToken {
 }
 
 /** `HF_HOME`, else `XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`, as huggingface_hub does. */
-export function hfHomeDir(env: NodeJS.ProcessEnv = process.env): string {
+function hfHomeDir(env: NodeJS.ProcessEnv = process.env): string {
   return env['HF_HOME'] || join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'huggingface');
 }
 

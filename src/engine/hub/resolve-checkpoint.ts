@@ -50,7 +50,7 @@ export async function resolveCheckpoint(spec: string, options: ResolveCheckpoint
   }
   const why = incomplete || ` is not a local path and not in the Hugging Face cache (${cacheDir})`;
   if (!options.allowDownload) {
-    throw new SurgeonError('hub', `${label}${why}; allow downloads to fetch it from the Hub`);
+    throw new SurgeonError('hub', `${label}${why}; pass --download to fetch it into the cache (or run checkpoint-surgeon pull ${label})`);
   }
   if (isHubOffline()) {
     throw new SurgeonError('hub', `${label}${why}, and HF_HUB_OFFLINE is set`);

@@ -1,6 +1,7 @@
 import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { SURGEON_ENV } from '../../shared/environment';
 
 /** Oldest entries beyond this are dropped: a few thousand shards cover every model a user keeps. */
 const MAX_ENTRIES = 4096;
@@ -38,7 +39,7 @@ export class DigestCache {
    * `$XDG_CACHE_HOME/checkpoint-surgeon` or `~/.cache/checkpoint-surgeon`.
    */
   static async open(env: NodeJS.ProcessEnv = process.env): Promise<DigestCache> {
-    const dir = env['CHECKPOINT_SURGEON_CACHE'] ?? join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'checkpoint-surgeon');
+    const dir = env[SURGEON_ENV.cache] ?? join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'checkpoint-surgeon');
     if (dir === 'off') return new DigestCache(undefined, new Map());
     const file = join(dir, CACHE_FILE);
     const entries = new Map<string, Entry>();

@@ -1,139 +1,29 @@
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type * as Esbuild from 'esbuild';
+import type { HashThreadAnswer, HashThreadReply, HashThreadRequest } from '../../shared/hash-thread-protocol';
 import { SurgeonError } from '../errors';
 import { ioError } from './output-file';
-import { DIRECT_ALIGNMENT } from './output-writes';
-
-/** Bytes per read of a hashing thread. */
-const HASH_READ_BYTES = 4 * 1024 * 1024;
 
 /**
- * The hashing thread's program. It is evaluated from this string rather than loaded from a file so
- * that it runs the same under the CLI bundle, the extension's worker bundle and tsx in tests. It keeps
- * one SHA-256 state and one cursor per file. A `piece` message hands it bytes of the file that the job
- * has just read into shared memory: it reads whatever lies between its cursor and them from the file
- * itself (a header, a tensor the job skips), then hashes them in place, and whatever it hashed already
- * it skips. A `finish` message has it read the rest of the file itself, to its end, and reply with the digest.
- *
- * On Linux the thread lowers its own priority to the least (nice 19; Linux keeps the nice value per
- * thread, other systems per process, so elsewhere it is left alone): the hashing then takes the CPU
- * time the stream leaves idle instead of slowing it, and the editor's processes come first too.
- * On 2 cores a first compute of the 1 GB bench pair took 2.31-2.51 s, against 2.52-2.77 s at normal priority.
- * Files the job reads around the page cache are read that way here too, into page-aligned memory.
+ * The hashing thread's program, hash-thread.ts: built as dist/hash-thread.js beside the bundle that holds
+ * this module (dist/cli.js, dist/worker.js). Run from source (tsx: tests, scripts), it is bundled here once
+ * with the esbuild that tsx runs on: a thread that registered tsx itself took about half a second longer to start.
  */
-const HASH_THREAD_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const { openSync, readSync, closeSync, constants } = require('node:fs');
-const ALIGNMENT = ${DIRECT_ALIGNMENT};
-const BUFFER_BYTES = ${HASH_READ_BYTES};
-// WebAssembly memory is page-aligned, as O_DIRECT wants; a Buffer is not.
-const buffer = new Uint8Array(new WebAssembly.Memory({ initial: BUFFER_BYTES / 65536 }).buffer);
-if (process.platform === 'linux') {
-  try {
-    require('node:os').setPriority(19);
-  } catch {
-    // A sandbox that forbids it only costs speed.
-  }
-}
-const files = new Map();
-// Shared memories the job reads into, each sent once: a SharedArrayBuffer received per message costs memory here.
-const memories = [];
-function openDirect(path) {
-  try {
-    return openSync(path, constants.O_RDONLY | constants.O_DIRECT);
-  } catch (error) {
-    if (error.code === 'EINVAL') return undefined;
-    throw error;
-  }
-}
-function fileOf({ path, direct }) {
-  let file = files.get(path);
-  if (!file) {
-    file = { path, hash: createHash('sha256'), cursor: 0, read: 0, sequential: false, fd: undefined, directFd: undefined };
-    files.set(path, file);
-    if (direct && constants.O_DIRECT !== undefined) file.directFd = openDirect(path);
-  }
-  return file;
-}
-function close(file) {
-  files.delete(file.path);
-  if (file.directFd !== undefined) closeSync(file.directFd);
-  if (file.fd !== undefined) closeSync(file.fd);
-}
-// Up to want bytes of the file from position, in the buffer; none at the end of the file.
-function readAt(file, position, want) {
-  if (file.directFd !== undefined) {
-    const head = position % ALIGNMENT;
-    const span = Math.min(BUFFER_BYTES, Math.ceil((head + want) / ALIGNMENT) * ALIGNMENT);
-    try {
-      const read = readSync(file.directFd, buffer, 0, span, position - head);
-      return buffer.subarray(Math.min(head, read), Math.min(read, head + want));
-    } catch (error) {
-      // Refused: the rest of the file goes through the cache.
-      if (error.code !== 'EINVAL') throw error;
-      closeSync(file.directFd);
-      file.directFd = undefined;
-    }
-  }
-  file.fd ??= openSync(file.path, 'r');
-  const read = readSync(file.fd, buffer, 0, Math.min(BUFFER_BYTES, want), file.sequential ? null : position);
-  return buffer.subarray(0, read);
-}
-// Hashes the file from the cursor up to end; false when the file ends first.
-function catchUp(file, end) {
-  while (file.cursor < end) {
-    const bytes = readAt(file, file.cursor, end - file.cursor);
-    if (bytes.length === 0) return false;
-    file.hash.update(bytes);
-    file.cursor += bytes.length;
-    file.read += bytes.length;
-  }
-  return true;
-}
-parentPort.on('message', (message) => {
-  let file;
-  try {
-    file = fileOf(message);
-    if (message.type === 'piece') {
-      const { position, memory, offset, length } = message;
-      if (message.shared) memories[memory] = message.shared;
-      if (!catchUp(file, position)) {
-        parentPort.postMessage({ path: file.path, bytes: file.cursor });
-        return close(file);
-      }
-      const skip = file.cursor - position;
-      if (skip < length) {
-        file.hash.update(new Uint8Array(memories[memory], offset + skip, length - skip));
-        file.cursor = position + length;
-      }
-      parentPort.postMessage({ path: file.path });
-      return;
-    }
-    // A file nothing was read of yet is read front to back without positions: that needs no seekable file.
-    file.sequential = file.cursor === 0 && file.directFd === undefined;
-    catchUp(file, Infinity);
-    parentPort.postMessage({ path: file.path, bytes: file.cursor, read: file.read, sha256: file.hash.digest('hex') });
-    close(file);
-  } catch (error) {
-    parentPort.postMessage({ path: message.path, error: { message: error.message, code: error.code } });
-    if (file) close(file);
-  }
-});
-`;
+let hashThread: { program: string; eval: boolean } | undefined;
 
-/**
- * What the hashing thread answers: a piece hashed; the file's end alone (it ended before a piece);
- * the file's end, the bytes the thread read of it itself, and its digest.
- */
-interface HashThreadAnswer {
-  path: string;
-  bytes?: number;
-  read?: number;
-  sha256?: string;
+function hashThreadProgram(): { program: string; eval: boolean } {
+  if (hashThread) return hashThread;
+  if (!__filename.endsWith('.ts')) return (hashThread = { program: join(__dirname, 'hash-thread.js'), eval: false });
+  // Loaded through createRequire so that no bundle takes esbuild in.
+  const esbuild = createRequire(__filename)('esbuild') as typeof Esbuild;
+  const built = esbuild.buildSync({
+    entryPoints: [join(__dirname, 'hash-thread.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', write: false, logLevel: 'silent',
+  });
+  return (hashThread = { program: built.outputFiles[0]!.text, eval: true });
 }
-
-type HashThreadReply = HashThreadAnswer | { path: string; error: { message: string; code?: string } };
 
 export interface FileToHash {
   path: string;
@@ -257,7 +147,8 @@ export class FileHashes {
 
   private startThread(): HashThread {
     // A thread allocates only its messages: the smallest young generation saved 4-6 MB of peak RSS on a first compute of the 2 GB bench pair.
-    const worker = new Worker(HASH_THREAD_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 1 } });
+    const { program, eval: isSource } = hashThreadProgram();
+    const worker = new Worker(program, { eval: isSource, resourceLimits: { maxYoungGenerationSizeMb: 1 } });
     const thread: HashThread = { worker, waiting: [], bytesLeft: 0, memoriesSent: new Set() };
     thread.worker.on('message', (reply: HashThreadReply) => {
       if ('error' in reply) {
@@ -288,7 +179,7 @@ export class FileHashes {
     return thread;
   }
 
-  private post(thread: HashThread, message: Record<string, unknown>): Promise<HashThreadAnswer> {
+  private post(thread: HashThread, message: HashThreadRequest): Promise<HashThreadAnswer> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     return new Promise<HashThreadAnswer>((resolve, reject) => {
       thread.waiting.push({ resolve, reject });

@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { SURGEON_ENV } from '../../shared/environment';
 import { SurgeonError } from '../errors';
 import type { KernelBuffer } from '../kernels/kernels';
 import { ioError } from './output-file';
@@ -20,7 +21,7 @@ export const INPUT_READ_SLACK = 3 * DIRECT_ALIGNMENT;
 export type InputReadMode = 'auto' | 'cached' | 'direct';
 
 export function inputReadMode(env: NodeJS.ProcessEnv = process.env): InputReadMode {
-  const setting = env['CHECKPOINT_SURGEON_DIRECT_IO'];
+  const setting = env[SURGEON_ENV.directIo];
   return setting === 'off' ? 'cached' : setting === 'always' ? 'direct' : 'auto';
 }
 

@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { SURGEON_ENV } from '../../shared/environment';
 import { SurgeonError } from '../errors';
 import { BufferedWrites, openDirectWrites, type OutputWrites } from './output-writes';
 
@@ -22,7 +23,7 @@ export class OutputFile {
 
   static async create(path: string, header: Uint8Array, size: number, env: NodeJS.ProcessEnv = process.env): Promise<OutputFile> {
     try {
-      const wantsDirect = env['CHECKPOINT_SURGEON_DIRECT_IO'] !== 'off';
+      const wantsDirect = env[SURGEON_ENV.directIo] !== 'off';
       const direct = wantsDirect ? await openDirectWrites(path) : undefined;
       // A refused direct open may have created the file already: it is ours, in the job's own folder.
       const writes = direct ?? new BufferedWrites(await open(path, wantsDirect ? 'w' : 'wx'));

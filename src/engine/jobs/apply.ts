@@ -1,42 +1,33 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertUnchanged } from '../checkpoint/assert-unchanged';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import { SurgeonError } from '../errors';
-import { TORCH_DTYPE_NAMES, bytesPerElement, isFloatDtype, type Dtype, type FloatDtype } from '../format/dtype';
-import { DEFAULT_MAX_SHARD_BYTES } from '../format/safetensors-writer';
-import { createAtomicOutput } from '../io/atomic-output';
-import { firstNewNonFinite } from '../kernels/non-finite';
-import type { ElementwiseKernels, KernelBuffer } from '../kernels/kernels';
-import { withJobKernels } from './job-kernels';
+import { TORCH_DTYPE_NAMES, type Dtype } from '../format/dtype';
+import { PROVENANCE_FILE } from '../io/existing-output';
 import { diffConfigs } from '../report/config-diff';
 import { appliedCardInput, renderModelCard } from '../report/model-card';
 import { loadTokenizerFiles } from '../report/tokenizer-diff';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
-import type { ApplyOptions, ApplyResult, DryRunResult, JobCallbacks, PlanIssue, ResidualDtype } from '../../shared/jobs';
+import type { ApplyOptions, ApplyResult, DryRunResult, JobCallbacks, OutputDtype, PlanIssue } from '../../shared/jobs';
 import type { DiffReport } from '../../shared/report';
-import { PROVENANCE_FILE } from '../io/existing-output';
+import { applyHandlers, type ApplyTask } from './apply-pieces';
+import { blockQuantizationConfig, blockScaleName, blockScaleShape } from '../checkpoint/fp8-scales';
+import type { TensorRef } from '../checkpoint/checkpoint-types';
+import { dequantizedView, Fp8Operands, fp8WeightsOf, type DequantizedView } from './fp8-inputs';
+import { BandQuantizer, FP8_OUTPUT_BLOCK } from './fp8-output';
+import { isFp8Dtype } from '../numerics/float8';
 import { REPORT_FILE, dominantDtype } from './compute';
-import { dryRunResult } from './dry-run';
-import { staleOutputIssues } from './stale-output-issues';
-import { InputHashes } from './input-hashes';
-import { openInputs } from './open-input';
-import { elementCount, pairTensors, rowElements, type TensorPair } from './pair-tensors';
+import { checkpointRef } from './diff-report';
+import { runWritingJob, type Inputs, type WritePlan } from './job-pipeline';
+import { outputSideFiles } from './output-side-files';
+import { elementCount, pairTensors } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
 import { requestedDtype } from './requested-dtype';
-import { outputSideFiles } from './output-side-files';
 import { residualConfigIssues } from './residual-config-hashes';
 import { residualLooksLikeModel } from './residual-looks-like-model';
-import { ShardedOutput } from './sharded-output';
 import { planTiedHead } from './tied-head';
-import { cancelled, streamTensors, type StreamOperand, type StreamTask } from './tensor-stream';
+import { jobStreamOptions, streamOperand, streamTensors, type StreamOperand, type StreamTask } from './tensor-stream';
 import { vocabularyGrowth } from './vocabulary-growth';
-
-interface ApplyTask {
-  pair: TensorPair;
-  /** Add the residual (false: copy the target's tensor). */
-  add: boolean;
-}
 
 /**
  * M = C + scale * R, tensor by tensor, narrowed once from f32 to C's dtype (or `dtype`). With `dryRun`
@@ -46,18 +37,27 @@ export async function runApply(options: ApplyOptions & { dryRun: true }, callbac
 export async function runApply(options: ApplyOptions & { dryRun?: false }, callbacks?: JobCallbacks): Promise<ApplyResult>;
 export async function runApply(options: ApplyOptions, callbacks?: JobCallbacks): Promise<ApplyResult | DryRunResult>;
 export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = {}): Promise<ApplyResult | DryRunResult> {
-  const started = performance.now();
   const scale = options.scale ?? 1;
   // The arithmetic is binary32: a scale that is finite as a number but not in binary32 makes every result infinite.
   if (!Number.isFinite(Math.fround(scale))) throw new SurgeonError('usage', `the scale must be a finite binary32 number (|scale| < 3.4e38), not ${scale}`);
-  const include = compilePattern(options.include, '--include');
-  const exclude = compilePattern(options.exclude, '--exclude');
-  callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
-  const [target, residual] = await openInputs([options.base, options.residual] as const, callbacks);
-  const force = options.force === true;
+  const selection = { include: compilePattern(options.include, '--include'), exclude: compilePattern(options.exclude, '--exclude') };
+  const inputs = { base: options.base, residual: options.residual };
+  return runWritingJob({ operation: 'apply', inputs, output: options }, callbacks, (opened) => planApply(options, callbacks, opened, scale, selection));
+}
 
-  const tiedHead = await planTiedHead(target, residual, force);
-  const pairing = pairTensors(target, tiedHead.residual, {
+type ApplySpecs = { base: string; residual: string };
+
+async function planApply(
+  options: ApplyOptions, callbacks: JobCallbacks, { base: target, residual }: Inputs<ApplySpecs>,
+  scale: number, { include, exclude }: { include: RegExp | undefined; exclude: RegExp | undefined },
+): Promise<WritePlan<ApplySpecs, void, ApplyResult>> {
+  const force = options.force === true;
+  // An FP8 target's weights are dequantized with their scales (docs/fp8.md); the scales are not tensors of their own.
+  const targetView = dequantizedView(target);
+  const residualView = dequantizedView(residual);
+  const fp8Weights = fp8WeightsOf(targetView, residualView);
+  const tiedHead = await planTiedHead(targetView.checkpoint, residualView.checkpoint, force);
+  const pairing = pairTensors(targetView.checkpoint, tiedHead.residual, {
     onlyInA: { severity: 'info', resolution: 'the residual has no such tensor; it is copied unchanged' },
     onlyInB: force
       ? { severity: 'warning', resolution: 'the target has no such tensor; skipped (--force)' }
@@ -72,6 +72,7 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
     ...pairing.issues,
     ...sideFiles.issues,
   ];
+  // Refused before the residual's values are read to tell it from a whole model.
   refuseOnErrors(issues);
   issues.push(...await residualLooksLikeModel(target, tiedHead.residual, force));
 
@@ -81,116 +82,153 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
     add: pair.comparable && pair.arithmetic && pair.b !== undefined && selected(pair.name),
   }));
   issues.push(...unmatchedPatternIssues([...residual.tensors.keys()], [[options.include, include, '--include'], [options.exclude, exclude, '--exclude']]));
-  refuseOnErrors(issues);
-  const skipped = pairing.pairs.filter((pair) => !pair.a && pair.b).map((pair) => pair.name);
-  const outputName = (task: ApplyTask): string => task.pair.name;
+  // Without --dtype (or with same) an FP8 target's FP8 weights are written as BF16, a loadable BF16 model, and its other
+  // tensors keep their dtypes; --dtype fp8 re-quantizes them with fresh block scales.
   const dtypeOf = (task: ApplyTask): Dtype => requestedDtype(task.pair.a!.dtype, options.dtype ?? 'same');
   const shapeOf = (task: ApplyTask): number[] => (task.add ? task.pair.shape : task.pair.a!.shape);
-  const planned = tasks.map((task) => ({ name: outputName(task), dtype: dtypeOf(task), shape: shapeOf(task) }));
-  if (options.dryRun) return dryRunResult('apply', options.out, { overwrite: options.overwrite === true, inputs: { base: target, residual } }, issues, planned, options.shardSize ?? DEFAULT_MAX_SHARD_BYTES, started);
-
-  let hashes: InputHashes | undefined;
-  const output = await createAtomicOutput(options.out, { overwrite: options.overwrite === true, inputs: { base: target, residual } });
-  issues.push(...staleOutputIssues(output));
-  try {
-    const weights = await ShardedOutput.create(output.dir, planned, options.shardSize ?? DEFAULT_MAX_SHARD_BYTES);
-    await Promise.all([...target.files, ...residual.files].map(assertUnchanged));
-    hashes = InputHashes.start([target, residual], callbacks.signal);
-    const { inputReading } = hashes;
-    try {
-      const streamTasks: Array<StreamTask<ApplyTask>> = tasks.map((task) => {
-        const { pair } = task;
-        const rows = rowElements(pair.shape);
-        const operand = (side: 'a' | 'b'): StreamOperand => {
-          const ref = side === 'a' ? pair.a! : pair.b!;
-          return { ref, dtype: ref.dtype, presentElements: pair.growth?.side === side ? pair.growth.fromRows * rows : ref.elementCount };
-        };
-        return {
-          name: pair.name,
-          elements: elementCount(shapeOf(task)),
-          operands: task.add ? [operand('a'), operand('b')] : [{ ref: pair.a!, dtype: pair.a!.dtype, presentElements: pair.a!.elementCount }],
-          output: { ...weights.locate(outputName(task)), dtype: dtypeOf(task) },
-          context: task,
-        };
-      });
-      await withJobKernels((kernels) => streamTensors(streamTasks, {
-        processPiece({ task, start, count, inputs, output: out }) {
-          const [c, r] = inputs;
-          const outDtype = task.output!.dtype;
-          const cDtype = task.operands[0]!.dtype;
-          if (task.context.add) {
-            kernels.addScaled(c!, cDtype, r!, task.operands[1]!.dtype, scale, out, outDtype, count);
-            refuseNewNonFinite(kernels, task.context.pair.a!.file.path, task.name, [{ buffer: c!, dtype: cDtype }, { buffer: r!, dtype: task.operands[1]!.dtype }], { buffer: out, dtype: outDtype }, count, start, scale);
-          } else if (cDtype !== outDtype && isFloatDtype(cDtype)) {
-            kernels.convert(c!, cDtype, out, outDtype, count);
-            refuseNewNonFinite(kernels, task.context.pair.a!.file.path, task.name, [{ buffer: c!, dtype: cDtype }], { buffer: out, dtype: outDtype }, count, start, scale);
-          } else {
-            out.bytes.set(c!.bytes.subarray(0, count * (bytesPerElement(cDtype) ?? 1)));
+  const fp8Plan = options.dtype === 'fp8' ? planFp8Output(targetView, tasks, dtypeOf) : undefined;
+  return {
+    issues,
+    sideFiles: () => [...(target.config ? ['config.json'] : []), ...sideFiles.copies.map((copy) => copy.name), PROVENANCE_FILE, 'README.md'],
+    tensors: () => tasks.flatMap((task) => {
+      const tensor = { name: task.pair.name, dtype: dtypeOf(task), shape: shapeOf(task) };
+      const scales = fp8Plan?.scalesOf(task);
+      return scales ? [tensor, { name: scales.name, dtype: 'F32' as const, shape: scales.shape }] : [tensor];
+    }),
+    async stream(kernels, { weights, inputReading }) {
+      const fp8 = new Fp8Operands<ApplyTask>(kernels, fp8Weights);
+      const bands = new BandQuantizer(kernels);
+      const operandsOf = (task: ApplyTask): StreamOperand[] => (task.add ? [streamOperand(task.pair.a!), streamOperand(task.pair.b!)] : [streamOperand(task.pair.a!)]);
+      try {
+        await streamTensors(tasks.flatMap((task): Array<StreamTask<ApplyTask>> => {
+          const output = { ...weights.locate(task.pair.name), dtype: dtypeOf(task) };
+          const stream: StreamTask<ApplyTask> = { name: task.pair.name, elements: elementCount(shapeOf(task)), operands: operandsOf(task), output, context: task };
+          const scales = fp8Plan?.scalesOf(task);
+          if (!scales) return [stream];
+          const location = weights.locate(scales.name);
+          if (scales.copy) {
+            // Not changed and already in the layout written: its bytes and its scales are copied.
+            const pair = { name: scales.name, a: scales.copy, status: 'changed' as const, comparable: true, arithmetic: false, shape: scales.shape };
+            return [{ name: scales.name, elements: scales.copy.elementCount, operands: [streamOperand(scales.copy)], output: { ...location, dtype: 'F32' }, context: { pair, add: false } }, stream];
           }
-        },
-      }, {
-        kernels,
-        inputReading,
-        ...(callbacks.signal ? { signal: callbacks.signal } : {}),
-        ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}),
-      }));
-    } catch (error) {
-      await weights.discard();
-      throw error;
-    }
-    const files = await weights.finish();
-    const [targetHashes, residualHashes] = await hashes.provenance([target, residual] as const);
-    await Promise.all([...target.files, ...residual.files].map(assertUnchanged));
-
-    const residualTokenizer = residual.layout === 'file' ? null : await loadTokenizerFiles(residual.root);
-    const growth = vocabularyGrowth(tasks.filter((task) => task.add).map((task) => task.pair), residualTokenizer);
-    const applied = tasks.filter((task) => task.add).map((task) => task.pair.name);
-    const copiedUnchanged = tasks.filter((task) => !task.add).map((task) => task.pair.name);
-    const outDtypes = tasks.map(dtypeOf);
-    const result: ApplyResult = {
-      kind: 'apply', out: output.target, scale, tensors: tasks.length, applied, copiedUnchanged, skipped, files, issues, vocabularyGrowth: growth, seconds: 0,
-    };
-
-    if (target.config) {
-      await writeFile(join(output.dir, 'config.json'), `${JSON.stringify(appliedConfig(target.config, tasks, options.dtype ?? 'same', dominantDtype(outDtypes)), null, 2)}\n`);
-    }
-    for (const { name, from } of sideFiles.copies) await copyFile(from, join(output.dir, name));
-    const createdAt = new Date();
-    await writeFile(join(output.dir, PROVENANCE_FILE), `${JSON.stringify({
-      tool: { name: TOOL_NAME, version: TOOL_VERSION },
-      createdAt: createdAt.toISOString(),
-      operation: 'apply',
-      formula: `M = C + ${scale} * R`,
-      scale,
-      include: options.include ?? null,
-      exclude: options.exclude ?? null,
-      base: { path: options.base, files: targetHashes },
-      residual: { path: options.residual, files: residualHashes },
-      dtype: dominantDtype(outDtypes),
-      output: files,
-    }, null, 2)}\n`);
-    const report = await readResidualReport(residual);
-    await writeFile(join(output.dir, 'README.md'), renderModelCard(appliedCardInput(result, {
-      base: { path: options.base }, residual: { path: options.residual }, dtype: dominantDtype(outDtypes), ...(report ? { report } : {}),
-    }, { createdAt })));
-    // The last moment a Cancel can still leave no output: after the rename the job is done.
-    if (callbacks.signal?.aborted) throw cancelled();
-    await output.commit();
-    result.seconds = (performance.now() - started) / 1000;
-    return result;
-  } catch (error) {
-    hashes?.stop();
-    await output.abort();
-    throw error;
-  }
+          const [rows, columns] = shapeOf(task) as [number, number];
+          return [
+            { ...stream, name: scales.name, output: { ...location, dtype: 'F8_E4M3' }, context: { ...task, fp8Output: { part: 'scales', rows, columns, location } } },
+            { ...stream, context: { ...task, fp8Output: { part: 'bytes', rows, columns, location: weights.locate(task.pair.name) } } },
+          ];
+        }), applyHandlers(kernels, scale, fp8, bands), jobStreamOptions(kernels, callbacks, inputReading));
+      } finally {
+        fp8.free();
+        bands.free();
+      }
+    },
+    async finish(_streamed, output) {
+      const residualTokenizer = residual.layout === 'file' ? null : await loadTokenizerFiles(residual.root);
+      const added = tasks.filter((task) => task.add);
+      const result: ApplyResult = {
+        kind: 'apply',
+        out: output.target,
+        scale,
+        tensors: tasks.length,
+        applied: added.map((task) => task.pair.name),
+        copiedUnchanged: tasks.filter((task) => !task.add).map((task) => task.pair.name),
+        skipped: pairing.pairs.filter((pair) => !pair.a && pair.b).map((pair) => pair.name),
+        files: output.files,
+        issues,
+        vocabularyGrowth: vocabularyGrowth(added.map((task) => task.pair), residualTokenizer),
+        seconds: 0,
+      };
+      const dtype = dominantDtype(tasks.map(dtypeOf));
+      if (target.config) {
+        const dequantizedTo = fp8Weights.size > 0 && targetView.fp8 && !fp8Plan ? dominantDtype(tasks.filter((task) => isFp8Dtype(task.pair.a!.dtype)).map(dtypeOf)) : undefined;
+        const config = fp8Plan ? requantizedConfig(target.config, tasks) : appliedConfig(target.config, tasks, options.dtype ?? 'same', dtype, dequantizedTo);
+        await writeFile(join(output.dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+      }
+      for (const { name, from } of sideFiles.copies) await copyFile(from, join(output.dir, name));
+      const createdAt = new Date();
+      await writeFile(join(output.dir, PROVENANCE_FILE), `${JSON.stringify({
+        tool: { name: TOOL_NAME, version: TOOL_VERSION },
+        createdAt: createdAt.toISOString(),
+        operation: 'apply',
+        formula: `M = C + ${scale} * R`,
+        scale,
+        include: options.include ?? null,
+        exclude: options.exclude ?? null,
+        base: { path: options.base, files: output.provenance.base },
+        residual: { path: options.residual, files: output.provenance.residual },
+        dtype,
+        output: output.files,
+      }, null, 2)}\n`);
+      const report = await readResidualReport(residual);
+      await writeFile(join(output.dir, 'README.md'), renderModelCard(appliedCardInput(result, {
+        base: checkpointRef(target), residual: checkpointRef(residual), dtype, ...(report ? { report } : {}),
+      }, { createdAt })));
+      return result;
+    },
+  };
 }
 
-/** The target's config.json, with the vocabulary the output really has and the dtype it is stored in. */
-function appliedConfig(config: Record<string, unknown>, tasks: readonly ApplyTask[], requested: ResidualDtype, dtype: string): Record<string, unknown> {
+/**
+ * The target's config.json, with the vocabulary the output really has and the dtype it is stored in. An FP8 target
+ * written dequantized (`dequantizedTo`, the dtype its FP8 weights were written in) loses its quantization section and
+ * names that dtype.
+ */
+function appliedConfig(
+  config: Record<string, unknown>, tasks: readonly ApplyTask[], requested: OutputDtype, dtype: string, dequantizedTo?: string,
+): Record<string, unknown> {
   const updated: Record<string, unknown> = { ...config };
+  if (dequantizedTo !== undefined) {
+    delete updated['quantization_config'];
+    delete updated['compression_config'];
+    updated['torch_dtype'] = TORCH_DTYPE_NAMES[dequantizedTo as Dtype] ?? updated['torch_dtype'];
+    if (requested === 'same') return withGrownVocabulary(updated, tasks);
+  }
+  if (requested !== 'same') updated['torch_dtype'] = TORCH_DTYPE_NAMES[dtype as Dtype] ?? updated['torch_dtype'];
+  return withGrownVocabulary(updated, tasks);
+}
+
+interface Fp8OutputPlan {
+  /** The scale tensor written beside a task's weight (--dtype fp8), with the target's to copy when it can be copied. */
+  scalesOf(task: ApplyTask): { name: string; shape: number[]; copy?: TensorRef } | undefined;
+}
+
+/**
+ * --dtype fp8: every FP8 weight of the target is written as E4M3 with 128 x 128 block scales; one the residual does
+ * not change and that is already so is copied with its scales, the others re-quantized (jobs/fp8-output.ts).
+ */
+function planFp8Output(targetView: DequantizedView, tasks: readonly ApplyTask[], dtypeOf: (task: ApplyTask) => Dtype): Fp8OutputPlan {
+  const fp8 = targetView.fp8;
+  if (!fp8 || fp8.weights.size === 0) {
+    throw new SurgeonError('usage', `--dtype fp8 re-quantizes the FP8 weights of an FP8 target, and ${targetView.checkpoint.root} has none; `
+      + 'write it as bf16 (or same) instead');
+  }
+  const plans = new Map<ApplyTask, { name: string; shape: number[]; copy?: TensorRef }>();
+  for (const task of tasks) {
+    const source = fp8.weights.get(task.pair.name);
+    if (dtypeOf(task) !== 'F8_E4M3' || !source) continue;
+    const shape = blockScaleShape(source.rows, source.columns, [FP8_OUTPUT_BLOCK, FP8_OUTPUT_BLOCK]);
+    const copyable = !task.add && source.dtype === 'F8_E4M3' && source.layout === 'block'
+      && source.blockRows === FP8_OUTPUT_BLOCK && source.blockColumns === FP8_OUTPUT_BLOCK;
+    plans.set(task, { name: blockScaleName(task.pair.name), shape, ...(copyable ? { copy: source.scale } : {}) });
+  }
+  return { scalesOf: (task) => plans.get(task) };
+}
+
+/** The target's config for an output re-quantized to E4M3 with 128 x 128 block scales: DeepSeek's quantization section. */
+function requantizedConfig(config: Record<string, unknown>, tasks: readonly ApplyTask[]): Record<string, unknown> {
+  const updated: Record<string, unknown> = { ...config };
+  delete updated['compression_config'];
+  const section = updated['quantization_config'] as Record<string, unknown> | undefined;
+  const block = section?.['weight_block_size'];
+  const same = section?.['quant_method'] === 'fp8' && (section['fmt'] === undefined || section['fmt'] === 'e4m3')
+    && (block === undefined || (Array.isArray(block) && block[0] === FP8_OUTPUT_BLOCK && block[1] === FP8_OUTPUT_BLOCK));
+  if (!same) updated['quantization_config'] = blockQuantizationConfig([FP8_OUTPUT_BLOCK, FP8_OUTPUT_BLOCK]);
+  return withGrownVocabulary(updated, tasks);
+}
+
+function withGrownVocabulary(updated: Record<string, unknown>, tasks: readonly ApplyTask[]): Record<string, unknown> {
   const grownRows = Math.max(0, ...tasks.filter((task) => task.add && task.pair.growth).map((task) => task.pair.growth!.toRows));
   if (grownRows > 0 && typeof updated['vocab_size'] === 'number' && grownRows > updated['vocab_size']) updated['vocab_size'] = grownRows;
-  if (requested !== 'same') updated['torch_dtype'] = TORCH_DTYPE_NAMES[dtype as Dtype] ?? updated['torch_dtype'];
   return updated;
 }
 
@@ -232,29 +270,6 @@ function unmatchedPatternIssues(names: readonly string[], patterns: ReadonlyArra
     message: `${flag} ${JSON.stringify(source)} matches none of the residual's ${names.length} tensors (e.g. ${JSON.stringify(names[0] ?? '')}); `
       + `${flag === '--include' ? 'nothing would be applied' : 'it would exclude nothing'}`,
   }] : []));
-}
-
-interface PieceOperand {
-  buffer: KernelBuffer;
-  dtype: Dtype;
-}
-
-/**
- * Refuses an output element that is infinite or NaN although its inputs are finite: the scale or the
- * output dtype overflowed. The kernels' check is one SIMD pass; the element is looked for only then.
- */
-function refuseNewNonFinite(
-  kernels: ElementwiseKernels, file: string, tensor: string, inputs: readonly PieceOperand[], out: PieceOperand, count: number, start: number, scale: number,
-): void {
-  if (!isFloatDtype(out.dtype) || !kernels.anyNonFinite(out.buffer, out.dtype, count)) return;
-  const floatOperand = ({ buffer, dtype }: PieceOperand): { bytes: Uint8Array; dtype: FloatDtype } => ({ bytes: buffer.bytes, dtype: dtype as FloatDtype });
-  const found = firstNewNonFinite(inputs.map(floatOperand), floatOperand(out), count);
-  if (!found) return;
-  const [c, r] = found.inputs;
-  const formula = r === undefined ? `converting ${c} to ${out.dtype}` : `${c} + ${scale} * ${r}`;
-  throw new SurgeonError('non-finite-result',
-    `element ${start + found.index} would be ${found.result} in ${out.dtype} (${formula}) although the inputs are finite: `
-    + `the scale ${scale} or the output dtype overflows; nothing was written`, file, tensor);
 }
 
 function compilePattern(pattern: string | undefined, flag: string): RegExp | undefined {

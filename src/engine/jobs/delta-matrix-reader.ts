@@ -7,7 +7,7 @@ import type { ElementwiseKernels, KernelBuffer } from '../kernels/kernels';
 import type { TensorPair } from './pair-tensors';
 
 /** Elements per read of each side: 2 MiB of a bf16 side, 4 MiB of the f32 difference. */
-export const DELTA_CHUNK_ELEMENTS = 1 << 20;
+const DELTA_CHUNK_ELEMENTS = 1 << 20;
 
 /** Where a matrix of `elements` values goes: an array valid until the next call (a matrix backend's matrixStorage). */
 export type MatrixStorage = (elements: number) => Float32Array;

@@ -1,12 +1,17 @@
-import { bytesPerElement, type Dtype } from '../format/dtype';
+import type { TensorRef } from '../checkpoint/checkpoint-types';
+import type { Fp8Weight } from '../checkpoint/fp8-scales';
+import { bytesPerElement, isFloatDtype, type Dtype } from '../format/dtype';
+import { subtractOperands } from '../kernels/fp8-operands';
+import { isFp8Dtype } from '../numerics/float8';
 import { createDeltaStatistics, finalizeHistogram, type DeltaStatistics, type ElementwiseKernels, type KernelBuffer } from '../kernels/kernels';
 import { finishTensorStats } from '../report/delta-stats';
 import { parseTensorName } from '../report/layer-names';
 import type { JobCallbacks } from '../../shared/jobs';
 import type { TensorReport } from '../../shared/report';
-import { elementCount, rowElements, type TensorPair } from './pair-tensors';
+import { Fp8Operands } from './fp8-inputs';
+import { elementCount, type TensorPair } from './pair-tensors';
 import type { ShardedOutput } from './sharded-output';
-import { streamTensors, type InputReading, type StreamOperand, type StreamTask } from './tensor-stream';
+import { jobStreamOptions, streamOperand, streamTensors, type InputReading, type StreamOperand, type StreamTask } from './tensor-stream';
 
 export interface DeltaPassOutput {
   weights: ShardedOutput;
@@ -36,7 +41,11 @@ interface PassContext {
 export async function runDeltaPass(
   pairs: readonly TensorPair[],
   kernels: ElementwiseKernels,
-  callbacks: JobCallbacks & { output?: DeltaPassOutput; statistics?: boolean; inputReading?: Promise<InputReading> },
+  callbacks: JobCallbacks & {
+    output?: DeltaPassOutput; statistics?: boolean; inputReading?: Promise<InputReading>;
+    /** The FP8 weights of either side (jobs/fp8-inputs.ts): dequantized with their scales, the statistics of the binary32 delta. */
+    fp8?: ReadonlyMap<TensorRef, Fp8Weight>;
+  },
 ): Promise<TensorReport[]> {
   const reports = new Map<string, TensorReport>();
   const tasks: Array<StreamTask<PassContext>> = [];
@@ -45,58 +54,59 @@ export async function runDeltaPass(
       reports.set(pair.name, tensorReport(pair));
       continue;
     }
-    const rows = rowElements(pair.shape);
     // Without side A (a residual examined alone) A reads as zeros, so the delta is B itself.
-    const operand = (side: 'a' | 'b'): StreamOperand => {
-      const ref = side === 'a' ? pair.a : pair.b!;
-      if (!ref) return { ref: undefined, dtype: pair.b!.dtype, presentElements: 0 };
-      const grown = pair.growth?.side === side;
-      return { ref, dtype: ref.dtype, presentElements: grown ? pair.growth!.fromRows * rows : ref.elementCount };
-    };
+    const a: StreamOperand = pair.a ? streamOperand(pair.a) : { ref: undefined, dtype: isFp8Dtype(pair.b.dtype) ? 'F32' : pair.b.dtype, presentElements: 0 };
     const output = callbacks.output;
     const outDtype = output ? output.dtypeOf(pair) : undefined;
     tasks.push({
       name: pair.name,
       elements: elementCount(pair.shape),
-      operands: [operand('a'), operand('b')],
+      operands: [a, streamOperand(pair.b)],
       ...(output && outDtype ? { output: { ...output.weights.locate(pair.name), dtype: outDtype } } : {}),
       context: { pair, equal: true, arithmetic: pair.arithmetic, withStats: pair.arithmetic && callbacks.statistics !== false },
     });
   }
 
-  await streamTensors(tasks, {
-    processPiece({ task, count, inputs, output }) {
-      const { arithmetic, withStats } = task.context;
-      const stats = withStats ? (task.context.stats ??= createDeltaStatistics()) : undefined;
-      const [a, b] = inputs as [KernelBuffer, KernelBuffer];
-      const [aOperand, bOperand] = task.operands as [StreamOperand, StreamOperand];
-      if (arithmetic) {
-        kernels.subtract(a, aOperand.dtype, b, bOperand.dtype, output, task.output?.dtype ?? scratchDtype(aOperand.dtype, bOperand.dtype), count, stats);
-        return;
-      }
-      // Integer and bool tensors: compared for equality, and B's bytes are what a residual stores.
-      const bytes = count * (bytesPerElement(bOperand.dtype) ?? 1);
-      const aBytes = a.bytes.subarray(0, bytes);
-      const bBytes = b.bytes.subarray(0, bytes);
-      if (task.context.equal && !Buffer.from(aBytes.buffer, aBytes.byteOffset, bytes).equals(Buffer.from(bBytes.buffer, bBytes.byteOffset, bytes))) {
-        task.context.equal = false;
-      }
-      if (task.output) output.bytes.set(bBytes);
-    },
-    finishTask(task) {
-      const { context } = task;
-      if (context.withStats) context.stats ??= createDeltaStatistics();
-      const report = tensorReport(context.pair, context);
-      context.stats = undefined;
-      reports.set(task.name, report);
-      callbacks.onTensor?.(report);
-    },
-  }, {
-    kernels,
-    ...(callbacks.signal ? { signal: callbacks.signal } : {}),
-    ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}),
-    ...(callbacks.inputReading ? { inputReading: callbacks.inputReading } : {}),
-  });
+  const fp8 = new Fp8Operands<PassContext>(kernels, callbacks.fp8 ?? new Map());
+  try {
+    await streamTensors(tasks, {
+      ...fp8.hooks(),
+      processPiece({ task, start, count, inputs, output }) {
+        const { arithmetic, withStats } = task.context;
+        const stats = withStats ? (task.context.stats ??= createDeltaStatistics()) : undefined;
+        const [a, b] = inputs as [KernelBuffer, KernelBuffer];
+        const [aOperand, bOperand] = task.operands as [StreamOperand, StreamOperand];
+        if (arithmetic) {
+          const outDtype = task.output?.dtype ?? scratchDtype(aOperand.dtype, bOperand.dtype);
+          if (isFp8Dtype(aOperand.dtype) || isFp8Dtype(bOperand.dtype)) {
+            subtractOperands(kernels, fp8.operand(task, 0, a, aOperand.dtype), fp8.operand(task, 1, b, bOperand.dtype),
+              output, outDtype, count, start, fp8.scratchPair(), stats);
+          } else {
+            kernels.subtract(a, aOperand.dtype, b, bOperand.dtype, output, outDtype, count, stats);
+          }
+          return;
+        }
+        // Integer and bool tensors: compared for equality, and B's bytes are what a residual stores.
+        const bytes = count * (bytesPerElement(bOperand.dtype) ?? 1);
+        const aBytes = a.bytes.subarray(0, bytes);
+        const bBytes = b.bytes.subarray(0, bytes);
+        if (task.context.equal && !Buffer.from(aBytes.buffer, aBytes.byteOffset, bytes).equals(Buffer.from(bBytes.buffer, bBytes.byteOffset, bytes))) {
+          task.context.equal = false;
+        }
+        if (task.output) output.bytes.set(bBytes);
+      },
+      finishTask(task) {
+        const { context } = task;
+        if (context.withStats) context.stats ??= createDeltaStatistics();
+        const report = tensorReport(context.pair, context);
+        context.stats = undefined;
+        reports.set(task.name, report);
+        callbacks.onTensor?.(report);
+      },
+    }, jobStreamOptions(kernels, callbacks, callbacks.inputReading));
+  } finally {
+    fp8.free();
+  }
 
   return pairs.map((pair) => reports.get(pair.name)!);
 }
@@ -106,7 +116,7 @@ export async function runDeltaPass(
  * one (the fused kernels exist for those), else binary32. The statistics are of the unrounded delta either way.
  */
 function scratchDtype(aDtype: Dtype, bDtype: Dtype): Dtype {
-  return aDtype === bDtype && aDtype !== 'F64' ? aDtype : 'F32';
+  return aDtype === bDtype && aDtype !== 'F64' && isFloatDtype(aDtype) ? aDtype : 'F32';
 }
 
 export function tensorReport(pair: TensorPair, context?: PassContext): TensorReport {

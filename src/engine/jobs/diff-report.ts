@@ -1,9 +1,10 @@
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
+import { formatHubId } from '../hub/hub-id';
 import { diffConfigs } from '../report/config-diff';
 import { diffTokenizers, loadTokenizerFiles, type TokenizerFiles } from '../report/tokenizer-diff';
 import type { PlanIssue } from '../../shared/jobs';
 import { layerCells as aggregateLayers, summarizeTensors as summarize } from '../../shared/report-summary';
-import { REPORT_SCHEMA, type ConfigReport, type DiffReport, type TensorReport, type TokenizerReport } from '../../shared/report';
+import { REPORT_SCHEMA, type CheckpointRef, type ConfigReport, type DiffReport, type TensorReport, type TokenizerReport } from '../../shared/report';
 
 export interface SideComparison {
   config: ConfigReport | null;
@@ -11,6 +12,19 @@ export interface SideComparison {
   tokenizerA: TokenizerFiles | null;
   tokenizerB: TokenizerFiles | null;
   issues: PlanIssue[];
+  /** The checkpoints compared, as the report records them (absolute path, Hub id when from the cache). */
+  refs?: { a?: CheckpointRef; b?: CheckpointRef };
+}
+
+/**
+ * How a report and a model card name a checkpoint: its absolute path (never the spec as typed, which is
+ * relative to a working folder the reader does not know), and its Hub id where it came from the cache.
+ */
+export function checkpointRef(checkpoint: Checkpoint): CheckpointRef {
+  return {
+    path: checkpoint.source ?? checkpoint.root,
+    ...(checkpoint.hub ? { hubId: formatHubId({ repo: checkpoint.hub.repo, ...(checkpoint.hub.revision !== 'main' ? { revision: checkpoint.hub.revision } : {}) }) } : {}),
+  };
 }
 
 /** Config and tokenizer comparison of two checkpoints, and the refusal of different families. */
@@ -29,14 +43,17 @@ export async function compareSides(a: Checkpoint, b: Checkpoint, force: boolean)
       });
     }
   }
-  return { config, tokenizer, tokenizerA, tokenizerB, issues };
+  return { config, tokenizer, tokenizerA, tokenizerB, issues, refs: { a: checkpointRef(a), b: checkpointRef(b) } };
 }
 
-export function buildDiffReport(a: string, b: string | undefined, tensors: TensorReport[], sides: Pick<SideComparison, 'config' | 'tokenizer'>): DiffReport {
+/** `a` and `b` are the specs as typed; the checkpoints' refs in `sides` (absolute path, Hub id) take their place where present. */
+export function buildDiffReport(
+  a: string, b: string | undefined, tensors: TensorReport[], sides: Pick<SideComparison, 'config' | 'tokenizer' | 'refs'>,
+): DiffReport {
   return {
     schema: REPORT_SCHEMA,
-    a: { path: a },
-    ...(b !== undefined ? { b: { path: b } } : { residualOnly: true }),
+    a: sides.refs?.a ?? { path: a },
+    ...(b !== undefined ? { b: sides.refs?.b ?? { path: b } } : { residualOnly: true }),
     tensors,
     layers: aggregateLayers(tensors),
     tokenizer: sides.tokenizer,

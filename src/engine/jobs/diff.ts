@@ -1,12 +1,14 @@
 import type { ElementwiseKernels } from '../kernels/kernels';
 import { withJobKernels } from './job-kernels';
-import type { DiffOptions, DiffResult, JobCallbacks } from '../../shared/jobs';
+import type { Checkpoint } from '../checkpoint/checkpoint-types';
+import { parseTensorName } from '../report/layer-names';
+import type { DiffOptions, DiffResult, JobCallbacks, PlanIssue } from '../../shared/jobs';
 import { runDeltaPass } from './delta-pass';
-import { buildDiffReport, compareSides } from './diff-report';
+import { buildDiffReport, checkpointRef, compareSides, type SideComparison } from './diff-report';
 import { openInput, openInputs } from './open-input';
 import { pairTensors, type TensorPair } from './pair-tensors';
 import { checkSpectraRank, loadJsSpectraBackend, runSpectraPass, type SpectraBackendLoader } from './spectra-pass';
-import type { DiffReport } from '../../shared/report';
+import type { DiffReport, TensorReport } from '../../shared/report';
 
 /** What the host lends the job; the engine itself never loads onnxruntime-node. */
 export interface DiffHost {
@@ -16,32 +18,19 @@ export interface DiffHost {
 
 /**
  * Statistics of B - A for every tensor, the tokenizer and config diffs, in one streaming pass.
- * With A alone (a residual folder), the statistics describe the residual itself.
+ * With A alone (a residual folder), the statistics describe the residual itself. A side whose weights
+ * are not there (Git LFS pointers, shards not downloaded, configs alone) still gives the config and
+ * tokenizer diffs: its tensors are listed as the index names them, with no statistics, and a warning says why.
  */
 export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}, host: DiffHost = {}): Promise<DiffResult> {
   const started = performance.now();
   if (options.spectra) checkSpectraRank(options.spectraRank);
   callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
-  if (options.b === undefined) {
-    const residual = await openInput(options.a, callbacks);
-    const pairs: TensorPair[] = [...residual.tensors.values()].map((ref) => ({
-      name: ref.name, b: ref, status: 'changed', comparable: true, arithmetic: isArithmetic(ref.dtype), shape: ref.shape,
-    }));
-    const report = await withJobKernels(async (kernels) => {
-      const tensors = await runDeltaPass(pairs, kernels, callbacks);
-      const report = buildDiffReport(options.a, undefined, tensors, { config: null, tokenizer: null });
-      await addSpectra(report, pairs, kernels, options, callbacks, host);
-      return report;
-    });
-    return { kind: 'diff', report, seconds: (performance.now() - started) / 1000 };
+  const { pairs, sides, absent } = options.b === undefined
+    ? await residualAlone(options.a, callbacks) : await pairedSides(options.a, options.b, callbacks);
+  if (absent) {
+    return { kind: 'diff', report: buildDiffReport(options.a, options.b, absent.tensors, sides), issues: absent.issues, seconds: (performance.now() - started) / 1000 };
   }
-  const [a, b] = await openInputs([options.a, options.b] as const, callbacks);
-  const sides = await compareSides(a, b, true);
-  const { pairs } = pairTensors(a, b, {
-    onlyInA: { severity: 'info', resolution: 'only in A' },
-    onlyInB: { severity: 'info', resolution: 'only in B' },
-    resolveTiedHead: true,
-  });
   const report = await withJobKernels(async (kernels) => {
     const tensors = await runDeltaPass(pairs, kernels, callbacks);
     const report = buildDiffReport(options.a, options.b, tensors, sides);
@@ -49,6 +38,43 @@ export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}
     return report;
   });
   return { kind: 'diff', report, seconds: (performance.now() - started) / 1000 };
+}
+
+type DiffSides = Pick<SideComparison, 'config' | 'tokenizer' | 'refs'>;
+
+/** What a diff says when a side's weights are not there: the tensors as the indexes name them, and why. */
+interface AbsentWeights {
+  tensors: TensorReport[];
+  issues: PlanIssue[];
+}
+
+interface DiffPlan {
+  pairs: TensorPair[];
+  sides: DiffSides;
+  absent?: AbsentWeights;
+}
+
+/** A residual examined alone: every tensor is side B, against zeros. */
+async function residualAlone(path: string, callbacks: JobCallbacks): Promise<DiffPlan> {
+  const residual = await openInput(path, callbacks, { weights: 'optional' });
+  const sides: DiffSides = { config: null, tokenizer: null, refs: { a: checkpointRef(residual) } };
+  if (residual.missingWeights) return { pairs: [], sides, absent: absentWeights(undefined, residual) };
+  const pairs: TensorPair[] = [...residual.tensors.values()].map((ref) => ({
+    name: ref.name, b: ref, status: 'changed', comparable: true, arithmetic: isArithmetic(ref.dtype), shape: ref.shape,
+  }));
+  return { pairs, sides };
+}
+
+async function pairedSides(a: string, b: string, callbacks: JobCallbacks): Promise<DiffPlan> {
+  const [checkpointA, checkpointB] = await openInputs([a, b] as const, callbacks, { weights: 'optional' });
+  const sides = await compareSides(checkpointA, checkpointB, true);
+  if (checkpointA.missingWeights || checkpointB.missingWeights) return { pairs: [], sides, absent: absentWeights(checkpointA, checkpointB) };
+  const { pairs } = pairTensors(checkpointA, checkpointB, {
+    onlyInA: { severity: 'info', resolution: 'only in A' },
+    onlyInB: { severity: 'info', resolution: 'only in B' },
+    resolveTiedHead: true,
+  });
+  return { pairs, sides };
 }
 
 async function addSpectra(
@@ -64,6 +90,61 @@ async function addSpectra(
   } finally {
     await backend.dispose?.();
   }
+}
+
+/**
+ * The tensors of two checkpoints when one of them (or both) has no usable weights: no statistics are
+ * computed, since a diff of the shards that are there would pass for the whole model. A tensor one side
+ * names and the other does not is only-in-a or only-in-b; one both sides name cannot be compared and is
+ * left out of the table, counted in the warning. `a` undefined: a residual examined alone (side B).
+ */
+function absentWeights(a: Checkpoint | undefined, b: Checkpoint): AbsentWeights {
+  const namesOf = (checkpoint: Checkpoint): Map<string, string> => checkpoint.indexedTensors
+    ?? new Map([...checkpoint.tensors.values()].map((ref) => [ref.name, ref.file.name]));
+  const namedA = a ? namesOf(a) : new Map<string, string>();
+  const namedB = namesOf(b);
+  const tensors: TensorReport[] = [];
+  const listed = (name: string, status: 'only-in-a' | 'only-in-b', side: Checkpoint, shard: string): void => {
+    const location = parseTensorName(name);
+    const missing = side.missingWeights?.find((file) => file.file === shard);
+    tensors.push({
+      name, status, layer: location.layer, module: location.module,
+      resolution: missing ? `not compared: its shard ${shard} ${missingWords(missing.reason)}` : 'not compared: the other side holds no weights',
+    });
+  };
+  for (const [name, shard] of namedB) if (!namedA.has(name)) listed(name, 'only-in-b', b, shard);
+  if (a) for (const [name, shard] of namedA) if (!namedB.has(name)) listed(name, 'only-in-a', a, shard);
+  const both = [...namedA.keys()].filter((name) => namedB.has(name)).length;
+  const issues: PlanIssue[] = [];
+  const sides: Array<[string, Checkpoint | undefined]> = a ? [['A', a], ['B', b]] : [['the residual', b]];
+  for (const [label, side] of sides) {
+    if (!side?.missingWeights) continue;
+    issues.push({ severity: 'warning', rule: 'weights-not-present', file: side.root, message: weightsWarning(label, side) });
+  }
+  issues.push({
+    severity: 'warning', rule: 'weights-not-compared',
+    message: `no tensor statistics: the weights are not all present${both > 0 ? `; the ${both} tensors both sides name are not compared` : ''}; `
+      + 'the config and tokenizer diffs stand',
+  });
+  return { tensors, issues };
+}
+
+function weightsWarning(label: string, side: Checkpoint): string {
+  const missing = side.missingWeights ?? [];
+  if (missing.some((file) => file.reason === 'no-weights')) return `${label} holds no weights (${side.root}): configs and tokenizer only`;
+  const shards = new Set(side.indexedTensors?.values() ?? []).size || missing.length;
+  const pointers = missing.filter((file) => file.reason === 'lfs-pointer').map((file) => file.file);
+  const absent = missing.filter((file) => file.reason === 'missing').map((file) => file.file);
+  const parts = [
+    ...(pointers.length > 0 ? [`Git LFS pointers: ${pointers.join(', ')}`] : []),
+    ...(absent.length > 0 ? [`not downloaded: ${absent.join(', ')}`] : []),
+  ];
+  return `${label}: ${missing.length} of ${shards} weight ${shards === 1 ? 'file is' : 'files are'} not present (${parts.join('; ')})`
+    + `${pointers.length > 0 ? '; run `git lfs pull` to fetch them' : ''}`;
+}
+
+function missingWords(reason: 'lfs-pointer' | 'missing' | 'no-weights'): string {
+  return reason === 'lfs-pointer' ? 'is a Git LFS pointer' : reason === 'missing' ? 'is not downloaded' : 'is not present';
 }
 
 function isArithmetic(dtype: string): boolean {

@@ -3,7 +3,5 @@ export { runApply } from './apply';
 export { runCard } from './card';
 export { runCompute } from './compute';
 export { runDiff } from './diff';
-export { findCheckpoints } from './find-checkpoints';
 export { runInspect } from './inspect';
 export { runVerify } from './verify';
-export { PlanRefusal } from './plan-error';

@@ -1,12 +1,25 @@
+import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { DTYPE_BITS } from '../format/dtype';
+import type { Checkpoint } from '../checkpoint/checkpoint-types';
+import { parseCheckpointIndex } from '../checkpoint/checkpoint-index';
+import { describeFp8Checkpoint } from '../checkpoint/fp8-scales';
+import { detectQuantization } from '../checkpoint/quantization';
+import { isSurgeonError } from '../errors';
+import { parseTensorName } from '../report/layer-names';
 import { loadTokenizerFiles, summarizeTokenizer } from '../report/tokenizer-diff';
-import type { InspectOptions, InspectResult, JobCallbacks } from '../../shared/jobs';
+import type { InspectIndex, InspectOptions, InspectQuantization, InspectResult, JobCallbacks } from '../../shared/jobs';
 import { openInput } from './open-input';
 
-/** A checkpoint's tensors, sizes, shards, architecture and tokenizer, from headers and side files alone. */
+/** The expert number in `block_sparse_moe.experts.3.w1.weight`, `mlp.experts.12.down_proj.weight`. */
+const EXPERT_COMPONENT = /(?:^|\.)experts\.(\d+)(?=\.|$)/;
+
+/**
+ * A checkpoint's tensors, sizes, shards, architecture and tokenizer, from headers and side files alone.
+ * A checkpoint whose weights are not all there (Git LFS pointers, shards not downloaded, an index alone)
+ * is described as far as it can be: what its index names, shard by shard, and which shards are missing.
+ */
 export async function runInspect(options: InspectOptions, callbacks: JobCallbacks = {}): Promise<InspectResult> {
-  const checkpoint = await openInput(options.path, callbacks, { quantized: 'allow' });
+  const checkpoint = await openInput(options.path, callbacks, { quantized: 'allow', weights: 'optional' });
   const tensors = [...checkpoint.tensors.values()].map((ref) => ({
     name: ref.name, dtype: ref.dtype, shape: ref.shape, file: relative(checkpoint.root, ref.file.path) || ref.file.name, bytes: ref.byteLength,
   }));
@@ -33,11 +46,61 @@ export async function runInspect(options: InspectOptions, callbacks: JobCallback
     modelType: typeof modelType === 'string' ? modelType : null,
     metadata,
     tokenizer: tokenizer && (tokenizer.vocabSize !== null || tokenizer.addedTokens > 0 || tokenizer.hasChatTemplate) ? tokenizer : null,
+    ...(checkpoint.indexedTensors ? { index: await indexSummary(checkpoint, checkpoint.indexedTensors) } : {}),
+    ...(checkpoint.missingWeights ? { missingWeights: checkpoint.missingWeights.map((missing) => ({ ...missing })) } : {}),
+    ...quantizationOf(checkpoint),
   };
 }
 
-/** Bits per parameter of the dominant dtype, for size estimates in the UI. */
-export function dominantBits(dtypes: Record<string, number>): number {
-  const [dtype] = Object.entries(dtypes).sort((x, y) => y[1] - x[1])[0] ?? ['F32'];
-  return DTYPE_BITS[dtype as keyof typeof DTYPE_BITS] ?? 32;
+/** The quantization of the checkpoint, as detectQuantization and describeFp8Checkpoint see it; {} for a plain one. */
+function quantizationOf(checkpoint: Checkpoint): { quantization?: InspectQuantization } {
+  const detected = detectQuantization(checkpoint);
+  if (!detected) return {};
+  const { method, layout } = detected;
+  try {
+    const fp8 = describeFp8Checkpoint(checkpoint);
+    if (fp8 !== undefined) {
+      const weights = [...fp8.weights.values()];
+      const layouts = [...new Set(weights.map((weight) => weight.layout))];
+      const block = weights.find((weight) => weight.layout === 'block');
+      return { quantization: {
+        method: fp8.method ?? method,
+        ...(layouts.length > 0 ? { layout: layouts.join(', ') } : {}),
+        ...(block ? { blockSize: [block.blockRows, block.blockColumns] as [number, number] } : {}),
+        tensors: weights.map((weight) => weight.weight.name),
+        readable: true,
+      } };
+    }
+  } catch (error) {
+    if (!isSurgeonError(error)) throw error;
+    return { quantization: { method, ...(layout ? { layout } : {}), tensors: detected.tensors, readable: false, refusal: error.message } };
+  }
+  return { quantization: {
+    method, ...(layout ? { layout } : {}), tensors: detected.tensors, readable: false,
+    refusal: 'a quantized layout that compute, apply and verify do not read (dequantize it first)',
+  } };
+}
+
+/** What the index names, shard by shard: a summary that needs none of the shards. */
+async function indexSummary(checkpoint: Checkpoint, weightMap: ReadonlyMap<string, string>): Promise<InspectIndex> {
+  const absent = new Set(checkpoint.missingWeights?.map((missing) => missing.file));
+  const perShard = new Map<string, number>();
+  const layers = new Set<number>();
+  const experts = new Set<number>();
+  for (const [name, shard] of weightMap) {
+    perShard.set(shard, (perShard.get(shard) ?? 0) + 1);
+    const { layer } = parseTensorName(name);
+    if (layer !== null) layers.add(layer);
+    const expert = EXPERT_COMPONENT.exec(name)?.[1];
+    if (expert !== undefined) experts.add(Number(expert));
+  }
+  const totalSize = checkpoint.indexPath === undefined ? undefined
+    : await readFile(checkpoint.indexPath, 'utf8').then((text) => parseCheckpointIndex(text, checkpoint.indexPath!).totalSize, () => undefined);
+  return {
+    tensors: weightMap.size,
+    shards: [...perShard.keys()].sort().map((file) => ({ file, tensors: perShard.get(file)!, present: !absent.has(file) })),
+    layers: layers.size > 0 ? layers.size : null,
+    experts: experts.size > 0 ? experts.size : null,
+    ...(totalSize !== undefined ? { totalSize } : {}),
+  };
 }

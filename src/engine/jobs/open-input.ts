@@ -1,8 +1,8 @@
-import { openCheckpoint } from '../checkpoint/open-checkpoint';
+import { openCheckpoint, type OpenCheckpointOptions } from '../checkpoint/open-checkpoint';
 import { isSurgeonError } from '../errors';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import type { HubDownloadProgress } from '../hub/hub-download';
-import { resolveCheckpointPath } from '../hub/resolve-checkpoint';
+import { resolveCheckpoint } from '../hub/resolve-checkpoint';
 import { refuseQuantized } from './refuse-quantized';
 import type { JobCallbacks } from '../../shared/jobs';
 
@@ -10,14 +10,16 @@ import type { JobCallbacks } from '../../shared/jobs';
  * Opens a checkpoint named the way users name them: a folder, a file, or a Hub id in the local
  * Hugging Face cache; with `allowDownload`, an id that is not cached is fetched into the cache first
  * (its progress reported as the plan phase). A quantized checkpoint is refused unless `quantized` is 'allow'
- * (inspect describes it; the jobs that do arithmetic on its weights must not read them).
+ * (inspect describes it; the jobs that do arithmetic on its weights must not read them). `weights: 'optional'`
+ * opens a checkpoint whose weight files are absent or Git LFS pointers (see {@link OpenCheckpointOptions}).
+ * The checkpoint keeps where it came from: its absolute path, and its Hub repo when it was found in the cache.
  */
 export async function openInput(
   spec: string,
   callbacks: Pick<JobCallbacks, 'signal' | 'allowDownload' | 'onProgress'> = {},
-  options: { quantized?: 'refuse' | 'allow' } = {},
+  options: { quantized?: 'refuse' | 'allow' | 'fp8' } & OpenCheckpointOptions = {},
 ): Promise<Checkpoint> {
-  const path = await resolveCheckpointPath(spec, {
+  const resolved = await resolveCheckpoint(spec, {
     ...(callbacks.signal ? { signal: callbacks.signal } : {}),
     ...(callbacks.allowDownload ? {
       allowDownload: true,
@@ -26,8 +28,10 @@ export async function openInput(
       }),
     } : {}),
   });
-  const checkpoint = await openCheckpoint(path);
-  if (options.quantized !== 'allow') refuseQuantized(checkpoint);
+  const checkpoint = await openCheckpoint(resolved.path, options.weights ? { weights: options.weights } : {});
+  checkpoint.source = resolved.path;
+  if (resolved.hub) checkpoint.hub = resolved.hub;
+  if (options.quantized !== 'allow') refuseQuantized(checkpoint, { fp8: options.quantized === 'fp8' });
   return checkpoint;
 }
 
@@ -39,10 +43,11 @@ export async function openInput(
 export async function openInputs<T extends readonly string[]>(
   specs: T,
   callbacks: Pick<JobCallbacks, 'signal' | 'allowDownload' | 'onProgress'> = {},
+  options: { quantized?: 'refuse' | 'fp8' } & OpenCheckpointOptions = {},
 ): Promise<{ [K in keyof T]: Checkpoint }> {
   const stopper = new AbortController();
   const signal = callbacks.signal ? AbortSignal.any([callbacks.signal, stopper.signal]) : stopper.signal;
-  const settled = await Promise.allSettled(specs.map((spec) => openInput(spec, { ...callbacks, signal }).catch((error: unknown) => {
+  const settled = await Promise.allSettled(specs.map((spec) => openInput(spec, { ...callbacks, signal }, options).catch((error: unknown) => {
     stopper.abort();
     throw error;
   })));

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
-import { GENERATION_CONFIG_FILE_NAME, TOKENIZER_FILE_NAMES } from '../checkpoint/side-files';
+import { GENERATION_CONFIG_FILE_NAME, TOKENIZER_SIDE_FILES } from '../checkpoint/side-files';
 import type { PlanIssue } from '../../shared/jobs';
 
 export interface SideFileCopy {
@@ -16,10 +16,10 @@ export interface SideFileCopy {
  */
 export function outputSideFiles(target: Checkpoint, residual: Checkpoint): { copies: SideFileCopy[]; issues: PlanIssue[] } {
   const folderFiles = (checkpoint: Checkpoint): string[] => (checkpoint.layout === 'file' ? [] : checkpoint.sideFiles);
-  const holdsTokenizer = (checkpoint: Checkpoint): boolean => folderFiles(checkpoint).some((name) => TOKENIZER_FILE_NAMES.includes(name));
+  const holdsTokenizer = (checkpoint: Checkpoint): boolean => folderFiles(checkpoint).some((name) => TOKENIZER_SIDE_FILES.includes(name));
   const tokenizerSource = holdsTokenizer(residual) ? residual : holdsTokenizer(target) ? target : undefined;
   const copies: SideFileCopy[] = tokenizerSource === undefined ? [] : folderFiles(tokenizerSource)
-    .filter((name) => TOKENIZER_FILE_NAMES.includes(name))
+    .filter((name) => TOKENIZER_SIDE_FILES.includes(name))
     .map((name) => ({ name, from: join(tokenizerSource.root, name) }));
   const issues: PlanIssue[] = [];
   if (folderFiles(residual).includes(GENERATION_CONFIG_FILE_NAME)) {

@@ -1,5 +1,6 @@
 import type { Checkpoint, TensorRef } from '../checkpoint/checkpoint-types';
-import { isFloatDtype } from '../format/dtype';
+import { isFloatDtype, type Dtype } from '../format/dtype';
+import { isFp8Dtype } from '../numerics/float8';
 import type { TensorStatus } from '../../shared/report';
 import type { PlanIssue } from '../../shared/jobs';
 
@@ -80,13 +81,14 @@ function pairOne(
   vocabularies: Set<number | undefined>, issues: PlanIssue[],
 ): TensorPair {
   const tiedNote = tiedFrom ? `side A ties this head to ${JSON.stringify(tiedFrom)} (tie_word_embeddings), which is read in its place` : undefined;
-  const arithmetic = isFloatDtype(a.dtype) && isFloatDtype(b.dtype);
+  const arithmetic = isArithmeticDtype(a.dtype) && isArithmeticDtype(b.dtype);
   const base = { name, a, b, arithmetic, ...(tiedFrom ? { tiedFrom } : {}) };
   if (!sameShape(a.shape, b.shape)) {
     const growable = a.shape.length === b.shape.length && a.shape.length >= 1
       && a.shape.slice(1).every((dimension, index) => dimension === b.shape[index + 1])
       && (EMBEDDING_NAME.test(name) || OUTPUT_HEAD_NAME.test(name) || vocabularies.has(a.shape[0]) || vocabularies.has(b.shape[0]));
-    if (growable && arithmetic) {
+    // An FP8 weight's scales cover its own rows only: it is never grown.
+    if (growable && arithmetic && !isFp8Dtype(a.dtype) && !isFp8Dtype(b.dtype)) {
       const fromRows = Math.min(a.shape[0]!, b.shape[0]!);
       const toRows = Math.max(a.shape[0]!, b.shape[0]!);
       const side = a.shape[0]! < b.shape[0]! ? 'a' : 'b';
@@ -109,6 +111,14 @@ function pairOne(
   }
   if (tiedNote) issues.push({ severity: 'info', rule: 'tied-embeddings', tensor: name, message: `${JSON.stringify(name)}: ${tiedNote}` });
   return { ...base, status: 'changed', comparable: true, shape: b.shape, ...(tiedNote ? { resolution: tiedNote } : {}) };
+}
+
+/**
+ * Float tensors, and FP8 weights: the jobs open only checkpoints whose FP8 weights have their scales (docs/fp8.md),
+ * and dequantize them into binary32 for the arithmetic (jobs/fp8-inputs.ts).
+ */
+export function isArithmeticDtype(dtype: Dtype): boolean {
+  return isFloatDtype(dtype) || isFp8Dtype(dtype);
 }
 
 /** transformers' PretrainedConfig ties by default; configs that do not tie say so. */

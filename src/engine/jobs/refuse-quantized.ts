@@ -1,4 +1,5 @@
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
+import { describeFp8Checkpoint } from '../checkpoint/fp8-scales';
 import { detectQuantization, type QuantizationDescription } from '../checkpoint/quantization';
 import { SurgeonError } from '../errors';
 
@@ -6,8 +7,11 @@ import { SurgeonError } from '../errors';
  * Refuses a quantized checkpoint before any tensor data is read: a residual of packed integers, or
  * of raw FP8 bytes and their scales, would be written without complaint and mean nothing.
  */
-export function refuseQuantized(checkpoint: Checkpoint): void {
+export function refuseQuantized(checkpoint: Checkpoint, options: { fp8?: boolean } = {}): void {
   const quantization = detectQuantization(checkpoint);
+  // Jobs that dequantize FP8 weights read the layouts docs/fp8.md lists; any other FP8 layout is refused by name
+  // (unknown-scale-layout, thrown by describeFp8Checkpoint), any other quantization as before.
+  if (quantization && options.fp8 && describeFp8Checkpoint(checkpoint) !== undefined) return;
   if (quantization) throw new SurgeonError('quantized-checkpoint', describeRefusal(quantization), quantization.file);
 }
 
@@ -17,7 +21,7 @@ function describeRefusal(quantization: QuantizationDescription): string {
   const what = isFp8 ? 'raw FP8 bytes and a difference of scales' : 'packed quantized values and a difference of scales';
   const advice = isFp8
     ? 'dequantize it to BF16 first (for DeepSeek-style block scales, e.g. DeepSeek\'s fp8_cast_bf16.py), or use the model\'s BF16 release; '
-      + 'FP8 block-quantized models will be supported in a later version'
+      + 'compute, apply and verify read the FP8 layouts of docs/fp8.md dequantized'
     : 'dequantize it to BF16 or F16 first (e.g. load it with transformers, call model.dequantize() and save_pretrained), '
       + 'or use the model\'s unquantized release';
   const staleConfig = tensors.length === 0 && evidence.startsWith('config.json')

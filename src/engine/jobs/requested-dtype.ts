@@ -1,23 +1,37 @@
 import { SurgeonError } from '../errors';
 import { isFloatDtype, type Dtype } from '../format/dtype';
+import { isFp8Dtype } from '../numerics/float8';
 import { OUTPUT_DTYPES, type OutputDtype, type ResidualDtype } from '../../shared/jobs';
 
-const REQUESTED: Readonly<Record<Exclude<OutputDtype, 'same'>, Dtype>> = { f64: 'F64', f32: 'F32', bf16: 'BF16', f16: 'F16' };
+const REQUESTED: Readonly<Record<Exclude<OutputDtype, 'same' | 'fp8'>, Dtype>> = { f64: 'F64', f32: 'F32', bf16: 'BF16', f16: 'F16' };
 
-/** The dtype a float tensor is written in for `--dtype`; integer and bool tensors keep theirs. */
+/**
+ * The dtype a float tensor is written in for `--dtype`; integer and bool tensors keep theirs. An FP8 weight (read
+ * dequantized) is written as BF16 for `same`, and re-quantized to E4M3 for `fp8`, which leaves other tensors as they are.
+ */
 export function requestedDtype(source: Dtype, requested: OutputDtype): Dtype {
   // A JavaScript caller can pass anything, `auto` to apply for one: refused rather than written as no dtype.
   if (!OUTPUT_DTYPES.includes(requested)) {
     throw new SurgeonError('usage', `dtype ${JSON.stringify(requested)} is not one of ${OUTPUT_DTYPES.join(', ')}`);
   }
+  if (requested === 'fp8') return isFp8Dtype(source) ? 'F8_E4M3' : source;
+  if (isFp8Dtype(source)) return requested === 'same' ? 'BF16' : REQUESTED[requested];
   return !isFloatDtype(source) || requested === 'same' ? source : REQUESTED[requested];
+}
+
+/** Whether either side is an FP8 weight, dequantized (one binary32 product an element) for the arithmetic. */
+function hasFp8Side(base: Dtype, instruct: Dtype): boolean {
+  return isFp8Dtype(base) || isFp8Dtype(instruct);
 }
 
 /**
  * The dtype compute writes a float residual in: `auto` takes the narrowest exact one, and f64, the
- * widest, for f64 weights, which no residual dtype reproduces to the bit.
+ * widest, for f64 weights, which no residual dtype reproduces to the bit. FP8 weights are dequantized to binary32
+ * first, and `auto` (and `same`, there being no FP8 residual) writes their difference as F32, once rounded
+ * (docs/fp8.md).
  */
 export function computedResidualDtype(base: Dtype, instruct: Dtype, requested: ResidualDtype): Dtype {
+  if (hasFp8Side(base, instruct) && (requested === 'auto' || requested === 'same')) return 'F32';
   return requestedDtype(instruct, requested === 'auto' ? exactResidualDtype(base, instruct) ?? 'f64' : requested);
 }
 
@@ -39,11 +53,14 @@ export function residualDtypeReason(requested: ResidualDtype, tensors: readonly 
     if (exact.length === 0) return `${asked}: not exact, base + residual rounds twice`;
     return `${asked}: exact for the ${weightDtypes(exact)} weights, not for the ${weightDtypes(inexact)} weights (base + residual rounds twice)`;
   }
-  const half = tensors.filter((tensor) => exactResidualDtype(tensor.base, tensor.instruct) === 'f32');
-  const single = tensors.filter((tensor) => exactResidualDtype(tensor.base, tensor.instruct) === 'f64');
-  const double = tensors.filter((tensor) => exactResidualDtype(tensor.base, tensor.instruct) === undefined);
+  const fp8 = tensors.filter((tensor) => hasFp8Side(tensor.base, tensor.instruct));
+  const plain = tensors.filter((tensor) => !hasFp8Side(tensor.base, tensor.instruct));
+  const half = plain.filter((tensor) => exactResidualDtype(tensor.base, tensor.instruct) === 'f32');
+  const single = plain.filter((tensor) => exactResidualDtype(tensor.base, tensor.instruct) === 'f64');
+  const double = plain.filter((tensor) => exactResidualDtype(tensor.base, tensor.instruct) === undefined);
   const alone = [half, single, double].filter((group) => group.length > 0).length === 1;
   return `${asked}: ${[
+    fp8.length > 0 ? `f32 for the ${weightDtypes(fp8)} weights, dequantized (one binary32 product each, the difference one binary32 subtraction)` : undefined,
     half.length > 0 ? `f32 is exact for the ${weightDtypes(half)} weights` : undefined,
     single.length > 0 && alone ? `f64, since the weights are ${weightDtypes(single)} (a binary32 difference of binary32 values is not exact)` : undefined,
     single.length > 0 && !alone ? `f64 is exact for the ${weightDtypes(single)} weights (a binary32 difference of binary32 values is not)` : undefined,
@@ -51,7 +68,7 @@ export function residualDtypeReason(requested: ResidualDtype, tensors: readonly 
   ].filter((part) => part !== undefined).join('; ')}`;
 }
 
-const DTYPE_ORDER: readonly Dtype[] = ['BF16', 'F16', 'F32', 'F64'];
+const DTYPE_ORDER: readonly Dtype[] = ['F8_E4M3', 'F8_E5M2', 'BF16', 'F16', 'F32', 'F64'];
 
 /** "BF16", "BF16 and F32": the dtypes of both sides of these tensors. */
 function weightDtypes(tensors: readonly ResidualTensorDtypes[]): string {
@@ -60,7 +77,8 @@ function weightDtypes(tensors: readonly ResidualTensorDtypes[]): string {
 }
 
 const HALF_PRECISION: ReadonlySet<Dtype> = new Set(['BF16', 'F16']);
-const SINGLE_OR_LESS: ReadonlySet<Dtype> = new Set(['BF16', 'F16', 'F32']);
+/** Dequantized FP8 weights are binary32 values (a product of the byte's value and its scale). */
+const SINGLE_OR_LESS: ReadonlySet<Dtype> = new Set(['BF16', 'F16', 'F32', 'F8_E4M3', 'F8_E5M2']);
 
 /**
  * The narrowest `--dtype` whose residual makes base + residual reproduce the instruct tensor to the

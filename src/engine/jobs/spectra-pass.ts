@@ -3,22 +3,11 @@ import type { ElementwiseKernels } from '../kernels/kernels';
 import { createBuiltInMatrixBackend } from '../spectra/built-in-matrix-backend';
 import type { MatrixBackend } from '../spectra/matrix-backend';
 import { fitsSpectralBudget, spectralStats } from '../spectra/spectral-stats';
+import { DEFAULT_SPECTRA_PASS_RANK, MAX_SPECTRA_PASS_RANK } from '../../shared/defaults';
 import type { JobCallbacks, SpectraBackendPreference } from '../../shared/jobs';
 import type { TensorReport } from '../../shared/report';
 import { DeltaMatrixReader } from './delta-matrix-reader';
 import type { TensorPair } from './pair-tensors';
-
-/**
- * Singular values per matrix unless the caller asks otherwise: enough for the energy at ranks 8,
- * 16 and 64, and a tenth of the work of the 256 the energy at rank 256 would need.
- */
-export const DEFAULT_SPECTRA_PASS_RANK = 64;
-/**
- * Largest rank a caller may ask for. The f64 orthonormalisation grows with the square of the rank
- * and the small eigenproblem with its cube: at 256 a 4096 x 4096 matrix takes about 1.7 s on 2
- * cores (onnxruntime-node) against 0.5 s at 64, and past 1024 the pass would take hours on a 7B model.
- */
-export const MAX_SPECTRA_PASS_RANK = 1024;
 
 /** Refuses a rank the pass cannot honour, before any tensor is read. */
 export function checkSpectraRank(rank: number | undefined): void {
@@ -36,7 +25,7 @@ export interface LoadedSpectraBackend {
 
 /**
  * Loads the backend of the pass. The engine never loads onnxruntime-node itself; hosts that may
- * (the CLI, the worker) pass src/worker/backends/load-matrix-backend's loadMatrixBackend here.
+ * (the CLI, the worker) pass src/spectra-backends/load-matrix-backend's loadMatrixBackend here.
  */
 export type SpectraBackendLoader = (preference: SpectraBackendPreference) => Promise<LoadedSpectraBackend>;
 

@@ -4,16 +4,19 @@ import { SurgeonError } from '../errors';
 import type { ElementwiseKernels, KernelBuffer } from '../kernels/kernels';
 import { INPUT_READ_SLACK, InputFiles } from '../io/input-files';
 import type { OutputFile } from '../io/output-file';
-import type { JobProgress } from '../../shared/jobs';
+import type { JobCallbacks, JobProgress } from '../../shared/jobs';
 
 /**
  * Bytes per operand piece. 1 MiB pieces with a few in flight were fastest here (performance.md):
  * smaller pieces pay per-call overhead, larger ones fall out of the CPU caches.
  */
-export const PIECE_BYTES = 1024 * 1024;
+const PIECE_BYTES = 1024 * 1024;
+
+/** Bytes of binary32 scratch that hold any piece's elements dequantized (a piece has at most PIECE_BYTES / 4 elements). */
+export const PIECE_SCRATCH_BYTES = PIECE_BYTES;
 
 /** Pieces read ahead of the kernel and written behind it. */
-export const PIECES_IN_FLIGHT = 4;
+const PIECES_IN_FLIGHT = 4;
 
 /**
  * One input of a tensor operation. Elements past `presentElements` read as zeros: that is how a
@@ -23,6 +26,14 @@ export interface StreamOperand {
   ref: TensorRef | undefined;
   dtype: Dtype;
   presentElements: number;
+}
+
+/**
+ * Reads all of `ref`; in a task of more elements the rest reads as zeros. A pair's smaller side under
+ * vocabulary growth has rows of the result's size, only fewer: this appends its zero rows.
+ */
+export function streamOperand(ref: TensorRef): StreamOperand {
+  return { ref, dtype: ref.dtype, presentElements: ref.elementCount };
 }
 
 export interface StreamOutput {
@@ -52,10 +63,21 @@ export interface StreamPiece<T> {
 }
 
 export interface StreamHandlers<T> {
-  /** Runs the kernel over one piece; the pipeline writes `output` afterwards when the task has one. */
-  processPiece(piece: StreamPiece<T>): void;
+  /**
+   * Runs the kernel over one piece; the pipeline writes `output` afterwards when the task has one. A handler that
+   * writes the task's output itself (in its own units: FP8 bands and their scales, jobs/fp8-output.ts) returns the
+   * promise of its writes instead, which the pipeline awaits like its own before the slot is used again.
+   */
+  processPiece(piece: StreamPiece<T>): void | Promise<void>;
   /** Called once after a task's last piece was processed. */
   finishTask?(task: StreamTask<T>): void;
+  /**
+   * Loads what a task's pieces need beside their elements (the scales of FP8 operands), before its first piece is
+   * processed. Only the tasks in flight are prepared at once: `releaseTask` follows each, after its last piece or
+   * when the stream stops.
+   */
+  prepareTask?(task: StreamTask<T>): Promise<void>;
+  releaseTask?(task: StreamTask<T>): void;
 }
 
 /** How a job that hashes its inputs (InputHashes) has the stream read them. */
@@ -75,6 +97,18 @@ export interface StreamOptions {
   onProgress?(progress: JobProgress): void;
   /** Without it, the stream asks which files to read around the page cache itself. */
   inputReading?: Promise<InputReading>;
+}
+
+/** A job's stream: its kernels, its Cancel and progress, and the reading of inputs it hashes. */
+export function jobStreamOptions(
+  kernels: ElementwiseKernels, callbacks: Pick<JobCallbacks, 'signal' | 'onProgress'>, inputReading?: Promise<InputReading>,
+): StreamOptions {
+  return {
+    kernels,
+    ...(callbacks.signal ? { signal: callbacks.signal } : {}),
+    ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}),
+    ...(inputReading ? { inputReading } : {}),
+  };
 }
 
 interface Slot {
@@ -127,12 +161,18 @@ export async function streamTensors<T>(
   // Pieces are planned as they are needed: a list of every piece would grow with the model.
   const plan = planPieces(inOutputOrder(tasks), pieceElements);
   const inFlight: Array<{ planned: PlannedPiece<T>; slot: Slot; read: Promise<void> }> = [];
+  const prepared = new Set<StreamTask<T>>();
   let started = 0;
   const startRead = (): void => {
     const next = plan.next();
     if (next.done) return;
     const slot = slots[started++ % slots.length]!;
-    const read = readPiece(next.value, slot, files);
+    let read = readPiece(next.value, slot, files);
+    if (next.value.start === 0 && handlers.prepareTask) {
+      const { task } = next.value;
+      prepared.add(task);
+      read = Promise.all([handlers.prepareTask(task), read]).then(() => undefined);
+    }
     read.catch(() => undefined); // Awaited in order below; a failure ahead of the cursor must not go unhandled.
     inFlight.push({ planned: next.value, slot, read });
   };
@@ -147,9 +187,12 @@ export async function streamTensors<T>(
       if (reading) slot.observed = observeInputs(planned, slot, reading);
       await slot.pendingWrite;
       const piece: StreamPiece<T> = { task: planned.task, start: planned.start, count: planned.count, inputs: slot.inputs, output: slot.output };
-      handlers.processPiece(piece);
+      const written = handlers.processPiece(piece);
       const output = planned.task.output;
-      if (output) {
+      if (written) {
+        slot.pendingWrite = written;
+        slot.pendingWrite.catch(() => undefined);
+      } else if (output) {
         const bytes = elementBytes(output.dtype, planned.task.name);
         slot.pendingWrite = output.file.write(slot.output.bytes.subarray(0, planned.count * bytes), output.offset + planned.start * bytes);
         slot.pendingWrite.catch(() => undefined);
@@ -158,6 +201,7 @@ export async function streamTensors<T>(
       progress.bytesDone += pieceInputBytes(planned);
       if (planned.last) {
         handlers.finishTask?.(planned.task);
+        if (prepared.delete(planned.task)) handlers.releaseTask?.(planned.task);
         progress.tensorsDone++;
         progress.tensor = planned.task.name;
       }
@@ -167,6 +211,7 @@ export async function streamTensors<T>(
   } finally {
     await Promise.allSettled(inFlight.map((piece) => piece.read));
     await Promise.allSettled(slots.flatMap((slot) => [slot.pendingWrite, slot.observed]));
+    for (const task of prepared) handlers.releaseTask?.(task);
     await files.closeAll();
     freeSlots(kernels, slots);
   }

@@ -1,19 +1,22 @@
-import { assertUnchanged } from '../checkpoint/assert-unchanged';
+import type { TensorRef } from '../checkpoint/checkpoint-types';
 import { bytesPerElement, isFloatDtype, type Dtype } from '../format/dtype';
-import { createCompareAccumulator, type CompareAccumulator } from '../kernels/kernels';
-import { withJobKernels } from './job-kernels';
+import { createCompareAccumulator, type CompareAccumulator, type ElementwiseKernels } from '../kernels/kernels';
 import type { JobCallbacks, PlanIssue, VerifyOptions, VerifyResult, VerifyTensorResult } from '../../shared/jobs';
-import { openInputs } from './open-input';
-import { elementCount, pairTensors, rowElements } from './pair-tensors';
-import { refuseOnErrors } from './plan-error';
+import { addScaledOperands, floatOperand } from '../kernels/fp8-operands';
+import { isFp8Dtype } from '../numerics/float8';
+import { dequantizedView, Fp8Operands, fp8WeightsOf } from './fp8-inputs';
+import { runReadOnlyJob, type Inputs, type ReadPlan } from './job-pipeline';
+import { elementCount, isArithmeticDtype, pairTensors, type TensorPair } from './pair-tensors';
 import { residualConfigIssues } from './residual-config-hashes';
 import { exactResidualDtype, residualIsExact } from './requested-dtype';
-import { streamTensors, type StreamOperand, type StreamTask } from './tensor-stream';
+import { jobStreamOptions, streamOperand, streamTensors, type StreamHandlers, type StreamTask } from './tensor-stream';
 
 interface VerifyTask {
   name: string;
   /** Float tensors: B + R rounded to the instruct dtype; others: R's bytes against I's. */
   arithmetic: boolean;
+  /** An operand is FP8: compared in binary32, the FP8 sides dequantized with their scales. */
+  dequantized: boolean;
   compare: CompareAccumulator;
 }
 
@@ -23,9 +26,17 @@ interface VerifyTask {
  * when every element of every tensor has the instruct element's value (+0 and -0 are one value).
  */
 export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks = {}): Promise<VerifyResult> {
-  const started = performance.now();
-  callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
-  const [base, residual, instruct] = await openInputs([options.base, options.residual, options.instruct] as const, callbacks);
+  const inputs = { base: options.base, residual: options.residual, instruct: options.instruct };
+  return runReadOnlyJob(inputs, callbacks, (opened) => planVerify(callbacks, opened));
+}
+
+function planVerify(
+  callbacks: JobCallbacks, inputs: Inputs<{ base: string; residual: string; instruct: string }>,
+): ReadPlan<Array<StreamTask<VerifyTask>>, VerifyResult> {
+  // FP8 sides are seen without their scale tensors and compared dequantized (docs/fp8.md).
+  const views = { base: dequantizedView(inputs.base), residual: dequantizedView(inputs.residual), instruct: dequantizedView(inputs.instruct) };
+  const fp8Weights = fp8WeightsOf(views.base, views.residual, views.instruct);
+  const [base, residual, instruct] = [views.base.checkpoint, views.residual.checkpoint, views.instruct.checkpoint];
   const applied = pairTensors(base, residual, {
     onlyInA: { severity: 'info', resolution: 'not in the residual; compared unchanged against the instruct model' },
     onlyInB: { severity: 'error', resolution: 'the residual changes a tensor the base does not have' },
@@ -47,28 +58,57 @@ export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks 
       issues.push({ severity: 'error', rule: 'missing-tensor', tensor: pair.name, message: `${JSON.stringify(pair.name)} is not in the instruct model` });
     }
   }
-  refuseOnErrors(issues);
+  return {
+    issues,
+    async stream(kernels) {
+      const tasks = [...instruct.tensors].map(([name, ref]) => verifyTask(name, byName.get(name)!, ref));
+      const fp8 = new Fp8Operands<VerifyTask>(kernels, fp8Weights);
+      try {
+        await streamTensors(tasks, verifyHandlers(kernels, fp8), jobStreamOptions(kernels, callbacks));
+      } finally {
+        fp8.free();
+      }
+      return tasks;
+    },
+    result: (tasks) => verifyResult(tasks, issues),
+  };
+}
 
-  const tasks: Array<StreamTask<VerifyTask>> = [];
-  for (const [name, ref] of instruct.tensors) {
-    const pair = byName.get(name)!;
-    const instructOperand: StreamOperand = { ref, dtype: ref.dtype, presentElements: ref.elementCount };
-    const arithmetic = pair.b !== undefined && pair.arithmetic && isFloatDtype(ref.dtype);
-    const rows = rowElements(pair.shape);
-    const operands: StreamOperand[] = arithmetic
-      ? (['a', 'b'] as const).map((side) => {
-        const sideRef = side === 'a' ? pair.a! : pair.b!;
-        return { ref: sideRef, dtype: sideRef.dtype, presentElements: pair.growth?.side === side ? pair.growth.fromRows * rows : sideRef.elementCount };
-      })
-      : [{ ref: pair.b ?? pair.a!, dtype: (pair.b ?? pair.a!).dtype, presentElements: (pair.b ?? pair.a!).elementCount }];
-    tasks.push({ name, elements: elementCount(ref.shape), operands: [...operands, instructOperand], context: { name, arithmetic, compare: createCompareAccumulator() } });
-  }
+/** B + R against I, or, where the residual does not add (not float, or no residual tensor), R's or B's tensor against I. */
+function verifyTask(name: string, pair: TensorPair, instruct: TensorRef): StreamTask<VerifyTask> {
+  const arithmetic = pair.b !== undefined && pair.arithmetic && isArithmeticDtype(instruct.dtype);
+  const operands = arithmetic ? [streamOperand(pair.a!), streamOperand(pair.b!)] : [streamOperand(pair.b ?? pair.a!)];
+  const all = [...operands, streamOperand(instruct)];
+  const dequantized = all.some((operand) => isFp8Dtype(operand.dtype)) && (arithmetic || isArithmeticDtype(all[0]!.dtype));
+  return {
+    name,
+    elements: elementCount(instruct.shape),
+    operands: all,
+    context: { name, arithmetic, dequantized, compare: createCompareAccumulator() },
+  };
+}
 
-  await Promise.all([...base.files, ...residual.files, ...instruct.files].map(assertUnchanged));
-  await withJobKernels((kernels) => streamTensors(tasks, {
-    processPiece({ task, count, inputs, output }) {
+function verifyHandlers(kernels: ElementwiseKernels, fp8: Fp8Operands<VerifyTask>): StreamHandlers<VerifyTask> {
+  return {
+    ...fp8.hooks(),
+    processPiece({ task, start, count, inputs, output }) {
       const instructOperand = task.operands.at(-1)!;
       const expected = inputs[task.operands.length - 1]!;
+      if (task.context.dequantized) {
+        // base + R (or the unchanged tensor) against the instruct tensor, every FP8 side dequantized: in binary32 when
+        // the instruct tensor is FP8, else rounded to its dtype as for other tensors.
+        const last = task.operands.length - 1;
+        const wanted = floatOperand(kernels, fp8.operand(task, last, expected, instructOperand.dtype), count, start, fp8.scratch(2));
+        const operand = (index: number): ReturnType<Fp8Operands<VerifyTask>['operand']> => fp8.operand(task, index, inputs[index]!, task.operands[index]!.dtype);
+        if (task.context.arithmetic) {
+          addScaledOperands(kernels, operand(0), operand(1), 1, output, wanted.dtype, count, start, fp8.scratchPair());
+          kernels.compare(output, wanted.dtype, wanted.buffer, wanted.dtype, count, task.context.compare);
+        } else {
+          const actual = floatOperand(kernels, operand(0), count, start, fp8.scratch(0));
+          kernels.compare(actual.buffer, actual.dtype, wanted.buffer, wanted.dtype, count, task.context.compare);
+        }
+        return;
+      }
       if (task.context.arithmetic) {
         kernels.addScaled(inputs[0]!, task.operands[0]!.dtype, inputs[1]!, task.operands[1]!.dtype, 1, output, instructOperand.dtype, count);
         kernels.compare(output, instructOperand.dtype, expected, instructOperand.dtype, count, task.context.compare);
@@ -78,9 +118,10 @@ export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks 
         countEqualElements(inputs[0]!.bytes, expected.bytes, count, bytesPerElement(instructOperand.dtype) ?? 1, task.context.compare);
       }
     },
-  }, { kernels, ...(callbacks.signal ? { signal: callbacks.signal } : {}), ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}) }));
-  await Promise.all([...base.files, ...residual.files, ...instruct.files].map(assertUnchanged));
+  };
+}
 
+function verifyResult(tasks: ReadonlyArray<StreamTask<VerifyTask>>, issues: PlanIssue[]): VerifyResult {
   const tensors: VerifyTensorResult[] = tasks.map((task) => ({
     name: task.name,
     elements: task.elements,
@@ -91,6 +132,7 @@ export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks 
   const elements = tensors.reduce((sum, tensor) => sum + tensor.elements, 0);
   const identical = tensors.reduce((sum, tensor) => sum + tensor.identical, 0);
   const signedZeroOnly = tensors.reduce((sum, tensor) => sum + tensor.signedZeroOnly, 0);
+  const dequantized = tasks.filter((task) => task.context.dequantized).map((task) => task.name);
   const precision = residualPrecisionIssue(tasks.filter((task) => !sameValues(task.context.compare, task.elements)));
   if (precision) issues.push(precision);
   const signedZeros = signedZeroIssue(tensors);
@@ -103,8 +145,9 @@ export async function runVerify(options: VerifyOptions, callbacks: JobCallbacks 
     signedZeroOnly,
     maxAbsError: Math.max(0, ...tensors.map((tensor) => tensor.maxAbsError)),
     tensors,
+    ...(dequantized.length > 0 ? { dequantized } : {}),
     issues,
-    seconds: (performance.now() - started) / 1000,
+    seconds: 0,
   };
 }
 

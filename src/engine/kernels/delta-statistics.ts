@@ -14,8 +14,8 @@
 import { bitsToF32 } from '../numerics/float-bits';
 
 /** One counter per 16-bit key. */
-export const HISTOGRAM_KEYS = 65_536;
-export const DEFAULT_HISTOGRAM_BINS = 64;
+const HISTOGRAM_KEYS = 65_536;
+const DEFAULT_HISTOGRAM_BINS = 64;
 
 export interface DeltaStatistics {
   count: number;

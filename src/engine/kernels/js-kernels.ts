@@ -12,7 +12,10 @@ import { addScaledF64, compareF64, subtractF64 } from './float64-paths';
 import { anyNonFiniteElement } from './non-finite';
 import { Float32Block, JS_BLOCK_ELEMENTS, narrowFrom, widenInto } from './js-conversions';
 import { checkCount, checkOperand, checkViewRange, FLOAT_DTYPE_BYTES } from './kernel-arguments';
-import type { ElementwiseKernels, KernelBuffer } from './kernel-types';
+import type { ElementwiseKernels, Fp8ScaleGrid, KernelBuffer } from './kernel-types';
+import type { Fp8Dtype } from '../numerics/float8';
+import { checkDequantizeOperands, checkGridPiece, checkQuantizeOperands } from './fp8-arguments';
+import { dequantizeFp8BlocksBytes, dequantizeFp8Bytes, quantizeE4m3BlocksBytes } from './js-fp8';
 
 /** Allocations are aligned like the WebAssembly kernels' so that every dtype can be viewed in place. */
 const ALLOCATION_ALIGNMENT = 64;
@@ -169,6 +172,24 @@ class JsKernels implements ElementwiseKernels {
     acc.signedZeroOnly += signedZeroOnly;
     acc.maxAbsError = maxAbsError;
     acc.nonFiniteMismatch += nonFiniteMismatch;
+  }
+
+  dequantizeFp8(src: KernelBuffer, srcDtype: Fp8Dtype, out: KernelBuffer, count: number, scale: number): void {
+    checkDequantizeOperands(src, srcDtype, out, count);
+    dequantizeFp8Bytes(this.bytesOf(src), srcDtype, this.bytesOf(out), count, scale);
+  }
+
+  dequantizeFp8Blocks(
+    src: KernelBuffer, srcDtype: Fp8Dtype, out: KernelBuffer, count: number, first: number, grid: Fp8ScaleGrid,
+  ): void {
+    checkDequantizeOperands(src, srcDtype, out, count);
+    const position = checkGridPiece(grid, first, count);
+    dequantizeFp8BlocksBytes(this.bytesOf(src), srcDtype, this.bytesOf(out), count, position, grid, this.bytesOf(grid.scales));
+  }
+
+  quantizeE4m3Blocks(src: KernelBuffer, out: KernelBuffer, rows: number, grid: Fp8ScaleGrid): number {
+    const scaleColumns = checkQuantizeOperands(src, out, rows, grid);
+    return quantizeE4m3BlocksBytes(this.bytesOf(src), this.bytesOf(out), rows, grid, scaleColumns, this.bytesOf(grid.scales));
   }
 
   private bytesOf(buffer: KernelBuffer): Uint8Array {

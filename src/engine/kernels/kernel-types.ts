@@ -3,10 +3,25 @@
  * memory so that file reads land in them without a copy.
  */
 import type { Dtype } from '../format/dtype';
+import type { Fp8Dtype } from '../numerics/float8';
 import type { CompareAccumulator } from './compare-accumulator';
 import type { DeltaStatistics } from './delta-statistics';
 
 export type KernelName = 'wasm-simd' | 'js';
+
+/**
+ * Scales over blocks of a row-major FP8 matrix of `columns` columns (docs/fp8.md): block (i, j) covers rows
+ * [i * blockRows, (i + 1) * blockRows) and columns [j * blockColumns, (j + 1) * blockColumns), and its binary32 scale is
+ * element i * ceil(columns / blockColumns) + j of `scales`. DeepSeek's `weight_scale_inv` has blocks of 128 x 128; a
+ * per-channel scale is blocks of 1 x columns, a per-tensor scale one block of the whole matrix.
+ */
+export interface Fp8ScaleGrid {
+  /** F32 scales, row-major, `ceil(columns / blockColumns)` a row. */
+  readonly scales: KernelBuffer;
+  readonly columns: number;
+  readonly blockRows: number;
+  readonly blockColumns: number;
+}
 
 export interface KernelBuffer {
   /**
@@ -55,4 +70,25 @@ export interface ElementwiseKernels {
   compare(
     x: KernelBuffer, xDtype: Dtype, y: KernelBuffer, yDtype: Dtype, count: number, acc: CompareAccumulator,
   ): void;
+  /**
+   * out (F32) = f32(src) * scale for `count` FP8 elements: each value decoded exactly, then one binary32 product
+   * (DeepSeek's `weight_dequant`); `scale` is rounded to binary32 first. An FP8 NaN gives 0x7FC00000 with its sign.
+   * The regions must not overlap.
+   */
+  dequantizeFp8(src: KernelBuffer, srcDtype: Fp8Dtype, out: KernelBuffer, count: number, scale: number): void;
+  /**
+   * dequantizeFp8 of the matrix elements [first, first + count) (row-major, `grid.columns` a row) that `src` holds,
+   * each times the scale of its block in `grid`: a piece of a tensor, cut anywhere.
+   */
+  dequantizeFp8Blocks(
+    src: KernelBuffer, srcDtype: Fp8Dtype, out: KernelBuffer, count: number, first: number, grid: Fp8ScaleGrid,
+  ): void;
+  /**
+   * Quantizes `rows` full rows of the F32 matrix `src` (its first row starts a band of blocks) to E4M3 bytes in `out`,
+   * writing each block's scale into `grid.scales` (ceil(rows / blockRows) rows of them): scale = amax / 448 in binary32
+   * (1 where that is 0), element = |x| / scale rounded once to E4M3 (nearest, ties to even, saturating at 448) with the
+   * sign of x. Dequantizing multiplies by the scale, so it is what `weight_scale_inv` holds. Returns the number of blocks
+   * holding an infinity or NaN (scale infinity or NaN, elements NaN): callers refuse those.
+   */
+  quantizeE4m3Blocks(src: KernelBuffer, out: KernelBuffer, rows: number, grid: Fp8ScaleGrid): number;
 }

@@ -6,7 +6,7 @@ import { SurgeonError } from '../errors';
 import { HEAP_ADDRESS, MAX_WASM_PAGES, WASM_PAGE_BYTES } from './wasm-layout';
 
 /** Buffers start on cache-line boundaries: every dtype is aligned and no two buffers share a line. */
-export const HEAP_ALIGNMENT = 64;
+const HEAP_ALIGNMENT = 64;
 
 interface Range {
   address: number;

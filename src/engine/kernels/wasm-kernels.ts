@@ -6,13 +6,16 @@
  * can be run by helper threads too (kernel-team.ts).
  */
 import { availableParallelism } from 'node:os';
+import { MAX_KERNEL_THREADS, SURGEON_ENV } from '../../shared/environment';
 import { SurgeonError } from '../errors';
 import type { Dtype, FloatDtype } from '../format/dtype';
 import type { CompareAccumulator } from './compare-accumulator';
 import { accumulateDeltas, addTotals, type DeltaStatistics } from './delta-statistics';
 import { addScaledF64, compareF64, subtractF64 } from './float64-paths';
 import { checkCount, checkOperand, checkViewRange, FLOAT_DTYPE_BYTES } from './kernel-arguments';
-import type { ElementwiseKernels, KernelBuffer } from './kernel-types';
+import type { ElementwiseKernels, Fp8ScaleGrid, KernelBuffer } from './kernel-types';
+import type { Fp8Dtype } from '../numerics/float8';
+import { checkDequantizeOperands, checkGridPiece, checkQuantizeOperands, FP8_FORMAT } from './fp8-arguments';
 import { KernelTeam, type TeamKernel } from './kernel-team';
 import { anyNonFiniteElement, EXPONENT_MASK } from './non-finite';
 import { KERNELS_WASM_BASE64 } from './wasm/kernels.wasm';
@@ -36,9 +39,6 @@ export const PARALLEL_MIN_ELEMENTS = 128 * 1024;
  * binary32 blocks, so block sums are the same whichever thread runs a chunk.
  */
 const TEAM_CHUNK_ELEMENTS = 16 * 1024;
-/** More threads than this only contend for memory bandwidth. */
-const MAX_KERNEL_THREADS = 8;
-
 /**
  * `CHECKPOINT_SURGEON_KERNEL_THREADS` (1 = only the calling thread), else one per core but `spareCores`,
  * up to the maximum. The elementwise kernels leave one core free for the file copies and the provenance
@@ -46,7 +46,7 @@ const MAX_KERNEL_THREADS = 8;
  * writes need that core); the spectral products, which run while nothing else does, leave none.
  */
 export function kernelThreads(env: NodeJS.ProcessEnv = process.env, spareCores = 1): number {
-  const requested = Number.parseInt(env['CHECKPOINT_SURGEON_KERNEL_THREADS'] ?? '', 10);
+  const requested = Number.parseInt(env[SURGEON_ENV.kernelThreads] ?? '', 10);
   if (Number.isInteger(requested) && requested >= 1) return Math.min(requested, MAX_KERNEL_THREADS);
   return Math.max(1, Math.min(availableParallelism() - spareCores, MAX_KERNEL_THREADS));
 }
@@ -81,6 +81,15 @@ interface KernelExports {
   collect_touched: () => void;
   any_non_finite_16: (src: number, count: number, mask: number) => number;
   any_non_finite_32: (src: number, count: number) => number;
+  dequant_fp8: (src: number, dst: number, count: number, scale: number, format: number) => void;
+  dequant_fp8_blocks: (
+    src: number, dst: number, count: number, row: number, column: number, columns: number,
+    scales: number, scaleColumns: number, blockRows: number, blockColumns: number, format: number,
+  ) => void;
+  quantize_e4m3_blocks: (
+    src: number, dst: number, rows: number, columns: number,
+    scales: number, scaleColumns: number, blockRows: number, blockColumns: number,
+  ) => number;
 }
 
 let compiledModule: Promise<WebAssembly.Module> | undefined;
@@ -329,6 +338,32 @@ class WasmKernels implements ElementwiseKernels {
     acc.maxAbsError = Math.max(acc.maxAbsError, view.getFloat64(COMPARE_MAX_ABS_ERROR, true));
     acc.nonFiniteMismatch += view.getInt32(COMPARE_NON_FINITE_MISMATCH, true);
     acc.signedZeroOnly += view.getInt32(COMPARE_SIGNED_ZERO_ONLY, true);
+  }
+
+  // The FP8 kernels run on the calling thread: decoding is cheap next to reading the bytes (docs/fp8.md).
+  dequantizeFp8(src: KernelBuffer, srcDtype: Fp8Dtype, out: KernelBuffer, count: number, scale: number): void {
+    checkDequantizeOperands(src, srcDtype, out, count);
+    this.k.dequant_fp8(this.addressOf(src), this.addressOf(out), count, Math.fround(scale), FP8_FORMAT[srcDtype]);
+  }
+
+  dequantizeFp8Blocks(
+    src: KernelBuffer, srcDtype: Fp8Dtype, out: KernelBuffer, count: number, first: number, grid: Fp8ScaleGrid,
+  ): void {
+    checkDequantizeOperands(src, srcDtype, out, count);
+    const { row, column, scaleColumns } = checkGridPiece(grid, first, count);
+    if (count === 0) return;
+    this.k.dequant_fp8_blocks(
+      this.addressOf(src), this.addressOf(out), count, row, column, grid.columns,
+      this.addressOf(grid.scales), scaleColumns, grid.blockRows, grid.blockColumns, FP8_FORMAT[srcDtype],
+    );
+  }
+
+  quantizeE4m3Blocks(src: KernelBuffer, out: KernelBuffer, rows: number, grid: Fp8ScaleGrid): number {
+    const scaleColumns = checkQuantizeOperands(src, out, rows, grid);
+    return this.k.quantize_e4m3_blocks(
+      this.addressOf(src), this.addressOf(out), rows, grid.columns,
+      this.addressOf(grid.scales), scaleColumns, grid.blockRows, grid.blockColumns,
+    );
   }
 
   /** The single-pass kernel for this combination, if there is one. */

@@ -38,7 +38,10 @@ export const SCRATCH_RESULT_ADDRESS = SCRATCH_SECOND_ADDRESS + WASM_BLOCK_ELEMEN
 
 /** Each kernel thread's fixed regions above span this much from the thread's region address. */
 export const REGION_BYTES = 1 << 20;
-/** Allocations start above the calling thread's region (at 0); helper threads' regions come from the heap. */
+/**
+ * Allocations start above the calling thread's region (at 0); helper threads' regions come from the heap.
+ * @alias the same number as REGION_BYTES, for another reason
+ */
 export const HEAP_ADDRESS = REGION_BYTES;
 export const WASM_PAGE_BYTES = 65_536;
 /** wasm32 addresses 4 GiB; V8 in Node 20 allows a memory of up to 65536 pages. */

@@ -6,7 +6,7 @@
 import { bitsToF32, f32ToBits, isNaNF32Bits } from './float-bits';
 
 /** The quiet bit of a bfloat16 NaN (the top mantissa bit). */
-export const BF16_QUIET_BIT = 0x0040;
+const BF16_QUIET_BIT = 0x0040;
 
 /** The binary32 bits of the bfloat16 `bits` (exact). */
 export function bf16BitsToF32Bits(bits: number): number {

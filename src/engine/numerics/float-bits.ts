@@ -14,9 +14,6 @@ const LOW_WORD = 1 - HIGH_WORD;
 
 export const F32_EXPONENT_MASK = 0x7f80_0000;
 export const F32_MANTISSA_MASK = 0x007f_ffff;
-export const F32_SIGN_MASK = 0x8000_0000;
-/** The quiet bit of a binary32 NaN (the top mantissa bit). */
-export const F32_QUIET_BIT = 0x0040_0000;
 
 /** The binary32 bits of `value` rounded to binary32 (as an unsigned 32-bit integer). */
 export function f32ToBits(value: number): number {
@@ -38,17 +35,6 @@ export function isNaNF32Bits(bits: number): boolean {
 export function f64ToWords(value: number): [high: number, low: number] {
   scratchF64[0] = value;
   return [scratchU32[HIGH_WORD]!, scratchU32[LOW_WORD]!];
-}
-
-export function wordsToF64(high: number, low: number): number {
-  scratchU32[HIGH_WORD] = high >>> 0;
-  scratchU32[LOW_WORD] = low >>> 0;
-  return scratchF64[0]!;
-}
-
-/** Rounds a number to the nearest binary32 (ties to even); a binary64 NaN stays NaN. */
-export function f64ToF32(value: number): number {
-  return Math.fround(value);
 }
 
 /**

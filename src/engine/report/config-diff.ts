@@ -12,7 +12,7 @@ type JsonObject = Record<string, unknown>;
  * Keys that fix the shapes of the layers, each with the other spellings architectures use for it
  * (GPT-2 and Phi-1 configs say n_embd, n_layer, n_head, n_inner; T5-style configs say d_model, d_ff).
  */
-export const STRUCTURAL_KEYS: ReadonlyArray<{ key: string; aliases: readonly string[] }> = [
+const STRUCTURAL_KEYS: ReadonlyArray<{ key: string; aliases: readonly string[] }> = [
   { key: 'hidden_size', aliases: ['hidden_size', 'n_embd', 'd_model'] },
   { key: 'num_hidden_layers', aliases: ['num_hidden_layers', 'n_layer', 'num_layers'] },
   { key: 'num_attention_heads', aliases: ['num_attention_heads', 'n_head', 'num_heads'] },

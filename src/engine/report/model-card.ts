@@ -5,16 +5,16 @@
  * content cannot close.
  */
 import { stringify } from 'yaml';
-import { basename } from 'node:path';
+import { basename, isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import type { ApplyResult, ComputeResult, FileProvenance, VocabularyGrowth } from '../../shared/jobs';
-import type { CheckpointRef, DiffReport, DiffSummary, TokenizerReport } from '../../shared/report';
+import { TENSOR_STATUSES, type CheckpointRef, type DiffReport, type DiffSummary, type TensorStatus, type TokenizerReport } from '../../shared/report';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { formatCount } from '../../shared/quantities';
 
-export const MODEL_CARD_TAGS = ['instruction-residual', 'task-arithmetic'] as const;
+const MODEL_CARD_TAGS = ['instruction-residual', 'task-arithmetic'] as const;
 
 /** Added tokens listed per grown tensor; the rest are counted, since a vocabulary can grow by 100k rows. */
-export const MAX_LISTED_ADDED_TOKENS = 20;
+const MAX_LISTED_ADDED_TOKENS = 20;
 
 export interface ModelCardInput {
   /** A residual folder (R = instruct - base) or a model made by applying one (cpt + scale * R). */
@@ -110,7 +110,7 @@ export interface ModelCardFrontMatter {
 
 export function modelCardFrontMatter(input: ModelCardInput): ModelCardFrontMatter {
   const front: ModelCardFrontMatter = {
-    base_model: refName(input.base),
+    base_model: hubRepo(input.base) ?? cardPath(input.base, input.output),
     base_model_relation: input.kind === 'residual' ? 'adapter' : 'merge',
     library_name: TOOL_NAME,
     tags: [...MODEL_CARD_TAGS],
@@ -162,9 +162,9 @@ function whatItIs(input: ModelCardInput): string {
       '',
       `    θ_new = θ_cpt + α · R    (α = ${scale} by default)`,
       '',
-      `- base: ${describeRef(input.base)}`,
+      `- base: ${describeRef(input.base, input.output)}`,
     ];
-    if (input.instruct) lines.push(`- instruct: ${describeRef(input.instruct)}`);
+    if (input.instruct) lines.push(`- instruct: ${describeRef(input.instruct, input.output)}`);
     return lines.join('\n');
   }
   return [
@@ -174,15 +174,15 @@ function whatItIs(input: ModelCardInput): string {
     '',
     `computed in f32 with one rounding to ${escapeMarkdown(input.dtype)}.`,
     '',
-    `- continued-pretraining base (θ_cpt): ${describeRef(input.base)}`,
-    input.residual ? `- residual (R): ${describeRef(input.residual)}` : '',
+    `- continued-pretraining base (θ_cpt): ${describeRef(input.base, input.output)}`,
+    input.residual ? `- residual (R): ${describeRef(input.residual, input.output)}` : '',
   ].join('\n').trimEnd();
 }
 
 function howToApply(input: ModelCardInput): string {
   const residual = input.kind === 'residual' ? input.output : input.residual;
-  const residualName = residual ? refName(residual) : 'path/to/residual';
-  const cptBase = input.kind === 'residual' ? 'path/to/your-continued-pretraining-checkpoint' : refName(input.base);
+  const residualName = residual ? refName(residual, input.output) : 'path/to/residual';
+  const cptBase = input.kind === 'residual' ? 'path/to/your-continued-pretraining-checkpoint' : refName(input.base, input.output);
   const scale = formatNumber(input.scale);
   const heading = input.kind === 'residual' ? '## How to apply' : '## How to reproduce';
   const cli = [
@@ -220,10 +220,10 @@ function provenance(input: ModelCardInput): string {
     ['created', input.createdAt.toISOString()],
     ['dtype', input.dtype],
     ['scale (α)', formatNumber(input.scale)],
-    [input.kind === 'residual' ? 'base' : 'continued-pretraining base', describeRefPlain(input.base)],
+    [input.kind === 'residual' ? 'base' : 'continued-pretraining base', describeRefPlain(input.base, input.output)],
   ];
-  if (input.instruct) rows.push(['instruct', describeRefPlain(input.instruct)]);
-  if (input.residual) rows.push(['residual', describeRefPlain(input.residual)]);
+  if (input.instruct) rows.push(['instruct', describeRefPlain(input.instruct, input.output)]);
+  if (input.residual) rows.push(['residual', describeRefPlain(input.residual, input.output)]);
   const lines = ['## Provenance', '', table(['', ''], rows)];
   const files: string[][] = [];
   for (const role of ['base', 'instruct', 'residual'] as const) {
@@ -241,8 +241,8 @@ function statistics(input: ModelCardInput): string {
   if (summary) {
     const global = summary.globalRelativeNorm === null ? 'n/a' : formatNumber(summary.globalRelativeNorm);
     lines.push(
-      `Global relative norm ‖R‖ / ‖θ_base‖: ${global}. Tensors changed: ${summary.counts.changed}, unchanged: `
-        + `${summary.counts.unchanged}; parameters compared: ${formatCount(summary.parametersCompared)}.`,
+      `Global relative norm ‖R‖ / ‖θ_base‖: ${global}. Tensors: ${tensorCounts(summary)}; `
+        + `parameters compared: ${formatCount(summary.parametersCompared)}.`,
     );
     if (summary.mostChanged.length > 0) {
       lines.push('', 'Most changed tensors:', '', table(
@@ -323,6 +323,15 @@ function codeBlock(language: string, code: string): string {
   return `${fence}${language}\n${code}\n${fence}`;
 }
 
+/** Every status that has tensors, so the counts add up to the report's (grown embeddings are `shape-mismatch`). */
+function tensorCounts(summary: DiffSummary): string {
+  const words: Record<TensorStatus, string> = {
+    changed: 'changed', unchanged: 'unchanged', 'shape-mismatch': 'grown or shrunk (vocabulary)', 'dtype-mismatch': 'of another dtype',
+    'only-in-a': 'only in the base', 'only-in-b': 'only in the instruct model',
+  };
+  return TENSOR_STATUSES.filter((status) => summary.counts[status] > 0).map((status) => `${formatCount(summary.counts[status])} ${words[status]}`).join(', ');
+}
+
 function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
@@ -332,16 +341,39 @@ function pythonString(text: string): string {
   return JSON.stringify(text);
 }
 
-function refName(ref: CheckpointRef): string {
-  return ref.hubId ?? ref.path;
+/** How the card names a checkpoint in its usage examples: the Hub id, else the path relative to the card. */
+function refName(ref: CheckpointRef, card: CheckpointRef): string {
+  return ref.hubId ?? cardPath(ref, card);
 }
 
-function describeRef(ref: CheckpointRef): string {
-  return escapeMarkdown(describeRefPlain(ref));
+function describeRef(ref: CheckpointRef, card: CheckpointRef): string {
+  return escapeMarkdown(describeRefPlain(ref, card));
 }
 
-function describeRefPlain(ref: CheckpointRef): string {
-  return ref.hubId ? `${ref.hubId} (${ref.path})` : ref.path;
+function describeRefPlain(ref: CheckpointRef, card: CheckpointRef): string {
+  return ref.hubId ?? cardPath(ref, card);
+}
+
+/**
+ * The Hugging Face repo of a checkpoint that came from the Hub, without the revision (`base_model` takes a
+ * repo id); undefined for a local one.
+ */
+function hubRepo(ref: CheckpointRef): string | undefined {
+  return ref.hubId?.replace(/@.*$/, '');
+}
+
+/**
+ * A checkpoint's path from the folder the card is in, with `/` separators: a card travels with its folder
+ * (pushed to the Hub, copied to another machine), where an absolute path, often a temporary one, means
+ * nothing. The card's own folder is `.`; a path on another drive keeps only its name.
+ */
+export function cardPath(ref: CheckpointRef, card: CheckpointRef): string {
+  const from = resolve(card.path);
+  const to = resolve(ref.path);
+  const path = relative(from, to);
+  if (path === '') return '.';
+  if (isAbsolute(path)) return basename(to);
+  return sep === '/' ? path : path.split(sep).join(posix.sep);
 }
 
 function formatNumber(value: number): string {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { isDtype, TORCH_DTYPE_NAMES } from '../format/dtype';
 import { TOOL_NAME } from '../version';
 
-export const RESIDUALS_VERSION = '1.0';
+const RESIDUALS_VERSION = '1.0';
 
 /** What the Python package records when it has no tensors to count dtypes of. */
 const DEFAULT_TORCH_DTYPE = 'float32';

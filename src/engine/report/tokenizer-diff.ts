@@ -26,7 +26,7 @@ export interface TokenizerFiles {
   chatTemplateFile: string | null;
 }
 
-export const TOKENIZER_FILE_NAMES = {
+const TOKENIZER_FILE_NAMES = {
   tokenizer: 'tokenizer.json',
   tokenizerConfig: 'tokenizer_config.json',
   specialTokensMap: 'special_tokens_map.json',
@@ -35,23 +35,23 @@ export const TOKENIZER_FILE_NAMES = {
 } as const;
 
 /** The token roles transformers keeps in special_tokens_map.json and tokenizer_config.json. */
-export const SPECIAL_TOKEN_KEYS = [
+const SPECIAL_TOKEN_KEYS = [
   'bos_token', 'eos_token', 'unk_token', 'pad_token', 'sep_token', 'cls_token', 'mask_token',
   'additional_special_tokens',
 ] as const;
 
 /** Token ids in generation_config.json that decide when generation starts, pads and stops. */
-export const GENERATION_TOKEN_KEYS = ['bos_token_id', 'eos_token_id', 'pad_token_id', 'decoder_start_token_id'] as const;
+const GENERATION_TOKEN_KEYS = ['bos_token_id', 'eos_token_id', 'pad_token_id', 'decoder_start_token_id'] as const;
 
 /** Sections of tokenizer.json that change how text becomes ids (compared whole). */
-export const TOKENIZER_PIPELINE_KEYS = ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder', 'truncation', 'padding'] as const;
+const TOKENIZER_PIPELINE_KEYS = ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder', 'truncation', 'padding'] as const;
 
 /**
  * Edit distance (in lines) past which the chat-template diff gives up aligning and shows the whole
  * of A removed and the whole of B added. Real templates are a few hundred lines at most; the bound
  * keeps a pathological pair from stalling the report, since the diff costs O(lines x edits).
  */
-export const MAX_CHAT_TEMPLATE_EDIT_LENGTH = 2_000;
+const MAX_CHAT_TEMPLATE_EDIT_LENGTH = 2_000;
 
 /** Reads the tokenizer side files of a folder. Absent files are null; unreadable or malformed ones are refused. */
 export async function loadTokenizerFiles(dir: string): Promise<TokenizerFiles> {
@@ -129,7 +129,7 @@ export function summarizeTokenizer(files: TokenizerFiles): { vocabSize: number |
 }
 
 /** Size of the model vocabulary plus the added tokens that are not in it (what `len(tokenizer)` returns). */
-export function vocabularySize(files: TokenizerFiles): number | null {
+function vocabularySize(files: TokenizerFiles): number | null {
   const vocab = objectAt(files.tokenizer, 'model')?.['vocab'];
   let contents: Set<string>;
   if (Array.isArray(vocab)) {
@@ -149,7 +149,7 @@ export function vocabularySize(files: TokenizerFiles): number | null {
 }
 
 /** Added tokens by id: tokenizer_config's added_tokens_decoder, overridden by tokenizer.json's added_tokens. */
-export function addedTokensById(files: TokenizerFiles): Map<number, AddedToken> {
+function addedTokensById(files: TokenizerFiles): Map<number, AddedToken> {
   const tokens = new Map<number, AddedToken>();
   const decoder = objectAt(files.tokenizerConfig, 'added_tokens_decoder');
   if (decoder) {
@@ -172,7 +172,7 @@ export function addedTokensById(files: TokenizerFiles): Map<number, AddedToken> 
 }
 
 /** The chat template as text: chat_template.jinja first, then tokenizer_config's `chat_template`. */
-export function chatTemplateText(files: TokenizerFiles): string | null {
+function chatTemplateText(files: TokenizerFiles): string | null {
   if (files.chatTemplateFile !== null) return files.chatTemplateFile;
   const template = files.tokenizerConfig?.['chat_template'];
   if (typeof template === 'string') return template;

@@ -5,12 +5,12 @@ import { seededGaussianMatrix } from './seeded-gaussian';
 import { symmetricEigenvalues } from './symmetric-eigenvalues';
 
 /** Halko, Martinsson and Tropp (2011) recommend 5 to 10 extra samples; 10 costs little here. */
-export const DEFAULT_OVERSAMPLING = 10;
+const DEFAULT_OVERSAMPLING = 10;
 /**
  * Two power iterations sharpen the top singular values of slowly decaying spectra (residual
  * matrices are noise-like beyond their leading directions) at the price of four more products.
  */
-export const DEFAULT_POWER_ITERATIONS = 2;
+const DEFAULT_POWER_ITERATIONS = 2;
 
 export interface RandomizedSvdOptions {
   /** How many leading singular values to return (capped at min(rows, cols)). */

@@ -3,7 +3,7 @@
  * singular values (reports are reproducible and tests are stable). Uniforms come from
  * SplitMix32-style mixing of a Weyl sequence; normals from the Box-Muller transform.
  */
-export function createSeededGaussian(seed: number): () => number {
+function createSeededGaussian(seed: number): () => number {
   let state = seed >>> 0;
   const nextUniform = (): number => {
     state = (state + 0x9e3779b9) >>> 0;

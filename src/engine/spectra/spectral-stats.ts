@@ -7,8 +7,8 @@ export const ENERGY_RANKS = [8, 16, 64, 256] as const;
 export type EnergyRank = (typeof ENERGY_RANKS)[number];
 
 /** Enough singular values to fill every energy rank. */
-export const DEFAULT_SPECTRAL_RANK = 256;
-export const DEFAULT_SPECTRAL_SEED = 0x5eed;
+const DEFAULT_SPECTRAL_RANK = 256;
+const DEFAULT_SPECTRAL_SEED = 0x5eed;
 
 /**
  * Largest matrix the pass accepts: 2^28 elements, 1 GiB of float32, which the caller holds while
@@ -107,7 +107,7 @@ export async function spectralStats(
 }
 
 /** sum_{i<=r} s_i^2 / energy for each reported rank r; see SpectralStats.energyAtRank. */
-export function energyShares(singularValues: readonly number[], energy: number, fullRank: number): Record<EnergyRank, number | null> {
+function energyShares(singularValues: readonly number[], energy: number, fullRank: number): Record<EnergyRank, number | null> {
   const shares = {} as Record<EnergyRank, number | null>;
   for (const rank of ENERGY_RANKS) {
     if (energy === 0) shares[rank] = null;
@@ -123,7 +123,7 @@ export function energyShares(singularValues: readonly number[], energy: number, 
 }
 
 /** Roy and Vetterli's effective rank exp(-sum p_i ln p_i), p_i = s_i / sum s; 0 when all s_i are 0. */
-export function effectiveRank(singularValues: readonly number[]): number {
+function effectiveRank(singularValues: readonly number[]): number {
   const total = singularValues.reduce((sum, value) => sum + value, 0);
   if (total <= 0) return 0;
   let entropy = 0;

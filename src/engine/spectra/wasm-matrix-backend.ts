@@ -25,7 +25,7 @@ export interface ProductBlocks {
   transposed: ProductBlock;
 }
 
-export const DEFAULT_PRODUCT_BLOCKS: ProductBlocks = {
+const DEFAULT_PRODUCT_BLOCKS: ProductBlocks = {
   direct: { rows: 64, depth: 4096 },
   transposed: { rows: 512, depth: 512 },
 };

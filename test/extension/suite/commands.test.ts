@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ApplyResult, CardResult, ComputeResult, DiffResult, InspectResult, VerifyResult } from '../../../src/shared/jobs';
-import { extensionApi, readHeader, smallPair, workspaceRoot } from '../workspace-checkpoints';
+import { commandFailure, extensionApi, readHeader, smallPair, workspaceRoot } from '../workspace-checkpoints';
 
 suite('commands with arguments', () => {
   let base: Awaited<ReturnType<typeof smallPair>>[0];
@@ -140,13 +140,30 @@ suite('commands with arguments', () => {
     assert.match(readFileSync(readme, 'utf8'), /^---\n/);
   });
 
-  test('a refusal rejects with the engine rule and leaves nothing behind', async () => {
+  test('a refusal resolves to undefined with the engine rule, never rejects, and leaves nothing behind', async () => {
     const before = readdirSync(residualDir).sort();
-    await assert.rejects(
-      Promise.resolve(vscode.commands.executeCommand('checkpointSurgeon.computeResidual', { base: base.dir, instruct: instruct.dir, out: residualDir })),
-      /output-exists/,
-    );
+    const failure = await commandFailure('checkpointSurgeon.computeResidual', { base: base.dir, instruct: instruct.dir, out: residualDir });
+    assert.equal(failure.command, 'Compute Residual');
+    assert.equal(failure.rule, 'output-exists');
+    assert.match(failure.message, /output-exists/);
+    assert.equal(failure.cancelled, false);
     assert.deepEqual(readdirSync(residualDir).sort(), before);
+  });
+
+  test('arguments of the wrong type or name are refused by name, before any prompt or job', async () => {
+    const wrongType = await commandFailure('checkpointSurgeon.compare', { a: base.dir, b: 42 });
+    assert.match(wrongType.message, /"b" must be a non-empty string, not 42/);
+    const unknown = await commandFailure('checkpointSurgeon.inspect', { file: base.dir });
+    assert.match(unknown.message, /no option "file"/);
+    const notAUri = await commandFailure('checkpointSurgeon.explorer.inspect', 'not a uri');
+    assert.match(notAUri.message, /Explorer's context menu/);
+    assert.deepEqual((await extensionApi()).jobState(), { running: [], queued: [] });
+  });
+
+  test('an Explorer command takes the clicked Uri', async () => {
+    const result = await vscode.commands.executeCommand<InspectResult>('checkpointSurgeon.explorer.inspect', vscode.Uri.file(base.dir));
+    assert.equal(result.kind, 'inspect');
+    assert.equal(result.tensors.length, base.tensorNames.length);
   });
 
   test('hover on model_name_or_path shows the checkpoint and the report', async () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ComputeResult } from '../../../src/shared/jobs';
 import { treeDigest } from '../../helpers/tree-digest';
-import { extensionApi, smallPair, workspaceRoot } from '../workspace-checkpoints';
+import { commandFailure, extensionApi, smallPair, workspaceRoot } from '../workspace-checkpoints';
 
 /** Everything under the given folders, and which of the workspace's entries start with `prefix`. */
 async function snapshot(folders: readonly string[], prefix: string): Promise<unknown> {
@@ -26,15 +26,16 @@ suite('output safety', () => {
     await extensionApi();
   });
 
-  const compute = (out: string): Promise<unknown> =>
-    Promise.resolve(vscode.commands.executeCommand('checkpointSurgeon.computeResidual', { base: base.dir, instruct: instruct.dir, out }));
+  /** Why a compute to `out` was refused (the command resolves to undefined and shows it). */
+  const refusal = async (out: string): Promise<string> =>
+    (await commandFailure('checkpointSurgeon.computeResidual', { base: base.dir, instruct: instruct.dir, out })).message;
 
   test('a compute whose output is an input folder, or inside one, is refused and changes nothing', async () => {
     const before = await snapshot([base.dir, instruct.dir], 'safety');
-    await assert.rejects(compute(base.dir), /the output is the base checkpoint.*\[output-overlaps-input\]/);
-    await assert.rejects(compute(instruct.dir), /the output is the instruct checkpoint.*\[output-overlaps-input\]/);
-    await assert.rejects(compute(join(base.dir, 'residual')), /the output is inside the base checkpoint.*\[output-overlaps-input\]/);
-    await assert.rejects(compute(workspaceRoot()), /the output contains the base checkpoint.*\[output-overlaps-input\]/);
+    assert.match(await refusal(base.dir), /the output is the base checkpoint.*\[output-overlaps-input\]/);
+    assert.match(await refusal(instruct.dir), /the output is the instruct checkpoint.*\[output-overlaps-input\]/);
+    assert.match(await refusal(join(base.dir, 'residual')), /the output is inside the base checkpoint.*\[output-overlaps-input\]/);
+    assert.match(await refusal(workspaceRoot()), /the output contains the base checkpoint.*\[output-overlaps-input\]/);
     assert.deepEqual(await snapshot([base.dir, instruct.dir], 'safety'), before);
   });
 
@@ -43,7 +44,7 @@ suite('output safety', () => {
     mkdirSync(mine);
     writeFileSync(join(mine, 'notes.md'), 'mine');
     const before = await snapshot([mine, base.dir, instruct.dir], 'safety');
-    await assert.rejects(compute(mine), /already exists and is a folder without the provenance\.json.*--overwrite replaces only.*\[output-exists\]/);
+    assert.match(await refusal(mine), /already exists and is a folder without the provenance\.json.*--overwrite replaces only.*\[output-exists\]/);
     assert.deepEqual(await snapshot([mine, base.dir, instruct.dir], 'safety'), before);
   });
 

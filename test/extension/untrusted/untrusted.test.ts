@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { InspectResult } from '../../../src/shared/jobs';
-import { extensionApi, smallPair, workspaceRoot } from '../workspace-checkpoints';
+import { commandFailure, extensionApi, smallPair, workspaceRoot } from '../workspace-checkpoints';
 
 suite('untrusted workspace', () => {
   test('the workspace is in restricted mode', () => {
@@ -15,18 +15,12 @@ suite('untrusted workspace', () => {
     await extensionApi();
     const [base, instruct] = await smallPair('untrusted');
     const out = join(workspaceRoot(), 'untrusted-residual');
-    await assert.rejects(
-      Promise.resolve(vscode.commands.executeCommand('checkpointSurgeon.computeResidual', { base: base.dir, instruct: instruct.dir, out })),
-      /untrusted workspace/,
-    );
-    await assert.rejects(
-      Promise.resolve(vscode.commands.executeCommand('checkpointSurgeon.applyResidual', { base: base.dir, residual: instruct.dir, out, scale: 1 })),
-      /untrusted workspace/,
-    );
-    await assert.rejects(
-      Promise.resolve(vscode.commands.executeCommand('checkpointSurgeon.writeModelCard', { dir: base.dir })),
-      /untrusted workspace/,
-    );
+    const refusals = [
+      await commandFailure('checkpointSurgeon.computeResidual', { base: base.dir, instruct: instruct.dir, out }),
+      await commandFailure('checkpointSurgeon.applyResidual', { base: base.dir, residual: instruct.dir, out, scale: 1 }),
+      await commandFailure('checkpointSurgeon.writeModelCard', { dir: base.dir }),
+    ];
+    for (const refusal of refusals) assert.match(refusal.message, /untrusted workspace/);
     assert.equal(existsSync(out), false);
     assert.equal(existsSync(join(base.dir, 'README.md')), false);
     const inspected = await vscode.commands.executeCommand<InspectResult>('checkpointSurgeon.inspect', { path: base.dir });

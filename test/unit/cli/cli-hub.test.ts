@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { FakeHub } from '../../helpers/fake-hub-server';
 import { llamaLikeTensors, writeCheckpoint } from '../../helpers/make-checkpoint';
-
-const MAIN = resolve(__dirname, '../../../src/cli/main.ts');
-const run = promisify(execFile);
+import { runCliWith } from '../../helpers/run-cli';
 
 describe('the CLI with Hub ids (a local fake Hub on 127.0.0.1)', () => {
   let root: string;
   let hub: FakeHub;
-  let env: NodeJS.ProcessEnv;
+  let env: Record<string, string | undefined>;
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'surgeon-cli-hub-'));
     hub = await FakeHub.start();
@@ -24,7 +20,8 @@ describe('the CLI with Hub ids (a local fake Hub on 127.0.0.1)', () => {
       await writeCheckpoint(dir, llamaLikeTensors({ layers: 1, hidden: 8, vocab: 12, dtype: 'BF16', tied: false, seed }), { config });
       hub.addModel(`acme/${name}`, await Promise.all((await readdir(dir)).map(async (file) => ({ path: file, content: await readFile(join(dir, file)) }))));
     }
-    env = { ...process.env, HF_ENDPOINT: hub.url, HF_HUB_CACHE: join(root, 'cache'), HF_TOKEN: '' };
+    // Online (to the fake Hub) for the run, whatever this process's environment says.
+    env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: join(root, 'cache'), HF_TOKEN: '', HF_HUB_OFFLINE: undefined };
   });
   after(async () => {
     await hub.close();
@@ -33,16 +30,19 @@ describe('the CLI with Hub ids (a local fake Hub on 127.0.0.1)', () => {
 
   it('refuses an uncached id without --download, and fetches it into the cache with it', async () => {
     const out = join(root, 'residual');
-    const args = ['--import', 'tsx', MAIN, 'compute', '--base', 'acme/base', '--instruct', 'acme/instruct', '--out', out, '--json'];
-    await assert.rejects(run(process.execPath, args, { env }), (error: { code?: number; stderr?: string }) =>
-      error.code === 1 && /acme\/base is not a local path and not in the Hugging Face cache/.test(error.stderr ?? ''));
-    const { stdout } = await run(process.execPath, [...args, '--download'], { env });
-    const result = JSON.parse(stdout) as { kind: string; tensors: number };
+    const args = ['compute', '--base', 'acme/base', '--instruct', 'acme/instruct', '--out', out, '--json'];
+    const refused = await runCliWith({ env }, ...args);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /acme\/base is not a local path and not in the Hugging Face cache/);
+    const fetched = await runCliWith({ env }, ...args, '--download');
+    assert.equal(fetched.code, 0, fetched.stderr);
+    const result = JSON.parse(fetched.stdout) as { kind: string; tensors: number };
     assert.equal(result.kind, 'compute');
     assert.ok((await readdir(join(root, 'cache'))).includes('models--acme--base'));
     // Offline from now on: the cache answers.
     await hub.close();
-    const cached = await run(process.execPath, ['--import', 'tsx', MAIN, 'inspect', 'acme/instruct', '--json'], { env });
+    const cached = await runCliWith({ env }, 'inspect', 'acme/instruct', '--json');
+    assert.equal(cached.code, 0, cached.stderr);
     assert.equal((JSON.parse(cached.stdout) as { tensors: unknown[] }).tensors.length, result.tensors);
   });
 });

@@ -2,54 +2,26 @@
  * "First, do no harm": the CLI never writes over, into or around its inputs, replaces only what it
  * wrote itself, clears what a killed job left behind, and honours the umask. Each refusal is checked
  * by its message, its exit code and a digest of every file under the test root before and after.
+ * The CLI runs in this process; a job really killed with SIGKILL is in cli-process.slow.test.ts.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../../src/cli/main';
 import { PROVENANCE_FILE } from '../../../src/engine/io/existing-output';
 import type { ComputeResult } from '../../../src/shared/jobs';
 import { llamaLikeTensors, writeCheckpoint } from '../../helpers/make-checkpoint';
+import { runCliWith, type CliRun } from '../../helpers/run-cli';
 import { treeDigest } from '../../helpers/tree-digest';
 
-const MAIN = resolve(__dirname, '../../../src/cli/main.ts');
 const EXIT_REFUSED = 1;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs the CLI in this process (much faster than spawning it) from `cwd`, capturing what it prints.
- * The CLI prints strings; the test runner reports to its parent through this process's stdout in
- * binary chunks, possibly while a run is captured, so those pass through.
- */
-async function cli(args: readonly string[], cwd?: string): Promise<Run> {
-  const captured = { stdout: '', stderr: '' };
-  const writes = { stdout: process.stdout.write, stderr: process.stderr.write };
-  const capture = (stream: 'stdout' | 'stderr') => ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-    if (typeof chunk !== 'string') return (writes[stream] as (...args: unknown[]) => boolean).call(process[stream], chunk, ...rest);
-    captured[stream] += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  const previousCwd = process.cwd();
-  process.stdout.write = capture('stdout');
-  process.stderr.write = capture('stderr');
-  try {
-    if (cwd !== undefined) process.chdir(cwd);
-    const code = await main(args);
-    return { code, ...captured };
-  } finally {
-    process.chdir(previousCwd);
-    process.stdout.write = writes.stdout;
-    process.stderr.write = writes.stderr;
-  }
+/** Runs the CLI in this process (much faster than spawning it) from `cwd`, capturing what it prints. */
+function cli(args: readonly string[], cwd?: string): Promise<CliRun> {
+  return runCliWith(cwd !== undefined ? { cwd } : {}, ...args);
 }
 
 function deadPid(): number {
@@ -186,39 +158,11 @@ describe('the CLI does no harm to what it did not write', () => {
     await rm(join(root, 'after-kill-2'), { recursive: true });
   });
 
-  it('a job really killed with SIGKILL mid-write: the next job clears what it left and succeeds', async (t) => {
-    const bigBase = join(root, 'big-base');
-    const bigInstruct = join(root, 'big-instruct');
-    const bigConfig = { ...config, hidden_size: 256, num_hidden_layers: 4, vocab_size: 1024 };
-    await writeCheckpoint(bigBase, llamaLikeTensors({ layers: 4, hidden: 256, vocab: 1024, dtype: 'F32', tied: false, seed: 3 }), { config: bigConfig });
-    await writeCheckpoint(bigInstruct, llamaLikeTensors({ layers: 4, hidden: 256, vocab: 1024, dtype: 'F32', tied: false, seed: 4 }), { config: bigConfig });
-    const out = join(root, 'killed');
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'compute', '--base', bigBase, '--instruct', bigInstruct, '--out', out, '--dtype', 'f64'], { stdio: 'ignore' });
-    const exited = new Promise<NodeJS.Signals | null>((done) => child.once('exit', (_code, signal) => done(signal)));
-    let running = true;
-    void exited.then(() => { running = false; });
-    while (running && !readdirSync(root).some((name) => name.startsWith('.killed.partial-'))) await new Promise((wait) => setTimeout(wait, 2));
-    child.kill('SIGKILL');
-    const signal = await exited;
-    const left = readdirSync(root).filter((name) => name.startsWith('.killed.'));
-    if (signal !== 'SIGKILL' || existsSync(out)) {
-      t.skip('the job finished before the kill landed');
-      return;
-    }
-    assert.ok(left.some((name) => name.startsWith('.killed.partial-')) && left.includes('.killed.lock'), left.join(', '));
-    const run = await cli(['compute', '--base', bigBase, '--instruct', bigInstruct, '--out', out, '--json']);
-    assert.equal(run.code, 0, run.stderr);
-    const issue = (JSON.parse(run.stdout) as ComputeResult).issues.find((candidate) => candidate.rule === 'stale-output-removed');
-    for (const name of left) assert.ok(issue?.message.includes(join(root, name)), `${name} reported as removed: ${issue?.message}`);
-    assert.deepEqual(readdirSync(root).filter((name) => name.startsWith('.killed.')), []);
-    await Promise.all([out, bigBase, bigInstruct].map((path) => rm(path, { recursive: true })));
-  });
-
   for (const [umask, folderMode, fileMode] of [[0o022, 0o755, 0o644], [0o027, 0o750, 0o640]] as const) {
     it(`under umask ${umask.toString(8).padStart(3, '0')} the output is ${folderMode.toString(8)} folders and ${fileMode.toString(8)} files`, { skip: process.platform === 'win32' }, async () => {
       const out = join(root, `umask-${umask.toString(8)}`, 'residual');
       const previous = process.umask(umask);
-      let run: Run;
+      let run: CliRun;
       try {
         run = await cli(compute(out));
       } finally {

@@ -58,7 +58,7 @@ test('a missing path and an id that is neither cached nor downloadable are refus
   await assert.rejects(resolveCheckpoint('./no-such-folder', { cwd: root, cacheDir }),
     (error: unknown) => isSurgeonError(error) && error.rule === 'usage' && /no such file or folder/.test(error.message));
   await assert.rejects(resolveCheckpoint('org/elsewhere', { cwd: root, cacheDir }),
-    (error: unknown) => isSurgeonError(error) && error.rule === 'hub' && /not in the Hugging Face cache.*allow downloads/.test(error.message));
+    (error: unknown) => isSurgeonError(error) && error.rule === 'hub' && /not in the Hugging Face cache.*pass --download to fetch it into the cache/.test(error.message));
   await assert.rejects(resolveCheckpoint('org/partial', { cwd: root, cacheDir }),
     (error: unknown) => isSurgeonError(error) && error.rule === 'hub' && error.message.includes(`lacks ${shards[1]}`));
   await assert.rejects(resolveCheckpoint('bad id with spaces', { cwd: root, cacheDir }),

@@ -5,9 +5,8 @@
  * file as it was and writes nothing.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openCheckpoint } from '../../../src/engine/checkpoint/open-checkpoint';
 import { readTensorBytes } from '../../../src/engine/checkpoint/read-tensor-bytes';
@@ -15,11 +14,11 @@ import { isSurgeonError } from '../../../src/engine/errors';
 import { runApply, runCompute, runVerify } from '../../../src/engine/jobs';
 import { llamaLikeTensors, makeTensor, writeCheckpoint, type TensorWithData } from '../../helpers/make-checkpoint';
 import { readTensorValues } from '../../helpers/read-tensor';
+import { runCli as cli } from '../../helpers/run-cli';
 import { scratchFolders } from '../../helpers/scratch-folders';
 import { treeDigest } from '../../helpers/tree-digest';
 
 const newFolder = scratchFolders('surgeon-apply-guards-');
-const MAIN = resolve(__dirname, '../../../src/cli/main.ts');
 const CONFIG = { model_type: 'llama', hidden_size: 8, num_hidden_layers: 1, vocab_size: 16, tie_word_embeddings: false };
 const TIED_CONFIG = { ...CONFIG, tie_word_embeddings: true };
 
@@ -54,11 +53,6 @@ async function assertRefusedUntouched(root: string, job: () => Promise<unknown>,
     return true;
   });
   assert.deepEqual(await treeDigest(root), before);
-}
-
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8' });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 describe('apply refuses what would write a wrong model', () => {
@@ -207,14 +201,14 @@ describe('a residual whose config.json no longer matches its weights', () => {
 describe('--json refusals', () => {
   it('print one error object on stdout besides the message on stderr', async () => {
     const t = await trio();
-    const refused = cli('apply', '--base', t.base, '--residual', t.instruct, '--out', join(t.root, 'out'), '--json');
-    assert.equal(refused.status, 1, refused.stderr);
+    const refused = await cli('apply', '--base', t.base, '--residual', t.instruct, '--out', join(t.root, 'out'), '--json');
+    assert.equal(refused.code, 1, refused.stderr);
     const error = JSON.parse(refused.stdout) as { kind: string; rule: string; message: string; file: string; issues: Array<{ rule: string }> };
     assert.deepEqual([error.kind, error.rule, error.file], ['error', 'residual-is-model', t.instruct]);
     assert.ok(error.issues.some((issue) => issue.rule === 'residual-is-model'));
     assert.match(refused.stderr, /\[residual-is-model\]/);
-    const usage = cli('apply', '--base', t.base, '--json');
-    assert.equal(usage.status, 2);
+    const usage = await cli('apply', '--base', t.base, '--json');
+    assert.equal(usage.code, 2);
     assert.deepEqual(Object.keys(JSON.parse(usage.stdout) as object), ['kind', 'rule', 'message']);
   });
 });

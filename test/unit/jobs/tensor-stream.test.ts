@@ -71,3 +71,41 @@ test('the observer sees every input byte the stream read, in stream order, and t
     assert.equal(ranges.at(-1)!.position + ranges.at(-1)!.length, file.size);
   }
 });
+
+test('prepareTask runs before a task\'s first piece, releaseTask after its last, and every prepared task is released when the stream fails', async () => {
+  const root = await scratch;
+  await writeCheckpoint(join(root, 'hooks'), [0, 1, 2, 3, 4, 5].map((index) => makeTensor(`model.t.${index}.weight`, [1024, 1024], 'BF16', () => index)));
+  const checkpoint = await openCheckpoint(join(root, 'hooks'));
+  const tasks: Array<StreamTask<null>> = [...checkpoint.tensors.values()].map((ref) => ({
+    name: ref.name, elements: ref.elementCount, operands: [{ ref, dtype: ref.dtype, presentElements: ref.elementCount }], context: null,
+  }));
+  const run = async (failAt?: string): Promise<string[]> => {
+    const events: string[] = [];
+    const live = new Set<string>();
+    await withJobKernels((kernels) => streamTensors(tasks, {
+      prepareTask: async (task) => {
+        await delay(1);
+        live.add(task.name);
+        events.push(`prepare ${task.name}`);
+      },
+      releaseTask: (task) => {
+        live.delete(task.name);
+        events.push(`release ${task.name}`);
+      },
+      processPiece: ({ task, start }) => {
+        assert.ok(live.has(task.name), `${task.name} is prepared before its piece at ${start}`);
+        if (task.name === failAt) throw new Error('stop');
+      },
+    }, { kernels })).catch((error: unknown) => {
+      if ((error as Error).message !== 'stop') throw error;
+      events.push('failed');
+    });
+    assert.deepEqual([...live], [], 'every prepared task is released');
+    return events;
+  };
+  const events = await run();
+  for (const task of tasks) assert.equal(events.filter((event) => event.endsWith(` ${task.name}`)).length, 2, task.name);
+  const failed = await run('model.t.2.weight');
+  assert.ok(failed.includes('failed'));
+  assert.equal(failed.filter((event) => event.startsWith('prepare')).length, failed.filter((event) => event.startsWith('release')).length);
+});

@@ -51,7 +51,7 @@ export function isQuietNaNBits(dtype: FloatDtype, bits: ElementBits): boolean {
 }
 
 /** Equal bits, or both NaN (which NaN payload comes out is not specified, as in PyTorch). */
-export function sameElement(dtype: FloatDtype, x: ElementBits, y: ElementBits): boolean {
+function sameElement(dtype: FloatDtype, x: ElementBits, y: ElementBits): boolean {
   return x === y || (isNaNBits(dtype, x) && isNaNBits(dtype, y));
 }
 

@@ -70,7 +70,8 @@ describe('renderModelCard', () => {
     }));
     const { front, body } = splitCard(card);
     assert.deepEqual(front, {
-      base_model: '/ckpt/my-cpt', base_model_relation: 'merge', library_name: TOOL_NAME,
+      // A local base is named by its path from the card's folder (/data/residuals/mistral), never an absolute one.
+      base_model: '../../../ckpt/my-cpt', base_model_relation: 'merge', library_name: TOOL_NAME,
       tags: ['instruction-residual', 'task-arithmetic'],
     });
     assert.match(body, /θ_new = θ_cpt \+ α · R {4}with α = 0\.75/);
@@ -93,7 +94,7 @@ describe('renderModelCard', () => {
   it('cannot be made to inject front-matter keys through a model name', () => {
     const hostile = 'name\nbase_model: injected\n---\nlicense: mit';
     const card = renderModelCard(residualInput({
-      base: { path: hostile },
+      base: { path: '/hf/base', hubId: hostile },
       license: 'other\nlibrary_name: x',
       title: hostile,
     }));
@@ -134,7 +135,8 @@ describe('renderModelCard', () => {
 
   it('keeps hostile names inside the code blocks and string literals', () => {
     const hostile = "evil'```\n$(rm -rf /)\"";
-    const card = renderModelCard(residualInput({ output: { path: hostile } }));
+    // The residual of an applied model's card, named by a hostile Hub id (a residual's own card names itself `.`).
+    const card = renderModelCard(residualInput({ kind: 'applied', instruct: undefined, residual: { path: '/r', hubId: hostile } }));
     const pythonLine = card.split('\n').find((line) => line.startsWith('residual = Residuals.from_pretrained('));
     assert.equal(pythonLine, `residual = Residuals.from_pretrained(${JSON.stringify(hostile)})`);
     // The fence is longer than the run of three backticks in the name, so the block does not end early.
@@ -188,4 +190,13 @@ describe('version', () => {
     const pkg = JSON.parse(await readFile(join(__dirname, '../../../package.json'), 'utf8')) as { name: string; version: string };
     assert.deepEqual([TOOL_NAME, TOOL_VERSION], [pkg.name, pkg.version]);
   });
+});
+
+it('the card counts every tensor the report counts: grown embeddings are named, not left out', () => {
+  const counts = { changed: 37, unchanged: 0, 'shape-mismatch': 2, 'dtype-mismatch': 0, 'only-in-a': 0, 'only-in-b': 0 };
+  const card = renderModelCard({
+    kind: 'residual', title: 'r', output: { path: '/o/r' }, base: { path: '/b' }, instruct: { path: '/i' }, scale: 1, dtype: 'F32',
+    createdAt: new Date(0), summary: { counts, parametersChanged: 10, parametersCompared: 10, globalRelativeNorm: 0.01, mostChanged: [] },
+  });
+  assert.match(card, /Tensors: 37 changed, 2 grown or shrunk \(vocabulary\); parameters compared: 10\./);
 });

@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 import { isSurgeonError } from '../../../src/engine/errors';
 import { createJsMatrixBackend } from '../../../src/engine/spectra/js-matrix-backend';
 import type { MatrixBackend } from '../../../src/engine/spectra/matrix-backend';
-import { loadMatrixBackend } from '../../../src/worker/backends/load-matrix-backend';
+import { loadMatrixBackend } from '../../../src/spectra-backends/load-matrix-backend';
 import { gaussianMatrix, referenceFloat64Products, referenceProduct } from './reference-linear-algebra';
 
 const F32_UNIT_ROUNDOFF = 2 ** -24;

@@ -6,7 +6,7 @@
 import type { Float64Products } from '../../../src/engine/spectra/matrix-backend';
 
 /** Mulberry32 uniforms and Box-Muller normals (the engine uses another generator). */
-export function testGaussian(seed: number): () => number {
+function testGaussian(seed: number): () => number {
   let state = seed >>> 0;
   const uniform = (): number => {
     state = (state + 0x6d2b79f5) >>> 0;

@@ -10,6 +10,9 @@ test('the host accepts only well-formed messages from the webview', () => {
   assert.equal(isFromWebviewMessage({ type: 'log', level: 'error', message: 'm' }), true);
   assert.equal(isFromWebviewMessage({ type: 'log', level: 'fatal', message: 'm' }), false);
   assert.equal(isFromWebviewMessage({ type: 'applyResidual' }), true);
+  assert.equal(isFromWebviewMessage({ type: 'retry' }), true);
+  assert.equal(isFromWebviewMessage({ type: 'export', format: 'csv', suggestedName: 'x.csv', content: 'a', rows: '2 of 5 tensors' }), true);
+  assert.equal(isFromWebviewMessage({ type: 'export', format: 'csv', suggestedName: 'x.csv', content: 'a', rows: 2 }), false);
   assert.equal(isFromWebviewMessage({ type: 'runShell' }), false);
   assert.equal(isFromWebviewMessage(null), false);
 });
@@ -20,4 +23,9 @@ test('the webview ignores messages that are not the host\'s', () => {
   assert.equal(isToWebviewMessage({ type: 'begin', a: { path: '/a' }, tensorsTotal: 3 }), true);
   assert.equal(isToWebviewMessage({ type: 'report', report: null }), false);
   assert.equal(isToWebviewMessage({ source: 'react-devtools' }), false);
+  assert.equal(isToWebviewMessage({ type: 'failed', message: 'x [rule]', cancelled: false }), true);
+  assert.equal(isToWebviewMessage({ type: 'failed', message: 'x', cancelled: false, rule: 'truncated-file' }), true);
+  assert.equal(isToWebviewMessage({ type: 'failed', message: 'x', cancelled: false, rule: 3 }), false);
+  assert.equal(isToWebviewMessage({ type: 'source', residual: true }), true);
+  assert.equal(isToWebviewMessage({ type: 'source', residual: 'yes' }), false);
 });

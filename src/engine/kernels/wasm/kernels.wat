@@ -877,4 +877,369 @@
       (local.set $src (i32.add (local.get $src) (i32.const 16)))
       (br $next)))
     (v128.any_true (local.get $hit)))
+
+  ;; ---- FP8 (docs/fp8.md) -------------------------------------------------------------------------------------------
+  ;; FP8 bytes are decoded from the top byte of each i32 lane (`byte << 24`: interleaves with zero, which every local
+  ;; v128 starts as, put 16 bytes into four such vectors). Decoding is exact and uses no subnormal binary32 operand
+  ;; (those cost microcode assists on some cores): normals are rebiased with an integer add; subnormals get an
+  ;; implicit bit that binary32 subtracts again (Giesen's magic-number method). Each
+  ;; value is then one binary32 product with its scale. An FP8 NaN gives the quiet NaN 0x7fc00000 with its sign, chosen
+  ;; after the product, so its bits do not depend on the scale or on how the engine propagates NaN.
+
+  ;; E4M3 (fn) bytes in the top bytes of the lanes of $x, decoded and times $scale.
+  ;; @inline
+  (func $e4m3_top_scaled (param $x v128) (param $scale v128) (result v128)
+    (local $sign v128) (local $v v128)
+    (local.set $sign (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))
+    ;; Exponent and mantissa as binary32 fields, before the rebias: (byte & 0x7f) << 20.
+    (local.set $v (i32x4.shr_u (v128.xor (local.get $x) (local.get $sign)) (i32.const 4)))
+    (v128.bitselect
+      (v128.or (local.get $sign) (v128.const i32x4 0x7fc00000 0x7fc00000 0x7fc00000 0x7fc00000))
+      (f32x4.mul
+        (v128.or (local.get $sign) (v128.bitselect
+          ;; m * 2^-9 = (2^-6 + m * 2^-9) - 2^-6, exact.
+          (f32x4.sub (i32x4.add (local.get $v) (v128.const i32x4 0x3c800000 0x3c800000 0x3c800000 0x3c800000))
+                     (v128.const f32x4 0.015625 0.015625 0.015625 0.015625))
+          (i32x4.add (local.get $v) (v128.const i32x4 0x3c000000 0x3c000000 0x3c000000 0x3c000000))
+          (i32x4.lt_s (local.get $v) (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000))))
+        (local.get $scale))
+      (i32x4.eq (local.get $v) (v128.const i32x4 0x07f00000 0x07f00000 0x07f00000 0x07f00000))))
+
+  ;; E5M2 bytes in the top bytes of the lanes of $x (the top bytes of binary16 values), decoded and times $scale.
+  ;; @inline
+  (func $e5m2_top_scaled (param $x v128) (param $scale v128) (result v128)
+    (local $sign v128) (local $v v128)
+    (local.set $sign (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))
+    ;; Exponent and mantissa as binary32 fields, before the rebias: (byte & 0x7f) << 21.
+    (local.set $v (i32x4.shr_u (v128.xor (local.get $x) (local.get $sign)) (i32.const 3)))
+    (v128.bitselect
+      (v128.or (local.get $sign) (v128.const i32x4 0x7fc00000 0x7fc00000 0x7fc00000 0x7fc00000))
+      (f32x4.mul
+        (v128.or (local.get $sign) (v128.bitselect
+          (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000)
+          (v128.bitselect
+            ;; m * 2^-16 = (2^-14 + m * 2^-16) - 2^-14, exact.
+            (f32x4.sub (i32x4.add (local.get $v) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))
+                       (v128.const f32x4 0.00006103515625 0.00006103515625 0.00006103515625 0.00006103515625))
+            (i32x4.add (local.get $v) (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
+            (i32x4.lt_s (local.get $v) (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000)))
+          (i32x4.eq (local.get $v) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000))))
+        (local.get $scale))
+      (i32x4.gt_s (local.get $v) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000))))
+
+  ;; dst (binary32) = fp8(src) * scale for $n elements ($n any count: the last n % 16 one at a time, through the same
+  ;; vector code). $format: 0 for E4M3, 1 for E5M2. The regions must not overlap.
+  ;;
+  ;; Groups of 16 bytes without a special byte (exponent 0, which includes zero, or the top exponent: NaN, infinity)
+  ;; take a short path: `byte << 24` shifted right arithmetically and masked is sign | exponent and mantissa as binary32
+  ;; fields, the rebias is one integer add, and the product follows (4 instructions for 4 values instead of 17). In the
+  ;; weights of a block-quantized checkpoint such bytes are rare (below 2^-6 of 448 times the block's largest
+  ;; magnitude); the other groups go through the full decoding, which gives the same bits for the normal values.
+  ;; Constants live in locals: V8 rebuilds a v128.const inside a loop at every use.
+  (func $dequant_fp8_run (export "dequant_fp8") (param $src i32) (param $dst i32) (param $n i32) (param $scale f32) (param $format i32)
+    (local $end i32) (local $last i32) (local $s v128) (local $b v128) (local $lo v128) (local $hi v128) (local $zero v128)
+    (local $fieldMask v128) (local $rebias v128) (local $low7 v128) (local $specialStart v128) (local $specialLimit v128)
+    (local.set $s (f32x4.splat (local.get $scale)))
+    (local.set $low7 (i8x16.splat (i32.const 0x7f)))
+    (local.set $end (i32.add (local.get $src) (local.get $n)))
+    (local.set $last (i32.sub (local.get $end) (i32.and (local.get $n) (i32.const 15))))
+    (if (i32.eqz (local.get $format))
+      (then
+        ;; E4M3: special where (byte & 0x7f) - 8 wraps above 0x76 (exponent 0, or 0x7f: NaN).
+        (local.set $fieldMask (v128.const i32x4 0x87f00000 0x87f00000 0x87f00000 0x87f00000))
+        (local.set $rebias (v128.const i32x4 0x3c000000 0x3c000000 0x3c000000 0x3c000000))
+        (local.set $specialStart (i8x16.splat (i32.const 8)))
+        (local.set $specialLimit (i8x16.splat (i32.const 118)))
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $src) (local.get $last)))
+          (local.set $b (v128.load (local.get $src)))
+          ;; Bytes 0-7 and 8-15 in the high bytes of 16-bit lanes, then each in the top byte of a 32-bit lane: four
+          ;; interleaves with zero, one instruction each.
+          (local.set $lo (i8x16.shuffle 0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23 (local.get $zero) (local.get $b)))
+          (local.set $hi (i8x16.shuffle 8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31 (local.get $zero) (local.get $b)))
+          (if (v128.any_true (i8x16.gt_u (i8x16.sub (v128.and (local.get $b) (local.get $low7)) (local.get $specialStart))
+                                         (local.get $specialLimit)))
+            (then
+              (v128.store offset=0 (local.get $dst) (call $e4m3_top_scaled
+                (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $lo)) (local.get $s)))
+              (v128.store offset=16 (local.get $dst) (call $e4m3_top_scaled
+                (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $lo)) (local.get $s)))
+              (v128.store offset=32 (local.get $dst) (call $e4m3_top_scaled
+                (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $hi)) (local.get $s)))
+              (v128.store offset=48 (local.get $dst) (call $e4m3_top_scaled
+                (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $hi)) (local.get $s))))
+            (else
+              (v128.store offset=0 (local.get $dst) (f32x4.mul (i32x4.add (v128.and
+                (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $lo)) (i32.const 4))
+                (local.get $fieldMask)) (local.get $rebias)) (local.get $s)))
+              (v128.store offset=16 (local.get $dst) (f32x4.mul (i32x4.add (v128.and
+                (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $lo)) (i32.const 4))
+                (local.get $fieldMask)) (local.get $rebias)) (local.get $s)))
+              (v128.store offset=32 (local.get $dst) (f32x4.mul (i32x4.add (v128.and
+                (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $hi)) (i32.const 4))
+                (local.get $fieldMask)) (local.get $rebias)) (local.get $s)))
+              (v128.store offset=48 (local.get $dst) (f32x4.mul (i32x4.add (v128.and
+                (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $hi)) (i32.const 4))
+                (local.get $fieldMask)) (local.get $rebias)) (local.get $s)))))
+          (local.set $src (i32.add (local.get $src) (i32.const 16)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
+          (br $next)))
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+          (f32.store (local.get $dst) (f32x4.extract_lane 0 (call $e4m3_top_scaled
+            (i32x4.splat (i32.shl (i32.load8_u (local.get $src)) (i32.const 24))) (local.get $s))))
+          (local.set $src (i32.add (local.get $src) (i32.const 1)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+          (br $next))))
+      (else
+        ;; E5M2: special where (byte & 0x7f) - 4 wraps above 0x77 (exponent 0, or 31: infinity, NaN).
+        (local.set $fieldMask (v128.const i32x4 0x8fe00000 0x8fe00000 0x8fe00000 0x8fe00000))
+        (local.set $rebias (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
+        (local.set $specialStart (i8x16.splat (i32.const 4)))
+        (local.set $specialLimit (i8x16.splat (i32.const 119)))
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $src) (local.get $last)))
+          (local.set $b (v128.load (local.get $src)))
+          ;; Bytes 0-7 and 8-15 in the high bytes of 16-bit lanes, then each in the top byte of a 32-bit lane: four
+          ;; interleaves with zero, one instruction each.
+          (local.set $lo (i8x16.shuffle 0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23 (local.get $zero) (local.get $b)))
+          (local.set $hi (i8x16.shuffle 8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31 (local.get $zero) (local.get $b)))
+          (if (v128.any_true (i8x16.gt_u (i8x16.sub (v128.and (local.get $b) (local.get $low7)) (local.get $specialStart))
+                                         (local.get $specialLimit)))
+            (then
+              (v128.store offset=0 (local.get $dst) (call $e5m2_top_scaled
+                (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $lo)) (local.get $s)))
+              (v128.store offset=16 (local.get $dst) (call $e5m2_top_scaled
+                (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $lo)) (local.get $s)))
+              (v128.store offset=32 (local.get $dst) (call $e5m2_top_scaled
+                (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $hi)) (local.get $s)))
+              (v128.store offset=48 (local.get $dst) (call $e5m2_top_scaled
+                (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $hi)) (local.get $s))))
+            (else
+              (v128.store offset=0 (local.get $dst) (f32x4.mul (i32x4.add (v128.and
+                (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $lo)) (i32.const 3))
+                (local.get $fieldMask)) (local.get $rebias)) (local.get $s)))
+              (v128.store offset=16 (local.get $dst) (f32x4.mul (i32x4.add (v128.and
+                (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $lo)) (i32.const 3))
+                (local.get $fieldMask)) (local.get $rebias)) (local.get $s)))
+              (v128.store offset=32 (local.get $dst) (f32x4.mul (i32x4.add (v128.and
+                (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $zero) (local.get $hi)) (i32.const 3))
+                (local.get $fieldMask)) (local.get $rebias)) (local.get $s)))
+              (v128.store offset=48 (local.get $dst) (f32x4.mul (i32x4.add (v128.and
+                (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $zero) (local.get $hi)) (i32.const 3))
+                (local.get $fieldMask)) (local.get $rebias)) (local.get $s)))))
+          (local.set $src (i32.add (local.get $src) (i32.const 16)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
+          (br $next)))
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+          (f32.store (local.get $dst) (f32x4.extract_lane 0 (call $e5m2_top_scaled
+            (i32x4.splat (i32.shl (i32.load8_u (local.get $src)) (i32.const 24))) (local.get $s))))
+          (local.set $src (i32.add (local.get $src) (i32.const 1)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+          (br $next))))))
+
+  ;; dequant_fp8 of $n elements of a row-major matrix of $columns columns, starting at row $row and column $col, each
+  ;; times the binary32 scale of its block: blocks of $blockRows x $blockColumns, their scales row-major at $scales,
+  ;; $scaleColumns a row. Runs of a row inside one block share a scale and go to dequant_fp8 together.
+  (func (export "dequant_fp8_blocks")
+    (param $src i32) (param $dst i32) (param $n i32) (param $row i32) (param $col i32) (param $columns i32)
+    (param $scales i32) (param $scaleColumns i32) (param $blockRows i32) (param $blockColumns i32) (param $format i32)
+    (local $blockCol i32) (local $inBlock i32) (local $scaleRow i32) (local $length i32)
+    (local.set $blockCol (i32.div_u (local.get $col) (local.get $blockColumns)))
+    (local.set $inBlock (i32.sub (local.get $col) (i32.mul (local.get $blockCol) (local.get $blockColumns))))
+    (local.set $scaleRow (i32.add (local.get $scales) (i32.shl (i32.mul (i32.div_u (local.get $row) (local.get $blockRows))
+      (local.get $scaleColumns)) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.eqz (local.get $n)))
+      ;; The run ends at the block's last column, the row's last column or the last element, whichever comes first.
+      (local.set $length (i32.sub (local.get $blockColumns) (local.get $inBlock)))
+      (local.set $length (select (local.get $length) (i32.sub (local.get $columns) (local.get $col))
+        (i32.lt_u (local.get $length) (i32.sub (local.get $columns) (local.get $col)))))
+      (local.set $length (select (local.get $length) (local.get $n) (i32.lt_u (local.get $length) (local.get $n))))
+      (call $dequant_fp8_run (local.get $src) (local.get $dst) (local.get $length)
+        (f32.load (i32.add (local.get $scaleRow) (i32.shl (local.get $blockCol) (i32.const 2)))) (local.get $format))
+      (local.set $src (i32.add (local.get $src) (local.get $length)))
+      (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $length) (i32.const 2))))
+      (local.set $n (i32.sub (local.get $n) (local.get $length)))
+      (local.set $col (i32.add (local.get $col) (local.get $length)))
+      (local.set $inBlock (i32.add (local.get $inBlock) (local.get $length)))
+      (if (i32.eq (local.get $inBlock) (local.get $blockColumns)) (then
+        (local.set $inBlock (i32.const 0))
+        (local.set $blockCol (i32.add (local.get $blockCol) (i32.const 1)))))
+      (if (i32.eq (local.get $col) (local.get $columns)) (then
+        (local.set $col (i32.const 0))
+        (local.set $inBlock (i32.const 0))
+        (local.set $blockCol (i32.const 0))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (local.set $scaleRow (i32.add (local.get $scales) (i32.shl (i32.mul (i32.div_u (local.get $row) (local.get $blockRows))
+          (local.get $scaleColumns)) (i32.const 2))))))
+      (br $next))))
+
+  ;; E4M3 bytes (in the low bytes of the lanes) of |x| / $scale, rounded to nearest, ties to even, saturating at 448,
+  ;; with the sign of x: the sign is taken from x rather than from the quotient, whose sign is unspecified when it is
+  ;; NaN. The quotient q is clamped to 448 (pmin keeps NaN), then two codes are computed and the smaller kept:
+  ;; - the normal code: q (raised to 2^-6 at least) rebiased to E4M3's exponent, its 20 dropped mantissa bits rounded
+  ;;   with an integer add (a carry moves to the next binade);
+  ;; - the subnormal code: q + 2^14 in binary32 has steps of 2^-9, E4M3's subnormal step, so the FPU rounds (ties to
+  ;;   even) and the low bits count the steps.
+  ;; Below 2^-6 the normal code is 8 and the subnormal one at most 8; from 2^-6 to 2^-5 both step by 2^-9 and agree;
+  ;; above, the subnormal code grows faster. A NaN gives a large normal code, cut to 0x7f. The constants come in as
+  ;; parameters from locals of the caller, since V8 rebuilds a v128.const inside a loop at every use:
+  ;; $k (i32x4 0x7fffffff), $max (f32x4 448), $minNormal (i32x4 0x3c800000), $rebias (i32x4 0x3c000000),
+  ;; $half (i32x4 0x7ffff), $one (i32x4 1), $magic (f32x4 16384, whose bits are 0x46800000), $nan (i32x4 0x7f).
+  ;; @inline
+  (func $f32_to_e4m3_scaled (param $x v128) (param $scale v128) (param $k v128) (param $max v128) (param $minNormal v128)
+    (param $rebias v128) (param $half v128) (param $one v128) (param $magic v128) (param $nan v128) (result v128)
+    (local $q v128) (local $r v128)
+    (local.set $q (f32x4.pmin (v128.and (f32x4.div (v128.and (local.get $x) (local.get $k)) (local.get $scale)) (local.get $k))
+                              (local.get $max)))
+    (local.set $r (i32x4.sub (i32x4.max_s (local.get $q) (local.get $minNormal)) (local.get $rebias)))
+    (local.set $r (i32x4.shr_u (i32x4.add (i32x4.add (local.get $r) (local.get $half))
+                                          (v128.and (i32x4.shr_u (local.get $r) (i32.const 20)) (local.get $one)))
+                               (i32.const 20)))
+    (v128.or
+      (i32x4.min_u (i32x4.min_u (local.get $r) (i32x4.sub (f32x4.add (local.get $q) (local.get $magic)) (local.get $magic)))
+                   (local.get $nan))
+      (i32x4.shl (i32x4.shr_u (local.get $x) (i32.const 31)) (i32.const 7))))
+
+  ;; dst (E4M3) = x / scale for $n binary32 x at $src (any count: the last n % 16 one at a time).
+  (func $quantize_e4m3_run (param $src i32) (param $dst i32) (param $n i32) (param $scale f32)
+    (local $end i32) (local $last i32) (local $s v128)
+    (local $k v128) (local $max v128) (local $minNormal v128) (local $rebias v128) (local $half v128) (local $one v128)
+    (local $magic v128) (local $nan v128)
+    (local.set $s (f32x4.splat (local.get $scale)))
+    (local.set $k (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+    (local.set $max (v128.const f32x4 448 448 448 448))
+    (local.set $minNormal (v128.const i32x4 0x3c800000 0x3c800000 0x3c800000 0x3c800000))
+    (local.set $rebias (v128.const i32x4 0x3c000000 0x3c000000 0x3c000000 0x3c000000))
+    (local.set $half (v128.const i32x4 0x7ffff 0x7ffff 0x7ffff 0x7ffff))
+    (local.set $one (v128.const i32x4 1 1 1 1))
+    (local.set $magic (v128.const f32x4 16384 16384 16384 16384))
+    (local.set $nan (v128.const i32x4 0x7f 0x7f 0x7f 0x7f))
+    (local.set $end (i32.add (local.get $dst) (local.get $n)))
+    (local.set $last (i32.sub (local.get $end) (i32.and (local.get $n) (i32.const 15))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $dst) (local.get $last)))
+      (v128.store (local.get $dst) (i8x16.narrow_i16x8_u
+        (i16x8.narrow_i32x4_u
+          (call $f32_to_e4m3_scaled (v128.load offset=0 (local.get $src)) (local.get $s) (local.get $k) (local.get $max)
+            (local.get $minNormal) (local.get $rebias) (local.get $half) (local.get $one) (local.get $magic) (local.get $nan))
+          (call $f32_to_e4m3_scaled (v128.load offset=16 (local.get $src)) (local.get $s) (local.get $k) (local.get $max)
+            (local.get $minNormal) (local.get $rebias) (local.get $half) (local.get $one) (local.get $magic) (local.get $nan)))
+        (i16x8.narrow_i32x4_u
+          (call $f32_to_e4m3_scaled (v128.load offset=32 (local.get $src)) (local.get $s) (local.get $k) (local.get $max)
+            (local.get $minNormal) (local.get $rebias) (local.get $half) (local.get $one) (local.get $magic) (local.get $nan))
+          (call $f32_to_e4m3_scaled (v128.load offset=48 (local.get $src)) (local.get $s) (local.get $k) (local.get $max)
+            (local.get $minNormal) (local.get $rebias) (local.get $half) (local.get $one) (local.get $magic) (local.get $nan)))))
+      (local.set $src (i32.add (local.get $src) (i32.const 64)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (br $next)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+      (i32.store8 (local.get $dst) (i32x4.extract_lane 0 (call $f32_to_e4m3_scaled
+        (v128.load32_splat (local.get $src)) (local.get $s) (local.get $k) (local.get $max)
+        (local.get $minNormal) (local.get $rebias) (local.get $half) (local.get $one) (local.get $magic) (local.get $nan))))
+      (local.set $src (i32.add (local.get $src) (i32.const 4)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
+      (br $next))))
+
+  ;; The largest |x| of $n binary32 values at $src as bits (|x| orders as an unsigned integer, NaN above infinity),
+  ;; folded into the u32 at $into with an unsigned maximum.
+  (func $abs_max_bits_run (param $src i32) (param $n i32) (param $into i32)
+    (local $end i32) (local $last i32) (local $m v128) (local $max i32)
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $last (i32.sub (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 7)) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $src) (local.get $last)))
+      (local.set $m (i32x4.max_u (local.get $m) (i32x4.max_u
+        (v128.and (v128.load offset=0 (local.get $src)) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+        (v128.and (v128.load offset=16 (local.get $src)) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))))
+      (local.set $src (i32.add (local.get $src) (i32.const 32)))
+      (br $next)))
+    (local.set $max (i32.load (local.get $into)))
+    (local.set $max (select (local.get $max) (i32x4.extract_lane 0 (local.get $m)) (i32.gt_u (local.get $max) (i32x4.extract_lane 0 (local.get $m)))))
+    (local.set $max (select (local.get $max) (i32x4.extract_lane 1 (local.get $m)) (i32.gt_u (local.get $max) (i32x4.extract_lane 1 (local.get $m)))))
+    (local.set $max (select (local.get $max) (i32x4.extract_lane 2 (local.get $m)) (i32.gt_u (local.get $max) (i32x4.extract_lane 2 (local.get $m)))))
+    (local.set $max (select (local.get $max) (i32x4.extract_lane 3 (local.get $m)) (i32.gt_u (local.get $max) (i32x4.extract_lane 3 (local.get $m)))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+      (local.set $m (i32x4.splat (i32.and (i32.load (local.get $src)) (i32.const 0x7fffffff))))
+      (local.set $max (select (local.get $max) (i32x4.extract_lane 0 (local.get $m)) (i32.gt_u (local.get $max) (i32x4.extract_lane 0 (local.get $m)))))
+      (local.set $src (i32.add (local.get $src) (i32.const 4)))
+      (br $next)))
+    (i32.store (local.get $into) (local.get $max)))
+
+  ;; Quantizes $rows full rows of a row-major binary32 matrix of $columns columns to E4M3, in blocks of $blockRows x
+  ;; $blockColumns starting at row 0: each block's scale is amax / 448 (binary32 division; 1 where that is 0), stored
+  ;; row-major at $scales ($scaleColumns a row), and each element is |x| / scale rounded (see $f32_to_e4m3_scaled).
+  ;; A block holding NaN gets the scale 0x7fc00000, one holding an infinity the scale infinity. Returns the number of
+  ;; blocks whose scale is not finite.
+  (func (export "quantize_e4m3_blocks")
+    (param $src i32) (param $dst i32) (param $rows i32) (param $columns i32)
+    (param $scales i32) (param $scaleColumns i32) (param $blockRows i32) (param $blockColumns i32) (result i32)
+    (local $bandStart i32) (local $bandEnd i32) (local $row i32) (local $col i32) (local $blockCol i32) (local $length i32)
+    (local $rowSrc i32) (local $rowDst i32) (local $scaleRow i32) (local $amax i32) (local $scale f32) (local $nonFinite i32)
+    (block $bandsDone (loop $bands
+      (br_if $bandsDone (i32.ge_u (local.get $bandStart) (local.get $rows)))
+      (local.set $bandEnd (i32.add (local.get $bandStart) (local.get $blockRows)))
+      (local.set $bandEnd (select (local.get $bandEnd) (local.get $rows) (i32.lt_u (local.get $bandEnd) (local.get $rows))))
+      (local.set $scaleRow (i32.add (local.get $scales) (i32.shl (i32.mul (i32.div_u (local.get $bandStart) (local.get $blockRows))
+        (local.get $scaleColumns)) (i32.const 2))))
+      (memory.fill (local.get $scaleRow) (i32.const 0) (i32.shl (local.get $scaleColumns) (i32.const 2)))
+      ;; Pass 1: the amax bits of each block of the band, row by row.
+      (local.set $row (local.get $bandStart))
+      (block $rowsDone (loop $rowsNext
+        (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $bandEnd)))
+        (local.set $rowSrc (i32.add (local.get $src) (i32.shl (i32.mul (local.get $row) (local.get $columns)) (i32.const 2))))
+        (local.set $col (i32.const 0))
+        (local.set $blockCol (i32.const 0))
+        (block $colsDone (loop $colsNext
+          (br_if $colsDone (i32.ge_u (local.get $col) (local.get $columns)))
+          (local.set $length (select (local.get $blockColumns) (i32.sub (local.get $columns) (local.get $col))
+            (i32.lt_u (local.get $blockColumns) (i32.sub (local.get $columns) (local.get $col)))))
+          (call $abs_max_bits_run (i32.add (local.get $rowSrc) (i32.shl (local.get $col) (i32.const 2))) (local.get $length)
+            (i32.add (local.get $scaleRow) (i32.shl (local.get $blockCol) (i32.const 2))))
+          (local.set $col (i32.add (local.get $col) (local.get $length)))
+          (local.set $blockCol (i32.add (local.get $blockCol) (i32.const 1)))
+          (br $colsNext)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rowsNext)))
+      ;; Pass 2: the scales.
+      (local.set $blockCol (i32.const 0))
+      (block $scalesDone (loop $scalesNext
+        (br_if $scalesDone (i32.ge_u (local.get $blockCol) (local.get $scaleColumns)))
+        (local.set $amax (i32.load (i32.add (local.get $scaleRow) (i32.shl (local.get $blockCol) (i32.const 2)))))
+        (local.set $scale (f32.div (f32.reinterpret_i32 (local.get $amax)) (f32.const 448)))
+        (local.set $scale (select (f32.const 1) (local.get $scale) (f32.eq (local.get $scale) (f32.const 0))))
+        (local.set $scale (select (f32.reinterpret_i32 (i32.const 0x7fc00000)) (local.get $scale)
+          (i32.gt_u (local.get $amax) (i32.const 0x7f800000))))
+        (local.set $nonFinite (i32.add (local.get $nonFinite)
+          (i32.ge_u (local.get $amax) (i32.const 0x7f800000))))
+        (f32.store (i32.add (local.get $scaleRow) (i32.shl (local.get $blockCol) (i32.const 2))) (local.get $scale))
+        (local.set $blockCol (i32.add (local.get $blockCol) (i32.const 1)))
+        (br $scalesNext)))
+      ;; Pass 3: the elements.
+      (local.set $row (local.get $bandStart))
+      (block $rowsDone (loop $rowsNext
+        (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $bandEnd)))
+        (local.set $rowSrc (i32.add (local.get $src) (i32.shl (i32.mul (local.get $row) (local.get $columns)) (i32.const 2))))
+        (local.set $rowDst (i32.add (local.get $dst) (i32.mul (local.get $row) (local.get $columns))))
+        (local.set $col (i32.const 0))
+        (local.set $blockCol (i32.const 0))
+        (block $colsDone (loop $colsNext
+          (br_if $colsDone (i32.ge_u (local.get $col) (local.get $columns)))
+          (local.set $length (select (local.get $blockColumns) (i32.sub (local.get $columns) (local.get $col))
+            (i32.lt_u (local.get $blockColumns) (i32.sub (local.get $columns) (local.get $col)))))
+          (call $quantize_e4m3_run (i32.add (local.get $rowSrc) (i32.shl (local.get $col) (i32.const 2)))
+            (i32.add (local.get $rowDst) (local.get $col)) (local.get $length)
+            (f32.load (i32.add (local.get $scaleRow) (i32.shl (local.get $blockCol) (i32.const 2)))))
+          (local.set $col (i32.add (local.get $col) (local.get $length)))
+          (local.set $blockCol (i32.add (local.get $blockCol) (i32.const 1)))
+          (br $colsNext)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rowsNext)))
+      (local.set $bandStart (local.get $bandEnd))
+      (br $bands)))
+    (local.get $nonFinite))
 )

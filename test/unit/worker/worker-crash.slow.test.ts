@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type * as vscode from 'vscode';
+import { runCompute } from '../../../src/engine/jobs';
 import { JobWorker } from '../../../src/extension/job-worker';
 import { removePartialOutput, snapshotOutput } from '../../../src/extension/partial-output';
-import type { ComputeResult } from '../../../src/shared/jobs';
 import { llamaLikeTensors, writeCheckpoint } from '../../helpers/make-checkpoint';
 
 const WORKER_ENTRY = resolve(__dirname, '../../../src/worker/main.ts');
@@ -82,7 +82,7 @@ describe('a job worker that crashes mid-job', () => {
     it(`${how} rejects the pending job readably; the host cleans up and a new job afterwards works`, async () => {
       const out = join(root, name);
       const snapshot = await snapshotOutput(out);
-      await assert.rejects(worker.run({ kind: 'compute', options: { base, instruct, out } }, {}), expected);
+      await assert.rejects(worker.run('compute', { base, instruct, out }, {}), expected);
       assert.ok((await readdir(root)).some((entry) => entry.startsWith(`.${name}.partial-`)), 'the crashed job left its temporary folder');
 
       const removed = await removePartialOutput(snapshot);
@@ -92,7 +92,7 @@ describe('a job worker that crashes mid-job', () => {
 
       // A fresh worker starts for the next job; the wrapper only crashes on the names above.
       const retry = join(root, next);
-      const result = await worker.run<ComputeResult>({ kind: 'compute', options: { base, instruct, out: retry } }, {});
+      const result = await worker.run('compute', { base, instruct, out: retry }, {});
       assert.equal(result.out, retry);
       assert.ok((await readdir(retry)).includes('model.safetensors'));
     });
@@ -101,10 +101,9 @@ describe('a job worker that crashes mid-job', () => {
   it('a job to the very output a crashed worker was writing is not refused as busy', async () => {
     const out = join(root, 'exit-mid-job');
     const snapshot = await snapshotOutput(out);
-    await assert.rejects(worker.run({ kind: 'compute', options: { base, instruct, out } }, {}), /exited unexpectedly/);
+    await assert.rejects(worker.run('compute', { base, instruct, out }, {}), /exited unexpectedly/);
     await removePartialOutput(snapshot);
     // The same output, now through a job in this thread (the wrapper would crash the worker again on this name).
-    const { runCompute } = await import('../../../src/engine/jobs');
     const result = await runCompute({ base, instruct, out });
     assert.equal(result.out, out);
     assert.ok(log.some((line) => /exited with code 7/.test(line)), 'the host logged the crash');

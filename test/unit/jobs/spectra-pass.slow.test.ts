@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runDiff } from '../../../src/engine/jobs';
 import type { JobProgress } from '../../../src/shared/jobs';
 import type { TensorReport } from '../../../src/shared/report';
 import { makeTensor, mulberry32, writeCheckpoint } from '../../helpers/make-checkpoint';
+import { runCli as cli } from '../../helpers/run-cli';
 
-const MAIN = resolve(__dirname, '../../../src/cli/main.ts');
 const LOW_RANK = 'model.layers.0.self_attn.q_proj.weight';
 const FULL_RANK = 'model.layers.0.mlp.up_proj.weight';
 const GROWN = 'model.embed_tokens.weight';
@@ -146,18 +145,17 @@ describe('spectra pass: spectra of B - A in the diff report', () => {
     await assert.rejects(runDiff({ a: join(root, 'residual'), spectra: true, spectraBackend: 'ort' }), { rule: 'usage' });
   });
 
-  it('the CLI prints the provider on stderr, spectra in --json and per matrix in words', () => {
-    const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1' } });
-    const json = cli('diff', join(root, 'a'), join(root, 'b'), '--spectra', '--spectra-backend', 'js', '--json');
-    assert.equal(json.status, 0, json.stderr);
+  it('the CLI prints the provider on stderr, spectra in --json and per matrix in words', async () => {
+    const json = await cli('diff', join(root, 'a'), join(root, 'b'), '--spectra', '--spectra-backend', 'js', '--json');
+    assert.equal(json.code, 0, json.stderr);
     assert.match(json.stderr, /Spectra on WebAssembly SIMD, \d+ threads? \(onnxruntime-node not requested\)/);
     const result = JSON.parse(json.stdout) as { report: { tensors: TensorReport[]; spectraProvider: string } };
     assert.ok(tensor(result.report.tensors, LOW_RANK).spectra!.effectiveRank < 4.1);
-    const words = cli('diff', join(root, 'a'), join(root, 'b'), '--spectra', '--spectra-backend', 'js');
-    assert.equal(words.status, 0, words.stderr);
-    assert.match(words.stdout, /Spectra on WebAssembly SIMD.*: 3 matrices; effective rank, energy at rank 8 \/ 64/);
-    assert.match(words.stdout, new RegExp(`100\\.0% / 100\\.0%  ${LOW_RANK.replace(/\./g, '\\.')}`));
-    assert.equal(cli('diff', join(root, 'a'), '--spectra-backend', 'gpu').status, 2);
+    const words = await cli('diff', join(root, 'a'), join(root, 'b'), '--spectra', '--spectra-backend', 'js');
+    assert.equal(words.code, 0, words.stderr);
+    assert.match(words.stdout, /Spectra on WebAssembly SIMD.*: 3 matrices, largest delta first\n {2}effective rank +energy@8 +energy@16 +energy@64(?: +energy@256)? +matrix\n/);
+    assert.match(words.stdout, new RegExp(`100\\.0% +100\\.0% +100\\.0% +${LOW_RANK.replace(/\./g, '\\.')}`));
+    assert.equal((await cli('diff', join(root, 'a'), '--spectra-backend', 'gpu')).code, 2);
   });
 
   it('the CLI computes the rank --spectra-rank asks for, and the energy at rank 256 only when 256 values exist', async () => {
@@ -168,32 +166,31 @@ describe('spectra pass: spectra of B - A in the diff report', () => {
     const b = a.map((value) => value + (random() - 0.5));
     await writeCheckpoint(join(root, 'wide-a'), [makeTensor(wide, [300, 260], 'F32', elementsOf(a))]);
     await writeCheckpoint(join(root, 'wide-b'), [makeTensor(wide, [300, 260], 'F32', elementsOf(b))]);
-    const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1' } });
     const diffArgs = ['diff', join(root, 'wide-a'), join(root, 'wide-b'), '--spectra', '--spectra-backend', 'js'];
-    const spectraOf = (...args: string[]) => {
-      const run = cli(...diffArgs, '--json', ...args);
-      assert.equal(run.status, 0, run.stderr);
+    const spectraOf = async (...args: string[]) => {
+      const run = await cli(...diffArgs, '--json', ...args);
+      assert.equal(run.code, 0, run.stderr);
       return tensor((JSON.parse(run.stdout) as { report: { tensors: TensorReport[] } }).report.tensors, wide).spectra!;
     };
-    const byDefault = spectraOf();
+    const byDefault = await spectraOf();
     assert.equal(byDefault.singularValues.length, 64);
     assert.equal(byDefault.energyAtRank[256], null);
-    const ranked = spectraOf('--spectra-rank', '256');
+    const ranked = await spectraOf('--spectra-rank', '256');
     assert.equal(ranked.singularValues.length, 256);
     // 260 samples span all 260 columns, so the 256 values are exact: a share below 1, above the share at 64.
     const exact = ranked.singularValues.reduce((sum, value) => sum + value * value, 0) / ranked.frobeniusNorm ** 2;
     assert.ok(Math.abs(ranked.energyAtRank[256]! - exact) < 1e-12 && exact < 1 && exact > ranked.energyAtRank[64]!, `${exact}`);
     // --spectra-rank alone implies --spectra.
-    const words = cli('diff', join(root, 'wide-a'), join(root, 'wide-b'), '--spectra-backend', 'js', '--spectra-rank', '256');
-    assert.equal(words.status, 0, words.stderr);
-    assert.match(words.stdout, /effective rank, energy at rank 8 \/ 64 \/ 256/);
-    assert.match(words.stdout, new RegExp(` / ${(exact * 100).toFixed(1).replace('.', '\\.')}%  ${wide.replace(/\./g, '\\.')}`));
+    const words = await cli('diff', join(root, 'wide-a'), join(root, 'wide-b'), '--spectra-backend', 'js', '--spectra-rank', '256');
+    assert.equal(words.code, 0, words.stderr);
+    assert.match(words.stdout, /effective rank +energy@8 +energy@16 +energy@64 +energy@256 +matrix/);
+    assert.match(words.stdout, new RegExp(` ${(exact * 100).toFixed(1).replace('.', '\\.')}% +${wide.replace(/\./g, '\\.')}`));
 
-    const zero = cli('diff', join(root, 'a'), join(root, 'b'), '--spectra', '--spectra-rank', '0');
-    assert.equal(zero.status, 2);
+    const zero = await cli('diff', join(root, 'a'), join(root, 'b'), '--spectra', '--spectra-rank', '0');
+    assert.equal(zero.code, 2);
     assert.match(zero.stderr, /the spectra rank must be a whole number from 1 to 1024, not 0/);
-    const words2 = cli('diff', join(root, 'a'), join(root, 'b'), '--spectra', '--spectra-rank', '2.5');
-    assert.equal(words2.status, 2);
+    const words2 = await cli('diff', join(root, 'a'), join(root, 'b'), '--spectra', '--spectra-rank', '2.5');
+    assert.equal(words2.code, 2);
     assert.match(words2.stderr, /expected a whole number, not "2\.5"/);
   });
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { SurgeonError } from '../../../src/engine/errors';
 import { runDiff, runInspect } from '../../../src/engine/jobs';
 
 const REAL = join(__dirname, '../../fixtures/real');
@@ -23,9 +22,11 @@ describe('jobs on more real checkpoints', () => {
     assert.ok(report.layers.some((cell) => cell.layer === 0));
   });
 
-  it('refuses the real Llama-3.2-3B-Instruct folder, whose shards are Git LFS pointers, saying so', async () => {
-    await assert.rejects(runInspect({ path: join(REAL, 'llama-3-family-instruct-only/Llama-3.2-3B-Instruct') }), (error: unknown) =>
-      error instanceof SurgeonError && error.rule === 'lfs-pointer' && /model-0000[12]-of-00002\.safetensors/.test(error.message)
-      && /Git LFS pointer/i.test(error.message));
+  it('describes the real Llama-3.2-3B-Instruct folder, whose shards are Git LFS pointers, from its index, naming them', async () => {
+    const inspected = await runInspect({ path: join(REAL, 'llama-3-family-instruct-only/Llama-3.2-3B-Instruct') });
+    assert.deepEqual(inspected.missingWeights?.map((missing) => [missing.file, missing.reason]),
+      [['model-00001-of-00002.safetensors', 'lfs-pointer'], ['model-00002-of-00002.safetensors', 'lfs-pointer']]);
+    assert.equal(inspected.index?.tensors, 254);
+    assert.equal(inspected.index?.layers, 28);
   });
 });

@@ -1,4 +1,4 @@
-import { checkProductShape, type Float64Products, type MatrixBackend } from '../../engine/spectra/matrix-backend';
+import { checkProductShape, type Float64Products, type MatrixBackend } from '../engine/spectra/matrix-backend';
 import { encodeGemm, encodeGemmModel, GEMM_INPUT_A, GEMM_INPUT_B, GEMM_INPUT_MINUEND, GEMM_OUTPUT } from './onnx-gemm-model';
 
 /**

@@ -5,8 +5,8 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isSurgeonError } from '../../../src/engine/errors';
 import { spectralStats } from '../../../src/engine/spectra/spectral-stats';
-import { loadMatrixBackend } from '../../../src/worker/backends/load-matrix-backend';
-import type { OrtModule } from '../../../src/worker/backends/ort-matrix-backend';
+import { loadMatrixBackend } from '../../../src/spectra-backends/load-matrix-backend';
+import type { OrtModule } from '../../../src/spectra-backends/ort-matrix-backend';
 import { matrixWithSpectrum } from './reference-linear-algebra';
 
 const missingOrt = async (): Promise<OrtModule> => {
@@ -102,7 +102,7 @@ describe('choosing the matrix backend', () => {
     const binaries = join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
     if (existsSync(join(binaries, 'libonnxruntime_providers_cuda.so'))) return t.skip('the CUDA provider is installed here');
     // A child process, because ONNX Runtime writes its log from native code, straight to file descriptor 2.
-    const loader = join(__dirname, '..', '..', '..', 'src', 'worker', 'backends', 'load-matrix-backend.ts');
+    const loader = join(__dirname, '..', '..', '..', 'src', 'spectra-backends', 'load-matrix-backend.ts');
     const script = `
       const { loadMatrixBackend } = require(${JSON.stringify(loader)});
       loadMatrixBackend('auto', { gpuPresent: () => true }).then(async ({ backend, message }) => {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { SurgeonError } from '../../engine/errors';
-import { createBuiltInMatrixBackend } from '../../engine/spectra/built-in-matrix-backend';
-import type { MatrixBackend } from '../../engine/spectra/matrix-backend';
+import { SurgeonError } from '../engine/errors';
+import { createBuiltInMatrixBackend } from '../engine/spectra/built-in-matrix-backend';
+import type { MatrixBackend } from '../engine/spectra/matrix-backend';
 import { createOrtMatrixBackend, type OrtModule } from './ort-matrix-backend';
 
 export type MatrixBackendPreference = 'auto' | 'ort' | 'js';

@@ -1,0 +1,38 @@
+/**
+ * The extension activates on what it serves (issue 21, item 9): its views, its custom editors and
+ * their files, its report panel, and (implicitly, since VS Code 1.74) its commands. Not on every
+ * JSON or YAML file opened: the hovers there work once the extension is active.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+interface Manifest {
+  activationEvents: string[];
+  contributes: {
+    views: Record<string, Array<{ id: string }>>;
+    customEditors: Array<{ viewType: string }>;
+  };
+}
+
+const manifest = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')) as Manifest;
+
+test('no activation on languages, on start-up or on everything', () => {
+  for (const event of manifest.activationEvents) {
+    assert.ok(!event.startsWith('onLanguage:'), `${event}: the hover provider does not need its own activation`);
+    assert.notEqual(event, '*');
+    assert.notEqual(event, 'onStartupFinished');
+  }
+});
+
+test('activation on each contributed view and custom editor, the report panel and the workspace\'s checkpoints', () => {
+  const expected = [
+    ...Object.values(manifest.contributes.views).flat().map((view) => `onView:${view.id}`),
+    ...manifest.contributes.customEditors.map((editor) => `onCustomEditor:${editor.viewType}`),
+    'onWebviewPanel:checkpointSurgeon.report',
+    'workspaceContains:**/*.safetensors',
+    'workspaceContains:**/*.safetensors.index.json',
+  ];
+  assert.deepEqual([...manifest.activationEvents].sort(), expected.sort());
+});

@@ -1,0 +1,58 @@
+/** What the view says about a run that failed or was cancelled, and about the report it left. Pure. */
+import { formatCount } from '../src/shared/quantities';
+import type { FailedMessage } from '../src/shared/webview-protocol';
+
+/** The rule the engine's refusals end with (`... [shape-mismatch]`, src/engine/errors.ts). */
+const TRAILING_RULE = /\s*\[([a-z][a-z0-9-]*)\]\s*$/u;
+/** The rule of a cancelled job (src/extension/job-worker.ts cancelledError). */
+const CANCELLED_RULE = 'cancelled';
+
+export interface FailureView {
+  cancelled: boolean;
+  title: string;
+  /** The refusal's rule, apart from the message; null for a cancellation or an error without one. */
+  rule: string | null;
+  /** The message without its trailing rule. */
+  message: string;
+  /** How far the run got: what the tensors the view still shows are. */
+  progress: string;
+}
+
+export function describeFailure(failure: Omit<FailedMessage, 'type'>, compared: number, total: number): FailureView {
+  const trailing = TRAILING_RULE.exec(failure.message);
+  const rule = failure.rule ?? trailing?.[1] ?? null;
+  const message = (trailing === null ? failure.message : failure.message.slice(0, trailing.index)).trim();
+  const cancelled = failure.cancelled || rule === CANCELLED_RULE;
+  const of = total > 0 ? ` of ${formatCount(total)}` : '';
+  return {
+    cancelled,
+    title: cancelled ? 'The comparison was cancelled' : 'The comparison failed',
+    rule: cancelled ? null : rule,
+    message: message === '' ? (cancelled ? 'The job was cancelled.' : 'The job stopped without a message.') : message,
+    progress: compared === 0
+      ? 'No tensor was compared before it stopped, so there is nothing to show.'
+      : `${formatCount(compared)}${of} tensors were compared before it stopped; below are those alone, not the whole checkpoint.`,
+  };
+}
+
+/**
+ * What an empty section says while the report is incomplete: a live run that goes on, or one that
+ * stopped, must not claim "every tensor" of the checkpoint.
+ */
+export interface Completeness {
+  /** Tensors in the view, and in the checkpoints (0 when not known). */
+  compared: number;
+  total: number;
+  state: 'complete' | 'running' | 'stopped';
+}
+
+/** The mismatch section's empty state, true to how much of the checkpoints was compared. */
+export function noMismatchText(completeness: Completeness): string {
+  const { compared, total, state } = completeness;
+  if (state === 'complete') return 'Every tensor has the same name, shape and dtype on both sides.';
+  if (compared === 0) return state === 'running' ? 'No tensor compared yet.' : 'No tensor was compared.';
+  const of = total > 0 ? ` of ${formatCount(total)}` : '';
+  return state === 'running'
+    ? `No mismatch among the ${formatCount(compared)}${of} tensors compared so far.`
+    : `No mismatch among the ${formatCount(compared)}${of} tensors compared before the run stopped; the others were not compared.`;
+}
