@@ -24,6 +24,7 @@ import { dropCaches } from './measure';
 import { benchPair, TORCH_PAIRED_ROWS, type Mode, type PairResult } from './pair-runs';
 import { measureSpectralPass, parseMatrixSizes, type SpectralRun } from './spectral-pass';
 import { targetChecks, type Check } from './targets';
+import { benchFp8Pair } from './fp8-pair';
 import { findTorchPython, type TorchPython } from './torch-baselines';
 
 const ROOT = resolve(__dirname, '..');
@@ -38,6 +39,7 @@ interface Options {
   torch: boolean;
   index: boolean;
   spectra: boolean;
+  fp8: boolean;
   spectraSizes: Array<[number, number]>;
   k: number;
 }
@@ -51,13 +53,14 @@ const USAGE = `usage: npm run bench [-- options], or node --import tsx bench/end
   --no-torch           skip the torch baselines
   --no-index           skip inspect and the dry run of the Llama-2-70B index
   --no-spectra         skip the spectral pass
+  --no-fp8             skip the FP8 pair (compute, apply to BF16, apply --dtype fp8)
   --spectra-sizes RxC,...  matrices of the spectral pass (default 4096x4096,2048x8192)
   --k N                singular values of the spectral pass (default 64)
   --help               this text`;
 
 function parseArguments(argv: readonly string[]): Options | null {
   const options: Options = {
-    sizes: [1], runs: 3, coldRuns: 3, cold: true, torch: true, index: true, spectra: true,
+    sizes: [1], runs: 3, coldRuns: 3, cold: true, torch: true, index: true, spectra: true, fp8: true,
     spectraSizes: [[4096, 4096], [2048, 8192]], k: 64,
   };
   const positive = (flag: string, text: string | undefined): number => {
@@ -74,6 +77,7 @@ function parseArguments(argv: readonly string[]): Options | null {
     else if (flag === '--cold-runs') options.coldRuns = Math.round(positive(flag, argv[++i]));
     else if (flag === '--no-cold') options.cold = false;
     else if (flag === '--no-torch') options.torch = false;
+    else if (flag === '--no-fp8') options.fp8 = false;
     else if (flag === '--no-index') options.index = false;
     else if (flag === '--no-spectra') options.spectra = false;
     else if (flag === '--spectra-sizes') options.spectraSizes = parseMatrixSizes(argv[++i] ?? '');
@@ -138,7 +142,7 @@ function printIndex(index: SparseIndex, timings: IndexTimings): void {
   console.log(`| inspect --json, whole process | ${timings.inspectProcess.runs} | ${(timings.inspectProcess.seconds * 1000).toFixed(1)} | ${fixed(timings.inspectProcess.rssMb, 0)} |`);
   console.log(`| inspect, in-process (first call ${(timings.inspectInProcess.firstSeconds * 1000).toFixed(1)} ms) | ${timings.inspectInProcess.runs} | ${(timings.inspectInProcess.seconds * 1000).toFixed(1)} | - |`);
   if (timings.dryRunProcess) {
-    console.log(`| compute --dry-run (index against itself), whole process | ${timings.dryRunProcess.runs} | ${(timings.dryRunProcess.seconds * 1000).toFixed(1)} | ${fixed(timings.dryRunProcess.rssMb, 0)} |`);
+    console.log(`| compute --dry-run (base index against an instruct index with 16 more tokens), whole process | ${timings.dryRunProcess.runs} | ${(timings.dryRunProcess.seconds * 1000).toFixed(1)} | ${fixed(timings.dryRunProcess.rssMb, 0)} |`);
   }
 }
 
@@ -183,11 +187,18 @@ async function main(): Promise<void> {
     }));
   }
 
+  let fp8: string[] | null = null;
+  if (options.fp8) {
+    log('timing the FP8 pair...');
+    fp8 = benchFp8Pair(options.sizes[0] ?? 1, options.runs, log);
+  }
+
   let index: { layout: SparseIndex; timings: IndexTimings } | null = null;
   if (options.index) {
     const layout = ensureLlama70bIndex(BENCH_DIR);
     log('timing inspect of the 70 B index...');
-    index = { layout, timings: await timeIndexOperations(CLI, layout.dir, join(BENCH_DIR, `run-${stamp}-index`), features.dryRun) };
+    const instruct = ensureLlama70bIndex(BENCH_DIR, 'instruct');
+    index = { layout, timings: await timeIndexOperations(CLI, layout.dir, instruct.dir, join(BENCH_DIR, `run-${stamp}-index`), features.dryRun) };
   }
 
   let spectral: SpectralRun | null = null;
@@ -205,6 +216,7 @@ async function main(): Promise<void> {
     + 'Warm: inputs read just before each run. Cold: page cache dropped before each run. '
     + 'Whole processes, outputs fdatasync\'ed; "first run" = empty input-hash cache, "hashes cached" = primed one.');
   for (const pair of pairs) printPair(pair, torch);
+  if (fp8) console.log(['', '### FP8 (DeepSeek layout: E4M3 weights, 128 x 128 block scales)', ...fp8].join('\n'));
   if (index) printIndex(index.layout, index.timings);
   if (spectral) printSpectral(spectral);
   printChecks(checks);
@@ -213,7 +225,7 @@ async function main(): Promise<void> {
   const results = {
     date: new Date().toISOString(),
     machine: { cores: cpus().length, memoryBytes: totalmem(), node: process.version },
-    options, cliFeatures: features, cold, torch, notes, pairs,
+    options, cliFeatures: features, cold, torch, notes, pairs, fp8,
     index: index ? { ...index.layout, ...index.timings } : null,
     spectral, checks,
   };

@@ -5,6 +5,8 @@
  * apply --dtype fp8 (re-quantized output) on it, warm, each as a multiple of its I/O floor (read the inputs with
  * `cat`, write a file of the output's size with `dd` and fdatasync it).
  *
+ * `npm run bench` prints these rows too (`--no-fp8` leaves them out); alone:
+ *
  *   node scripts/build.mjs && npx tsx bench/fp8-pair.ts [--gb 1] [--runs 3]
  */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -12,14 +14,13 @@ import { join } from 'node:path';
 import { blockQuantizationConfig, blockScaleName, blockScaleShape } from '../src/engine/checkpoint/fp8-scales';
 import { encodeSafetensorsHeader, orderForWriting, type PlannedTensor } from '../src/engine/format/safetensors-writer';
 import { quantizeE4m3BlocksBytes } from '../src/engine/kernels/js-fp8';
+import { BASE_STD, INSTRUCT_RELATIVE_CHANGE, uniforms } from './generate-pair';
 import { median, removeQuietly, timeProcess, warmPageCache, type Measurement, type ProcessSpec } from './measure';
 
 const ROOT = join(__dirname, '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
 const ROWS = 4096;
 const COLUMNS = 4000;
-const BASE_STD = 0.02;
-const INSTRUCT_RELATIVE_CHANGE = 5.6e-3;
 
 interface Fp8Pair {
   baseDir: string;
@@ -30,17 +31,6 @@ interface Fp8Pair {
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
   return index >= 0 ? Number(process.argv[index + 1]) : fallback;
-}
-
-/** xorshift32 uniforms in (0, 1): every machine benches the same data. */
-function uniforms(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return ((state >>> 0) + 0.5) / 2 ** 32;
-  };
 }
 
 function plannedTensors(count: number): PlannedTensor[] {
@@ -143,9 +133,8 @@ function timed(runs: number, inputs: readonly string[], spec: (out: string) => P
   return { seconds: median(results.map((result) => result.seconds)), rssMb: rss.length > 0 ? Math.max(...rss) : null, all: results.map((result) => result.seconds) };
 }
 
-function main(): void {
-  const gb = argument('gb', 1);
-  const runs = argument('runs', 3);
+/** Times the FP8 rows on a pair of about `gb` GB per model and returns their table as Markdown lines. */
+export function benchFp8Pair(gb: number, runs: number, log: (line: string) => void = console.log): string[] {
   const benchDir = join(ROOT, '.bench');
   const pair = ensurePair(benchDir, gb);
   const scratch = join(benchDir, 'fp8-scratch');
@@ -156,7 +145,7 @@ function main(): void {
   const cache = { ...process.env, CHECKPOINT_SURGEON_CACHE: join(scratch, 'digest-cache') };
   const residual = join(scratch, 'residual');
   const prepared = timeProcess({ ...cli('compute', '--base', pair.baseDir, '--instruct', pair.instructDir, '--out', residual), env: cache });
-  console.log(`residual computed (untimed setup, ${prepared.seconds.toFixed(1)} s)`);
+  log(`FP8 residual computed (untimed setup, ${prepared.seconds.toFixed(1)} s)`);
 
   const models = [...safetensorsFiles(pair.baseDir), ...safetensorsFiles(pair.instructDir)];
   const residualFiles = safetensorsFiles(residual);
@@ -171,16 +160,21 @@ function main(): void {
       spec: (out) => cli('apply', '--base', pair.baseDir, '--residual', residual, '--out', out, '--dtype', 'fp8') },
   ];
   const inputGb = (files: readonly string[]): number => bytesOf(files) / 1e9;
-  console.log(`FP8 pair: ${pair.count} weights of ${ROWS} x ${COLUMNS} per model (${inputGb(safetensorsFiles(pair.baseDir)).toFixed(2)} GB each), ${runs} warm runs, median`);
-  console.log('| job | seconds | GB/s of input | floor seconds | x floor | peak RSS MB |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  const table = [
+    `FP8 pair: ${pair.count} weights of ${ROWS} x ${COLUMNS} per model (${inputGb(safetensorsFiles(pair.baseDir)).toFixed(2)} GB each), ${runs} warm runs, median`,
+    '| job | seconds | GB/s of input | floor seconds | x floor | peak RSS MB |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
   for (const row of rows) {
     const floorTime = timed(runs, row.inputs, (out) => floor(row.inputs, row.outputBytes, out), scratch);
     const jobTime = timed(runs, row.inputs, row.spec, scratch);
-    console.log(`| ${row.label} | ${jobTime.seconds.toFixed(2)} | ${(inputGb(row.inputs) / jobTime.seconds).toFixed(2)} | `
+    table.push(`| ${row.label} | ${jobTime.seconds.toFixed(2)} | ${(inputGb(row.inputs) / jobTime.seconds).toFixed(2)} | `
       + `${floorTime.seconds.toFixed(2)} | ${(jobTime.seconds / floorTime.seconds).toFixed(2)} | ${jobTime.rssMb?.toFixed(0) ?? 'n/a'} |`);
   }
   removeQuietly(scratch);
+  return table;
 }
 
-main();
+if (require.main === module) {
+  for (const line of benchFp8Pair(argument('gb', 1), argument('runs', 3))) console.log(line);
+}

@@ -1,24 +1,28 @@
 /**
  * A Llama-2-70B layout (80 layers, hidden 8192, intermediate 28672, 8 KV heads of 128, vocabulary
  * 32000, bf16) as a sharded checkpoint of SPARSE files: the real headers, then `ftruncate` to the
- * full size, so ~138 GB of shards cost no disk. Inspect and the dry run read headers only.
+ * full size, so ~138 GB of shards cost no disk. Inspect and the dry run read headers only. The instruct
+ * sibling has 16 chat tokens more (as Llama-2-70b-chat's fine-tunes add), so a dry run of compute pairs two
+ * different checkpoints (base = instruct is refused).
  */
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  DEFAULT_MAX_SHARD_BYTES, INDEX_FILE_NAME, encodeIndex, planShards, type PlannedTensor,
+  INDEX_FILE_NAME, encodeIndex, planShards, type PlannedTensor,
 } from '../src/engine/format/safetensors-writer';
+import { DEFAULT_MAX_SHARD_BYTES } from '../src/shared/defaults';
 
 const LAYERS = 80;
 const HIDDEN = 8192;
 const INTERMEDIATE = 28672;
 const KV_WIDTH = 8 * 128;
 const VOCABULARY = 32000;
+const CHAT_TOKENS = 16;
 
 /** Tensors in the order transformers' LlamaForCausalLM registers them (which decides the sharding). */
-function llama70bTensors(): PlannedTensor[] {
+function llama70bTensors(vocabulary: number): PlannedTensor[] {
   const tensor = (name: string, shape: number[]): PlannedTensor => ({ name, dtype: 'BF16', shape });
-  const tensors = [tensor('model.embed_tokens.weight', [VOCABULARY, HIDDEN])];
+  const tensors = [tensor('model.embed_tokens.weight', [vocabulary, HIDDEN])];
   for (let layer = 0; layer < LAYERS; layer++) {
     const prefix = `model.layers.${layer}`;
     tensors.push(
@@ -33,13 +37,13 @@ function llama70bTensors(): PlannedTensor[] {
       tensor(`${prefix}.post_attention_layernorm.weight`, [HIDDEN]),
     );
   }
-  tensors.push(tensor('model.norm.weight', [HIDDEN]), tensor('lm_head.weight', [VOCABULARY, HIDDEN]));
+  tensors.push(tensor('model.norm.weight', [HIDDEN]), tensor('lm_head.weight', [vocabulary, HIDDEN]));
   return tensors;
 }
 
 const CONFIG = {
   architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: HIDDEN, intermediate_size: INTERMEDIATE,
-  num_hidden_layers: LAYERS, num_attention_heads: 64, num_key_value_heads: 8, vocab_size: VOCABULARY,
+  num_hidden_layers: LAYERS, num_attention_heads: 64, num_key_value_heads: 8,
   rms_norm_eps: 1e-5, torch_dtype: 'bfloat16', tie_word_embeddings: false,
 };
 
@@ -51,9 +55,10 @@ export interface SparseIndex {
 }
 
 /** The index folder under `benchDir`, written once; the index file is written last and marks it complete. */
-export function ensureLlama70bIndex(benchDir: string): SparseIndex {
-  const dir = join(benchDir, 'llama-2-70b-sparse');
-  const tensors = llama70bTensors();
+export function ensureLlama70bIndex(benchDir: string, variant: 'base' | 'instruct' = 'base'): SparseIndex {
+  const vocabulary = variant === 'base' ? VOCABULARY : VOCABULARY + CHAT_TOKENS;
+  const dir = join(benchDir, variant === 'base' ? 'llama-2-70b-sparse' : 'llama-2-70b-instruct-sparse');
+  const tensors = llama70bTensors(vocabulary);
   const plans = planShards(tensors, DEFAULT_MAX_SHARD_BYTES);
   const totalData = plans.reduce((sum, plan) => sum + plan.dataBytes, 0);
   const parameters = tensors.reduce((sum, t) => sum + t.shape.reduce((product, d) => product * d, 1), 0);
@@ -70,7 +75,7 @@ export function ensureLlama70bIndex(benchDir: string): SparseIndex {
         closeSync(fd);
       }
     }
-    writeFileSync(join(dir, 'config.json'), `${JSON.stringify(CONFIG, null, 2)}\n`);
+    writeFileSync(join(dir, 'config.json'), `${JSON.stringify({ ...CONFIG, vocab_size: vocabulary }, null, 2)}\n`);
     writeFileSync(join(dir, INDEX_FILE_NAME), encodeIndex(plans, totalData));
   }
   return { dir, shards: plans.length, parameters, bytes: totalData };

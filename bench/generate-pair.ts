@@ -43,12 +43,12 @@ function encodeHeader(count: number): Buffer {
  * unchanged, as after a short instruction tuning: the kernels see the repeated histogram keys and the
  * unchanged runs of real residuals.
  */
-const INSTRUCT_RELATIVE_CHANGE = 5.6e-3;
+export const INSTRUCT_RELATIVE_CHANGE = 5.6e-3;
 /** Standard deviation of the base weights (a 7 B model's projections are about this). */
-const BASE_STD = 0.02;
+export const BASE_STD = 0.02;
 
 /** xorshift32 as a stream of uniform numbers in (0, 1); deterministic, so every machine benches the same data. */
-function uniforms(seed: number): () => number {
+export function uniforms(seed: number): () => number {
   let state = seed >>> 0 || 1;
   return () => {
     state ^= state << 13;

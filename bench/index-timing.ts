@@ -17,7 +17,7 @@ export interface IndexTimings {
   dryRunProcess: RepeatedMeasurement | null;
 }
 
-export async function timeIndexOperations(cli: string, dir: string, scratch: string, hasDryRun: boolean): Promise<IndexTimings> {
+export async function timeIndexOperations(cli: string, dir: string, instructDir: string, scratch: string, hasDryRun: boolean): Promise<IndexTimings> {
   const node = process.execPath;
   const nodeStartup = repeat(WHOLE_PROCESS_RUNS, () => timeProcess({ command: node, args: ['-e', '0'] }));
   const inspectProcess = repeat(WHOLE_PROCESS_RUNS, () => timeProcess({ command: node, args: [cli, 'inspect', dir, '--json'] }));
@@ -33,7 +33,7 @@ export async function timeIndexOperations(cli: string, dir: string, scratch: str
   }
   const dryRunProcess = hasDryRun
     ? repeat(WHOLE_PROCESS_RUNS, (index) => timeProcess({
-      command: node, args: [cli, 'compute', '--base', dir, '--instruct', dir, '--out', join(scratch, `dry-run-${index}`), '--dry-run', '--json'],
+      command: node, args: [cli, 'compute', '--base', dir, '--instruct', instructDir, '--out', join(scratch, `dry-run-${index}`), '--dry-run', '--json'],
     }), { cleanup: (index) => removeQuietly(join(scratch, `dry-run-${index}`)) })
     : null;
   removeQuietly(scratch);

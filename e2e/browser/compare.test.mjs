@@ -3,23 +3,20 @@
 // tokenizer files, Compare run from the palette and from the explorer's context menu.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, webviewFrame } from '../lib/browser.mjs';
-import { REPO_ROOT, startCodeServer, workbenchUrl } from '../lib/code-server.mjs';
+import { webviewFrame } from '../lib/browser.mjs';
+import { REPO_ROOT } from '../lib/code-server.mjs';
+import { openWorkbench, quickPickRow, runCommand, SCREENSHOTS, STEP_TIMEOUT_MS, withFailureScreenshot } from '../lib/workbench.mjs';
 
-const SCREENSHOTS = join(REPO_ROOT, '.test-output', 'screenshots');
 const MISTRAL = join(REPO_ROOT, 'test', 'fixtures', 'real', 'mistral-7b-v0.1-base-vs-instruct');
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
-/** Opening the workbench, activating the extension and a diff of the small checkpoints. */
-const STEP_TIMEOUT_MS = 60_000;
 
 let workspace;
-let server;
-let browser;
+let workbench;
 let page;
 
 async function makeWorkspace() {
@@ -31,34 +28,10 @@ async function makeWorkspace() {
   return folder;
 }
 
-/**
- * Runs a command from the palette, retrying while the extension host is still registering the
- * extension's commands (the workbench shows before they are in the palette).
- */
-async function runCommand(title) {
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
-  const input = page.locator('.quick-input-widget .quick-input-box input');
-  for (;;) {
-    await page.keyboard.press('F1');
-    await input.waitFor({ state: 'visible' });
-    await input.fill(`>${title}`);
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-    try {
-      await row.waitFor({ timeout: 3_000 });
-      await page.keyboard.press('Enter');
-      return;
-    } catch (error) {
-      await page.keyboard.press('Escape');
-      if (Date.now() > deadline) throw error;
-    }
-  }
-}
-
-/** Picks the quick-pick row whose label is exactly `name`. */
 async function pickFolder(name) {
-  const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${name}\\s*$`) }) });
-  await row.first().waitFor({ timeout: STEP_TIMEOUT_MS });
-  await row.first().click();
+  const row = quickPickRow(page, name);
+  await row.waitFor({ timeout: STEP_TIMEOUT_MS });
+  await row.click();
 }
 
 async function checkReport(screenshot) {
@@ -94,37 +67,21 @@ async function checkReport(screenshot) {
   await page.screenshot({ path: join(SCREENSHOTS, `${screenshot}-tokenizer.png`) });
 }
 
-/** Saves what the workbench showed when a step failed, then fails. */
-async function withFailureScreenshot(name, steps) {
-  try {
-    await steps();
-  } catch (error) {
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}-failure.png`) }).catch(() => undefined);
-    throw error;
-  }
-}
-
 describe('Compare in the real workbench', { timeout: 300_000 }, () => {
   before(async () => {
-    await mkdir(SCREENSHOTS, { recursive: true });
     workspace = await makeWorkspace();
-    server = await startCodeServer();
-    browser = await launchBrowser({ viewport: { width: 1600, height: 1000 } });
-    page = browser.page;
-    await page.goto(workbenchUrl(server, { folder: workspace, extensionDevelopmentPath: REPO_ROOT }));
-    await page.locator('.monaco-workbench').waitFor({ timeout: STEP_TIMEOUT_MS });
-    await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: STEP_TIMEOUT_MS });
+    workbench = await openWorkbench(workspace);
+    page = workbench.page;
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await workbench?.close();
     if (workspace) await rm(workspace, { recursive: true, force: true });
   });
 
   test('from the command palette', async () => {
-    await withFailureScreenshot('workbench-palette', async () => {
-      await runCommand('Checkpoint Surgeon: Compare Checkpoints');
+    await withFailureScreenshot(page, 'workbench-palette', async () => {
+      await runCommand(page, 'Checkpoint Surgeon: Compare Checkpoints');
       await pickFolder('base');
       await pickFolder('instruct');
       await checkReport('workbench-palette');
@@ -133,11 +90,11 @@ describe('Compare in the real workbench', { timeout: 300_000 }, () => {
 
   test('from the explorer context menu on two selected folders', async () => {
     await page.keyboard.press('Escape');
-    await runCommand('View: Close All Editors');
+    await runCommand(page, 'View: Close All Editors');
     const row = (name) => page.locator('.explorer-folders-view .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${name}\\s*$`) }) });
     await row('base').click();
     await row('instruct').click({ modifiers: ['Control'] });
-    await withFailureScreenshot('workbench-explorer', async () => {
+    await withFailureScreenshot(page, 'workbench-explorer', async () => {
       await row('instruct').click({ button: 'right' });
       // On a loaded machine the first click can land while the menu is still settling and only
       // highlight the item; click again until the menu closes, which is what running it does.

@@ -5,21 +5,19 @@
 // .test-output/screenshots (verify-*.png, inspect-*.png).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, webviewFrame } from '../lib/browser.mjs';
-import { REPO_ROOT, startCodeServer, workbenchUrl } from '../lib/code-server.mjs';
+import { webviewFrame } from '../lib/browser.mjs';
+import { REPO_ROOT } from '../lib/code-server.mjs';
+import { openWorkbench, quickPickRow, runCommand, SCREENSHOTS, STEP_TIMEOUT_MS, withFailureScreenshot } from '../lib/workbench.mjs';
 
-const SCREENSHOTS = join(REPO_ROOT, '.test-output', 'screenshots');
-const STEP_TIMEOUT_MS = 60_000;
 const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 
 let workspace;
-let server;
-let browser;
+let workbench;
 let page;
 
 async function makeWorkspace() {
@@ -30,58 +28,23 @@ async function makeWorkspace() {
   return folder;
 }
 
-async function runCommand(title) {
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
-  const input = page.locator('.quick-input-widget .quick-input-box input');
-  for (;;) {
-    await page.keyboard.press('F1');
-    await input.waitFor({ state: 'visible' });
-    await input.fill(`>${title}`);
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-    try {
-      await row.waitFor({ timeout: 3_000 });
-      await page.keyboard.press('Enter');
-      return;
-    } catch (error) {
-      await page.keyboard.press('Escape');
-      if (Date.now() > deadline) throw error;
-    }
-  }
-}
-
-const pickRow = (name) => page.locator('.quick-input-list .monaco-list-row')
-  .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${name}\\s*$`) }) }).first();
-
-async function withFailureScreenshot(name, steps) {
-  try {
-    await steps();
-  } catch (error) {
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}-failure.png`) }).catch(() => undefined);
-    throw error;
-  }
-}
+const pickRow = (name) => quickPickRow(page, name);
 
 describe('Verify and Inspect in the real workbench', { timeout: 400_000 }, () => {
   before(async () => {
-    await mkdir(SCREENSHOTS, { recursive: true });
     workspace = await makeWorkspace();
-    server = await startCodeServer();
-    browser = await launchBrowser({ viewport: { width: 1600, height: 1000 } });
-    page = browser.page;
-    await page.goto(workbenchUrl(server, { folder: workspace, extensionDevelopmentPath: REPO_ROOT }));
-    await page.locator('.monaco-workbench').waitFor({ timeout: STEP_TIMEOUT_MS });
-    await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: STEP_TIMEOUT_MS });
+    workbench = await openWorkbench(workspace);
+    page = workbench.page;
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await workbench?.close();
     if (workspace) await rm(workspace, { recursive: true, force: true });
   });
 
   test('Apply lists the residual first, marked', async () => {
-    await withFailureScreenshot('apply-picker', async () => {
-      await runCommand('Checkpoint Surgeon: Apply Residual');
+    await withFailureScreenshot(page, 'apply-picker', async () => {
+      await runCommand(page, 'Checkpoint Surgeon: Apply Residual');
       const first = page.locator('.quick-input-list .monaco-list-row').first();
       await first.filter({ hasText: 'residual' }).waitFor({ timeout: STEP_TIMEOUT_MS });
       assert.match(await first.textContent(), /residual/);
@@ -92,9 +55,9 @@ describe('Verify and Inspect in the real workbench', { timeout: 400_000 }, () =>
 
   test('Verify from the explorer menu on the residual opens the result view', async () => {
     const row = (name) => page.locator('.explorer-folders-view .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${name}\\s*$`) }) });
-    await withFailureScreenshot('verify', async () => {
+    await withFailureScreenshot(page, 'verify', async () => {
       // The menu needs the finder's context keys: a palette pick makes it search the workspace.
-      await runCommand('Checkpoint Surgeon: Inspect Checkpoint');
+      await runCommand(page, 'Checkpoint Surgeon: Inspect Checkpoint');
       await pickRow('base').waitFor({ timeout: STEP_TIMEOUT_MS });
       await page.keyboard.press('Escape');
       await row('residual').click({ button: 'right' });
@@ -124,9 +87,9 @@ describe('Verify and Inspect in the real workbench', { timeout: 400_000 }, () =>
   });
 
   test('the safetensors viewer shows the config and filters its table', async () => {
-    await runCommand('View: Close All Editors');
-    await withFailureScreenshot('inspect', async () => {
-      await runCommand('Checkpoint Surgeon: Inspect Checkpoint');
+    await runCommand(page, 'View: Close All Editors');
+    await withFailureScreenshot(page, 'inspect', async () => {
+      await runCommand(page, 'Checkpoint Surgeon: Inspect Checkpoint');
       await pickRow('instruct').click({ timeout: STEP_TIMEOUT_MS });
       const view = webviewFrame(page);
       await view.locator('#filter').waitFor({ timeout: STEP_TIMEOUT_MS });

@@ -14,6 +14,7 @@ import { loadMatrixBackend, type LoadedMatrixBackend } from '../spectra-backends
 import { parseScale, parseSize, parseWholeNumber } from './parse-size';
 import { createProgressBar } from './progress-bar';
 import { processIo, progressTerminal, type CliIo } from './cli-io';
+import { DEFAULT_MAX_SHARD_BYTES } from '../shared/defaults';
 import { describeResult } from './describe-result';
 import { DEFAULT_SPECTRA_TOP } from './describe/diff-text';
 
@@ -55,7 +56,7 @@ function buildProgram(io: CliIo, run: (label: string, flags: CommonFlags, job: (
     .requiredOption('--instruct <checkpoint>', 'the instruction-tuned model of the same family')
     .requiredOption('--out <folder>', 'the residual folder to write')
     .addOption(new Option('--dtype <dtype>', 'residual dtype: auto (per tensor the narrowest exact one: f32 for bf16/f16 weights, f64 for f32 weights), f32, f64, same (the instruct tensor\'s: half the size of f32 for bf16/f16 models, not exact), bf16 or f16').choices(RESIDUAL_DTYPES).default(DEFAULT_RESIDUAL_DTYPE))
-    .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
+    .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, DEFAULT_MAX_SHARD_BYTES)
     .option('--force', 'go on although the configs belong to different families or tensors are missing')
     .option('--overwrite', 'replace an earlier output of this tool (an empty folder needs no flag; other folders and files are never replaced)')
     .option('--dry-run', 'check both checkpoints and plan the output, reading headers only; write nothing')
@@ -77,7 +78,7 @@ function buildProgram(io: CliIo, run: (label: string, flags: CommonFlags, job: (
     .option('--include <regex>', 'apply only to tensors whose names match')
     .option('--exclude <regex>', 'copy tensors whose names match unchanged')
     .addOption(new Option('--dtype <dtype>', 'output dtype: same (the base tensor\'s; an FP8 base\'s FP8 weights are written as bf16), f64, f32, bf16, f16, or fp8 (an FP8 base\'s FP8 weights re-quantized to E4M3 with fresh 128 x 128 block scales)').choices(OUTPUT_DTYPES).default('same'))
-    .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, 5_000_000_000)
+    .option('--shard-size <size>', 'largest shard, in bytes or with a unit (500MB, 5GB)', parseSize, DEFAULT_MAX_SHARD_BYTES)
     .option('--force', 'go on although the residual was computed against another family')
     .option('--overwrite', 'replace an earlier output of this tool (an empty folder needs no flag; other folders and files are never replaced)')
     .option('--dry-run', 'check both checkpoints and plan the output, reading headers only; write nothing')

@@ -38,3 +38,8 @@ function formatRefusal(rule: RefusalRule, detail: string, file: string | undefin
 export function isSurgeonError(error: unknown): error is SurgeonError {
   return error instanceof SurgeonError;
 }
+
+/** The one refusal a cancelled job ends with; `what` names the work that stopped (`the job` unless a part says more). */
+export function cancelledError(what = 'the job', file?: string, tensor?: string): SurgeonError {
+  return new SurgeonError('cancelled', `${what} was cancelled`, file, tensor);
+}

@@ -3,7 +3,7 @@
  * `contributes.configuration`, where each has its enum, minimum, default and description).
  */
 import * as vscode from 'vscode';
-import { DEFAULT_SPECTRA_PASS_RANK } from '../shared/defaults';
+import { DEFAULT_MAX_SHARD_BYTES, DEFAULT_SPECTRA_PASS_RANK } from '../shared/defaults';
 import { MAX_KERNEL_THREADS } from '../shared/environment';
 import { DEFAULT_RESIDUAL_DTYPE, RESIDUAL_DTYPES, type ResidualDtype } from '../shared/jobs';
 
@@ -12,8 +12,6 @@ const CONFIG_SECTION = 'checkpointSurgeon';
 export type ComputeBackend = 'auto' | 'wasm' | 'js';
 
 const COMPUTE_BACKENDS: readonly ComputeBackend[] = ['auto', 'wasm', 'js'];
-/** The Hugging Face default; also the value package.json declares. */
-const DEFAULT_SHARD_BYTES = 5_000_000_000;
 
 export class SurgeonConfig {
   private get section(): vscode.WorkspaceConfiguration {
@@ -27,7 +25,7 @@ export class SurgeonConfig {
   /** Bytes per output shard. */
   get shardSize(): number {
     const value = this.section.get<number>('shardSize');
-    return typeof value === 'number' && Number.isFinite(value) && value >= 1 ? Math.floor(value) : DEFAULT_SHARD_BYTES;
+    return typeof value === 'number' && Number.isFinite(value) && value >= 1 ? Math.floor(value) : DEFAULT_MAX_SHARD_BYTES;
   }
 
   get defaultScale(): number {

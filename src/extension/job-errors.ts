@@ -46,6 +46,8 @@ export async function showJobError(
   if (choice !== SHOW_IN_REPORT) return;
   if (report !== undefined) {
     const panel = ReportPanel.show(report, { title: `${title}: problems` });
+    // The tab says that the job was refused and why, above the report of what the dry run found.
+    panel.fail(error instanceof Error ? error.message : String(error), false, error instanceof JobError ? error.rule : undefined);
     if (tensor !== undefined) panel.selectTensor(tensor);
   } else if (location !== undefined && tensor !== undefined) {
     await vscode.commands.executeCommand('checkpointSurgeon.compare', { a: location.a, b: location.b, select: tensor });

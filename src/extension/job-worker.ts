@@ -10,7 +10,7 @@ import { MAX_KERNEL_THREADS, SURGEON_ENV } from '../shared/environment';
 import type { JobKind, JobProgress } from '../shared/jobs';
 import type { TensorReport } from '../shared/report';
 import {
-  isResultOf, jobRequest, MessageHandler, WorkerMessageType,
+  cancelledJobError, isResultOf, jobRequest, MessageHandler, WorkerMessageType,
   type Envelope, type FromWorkerMessage, type JobFailedMessage, type JobSucceededMessage,
   type JobTable, type SerializedError, type ToWorkerMessage,
 } from '../shared/worker-protocol';
@@ -68,7 +68,7 @@ export class JobError extends Error {
 }
 
 export function cancelledError(): JobError {
-  return new JobError({ name: 'SurgeonError', message: 'The job was cancelled. [cancelled]', rule: 'cancelled', detail: 'The job was cancelled.' });
+  return new JobError(cancelledJobError());
 }
 
 interface RunningJob {

@@ -136,8 +136,8 @@ export class ReportPanel implements vscode.Disposable {
     this.post({ type: 'progress', progress });
   }
 
-  fail(message: string, cancelled: boolean): void {
-    this.failure = { type: 'failed', message, cancelled };
+  fail(message: string, cancelled: boolean, rule?: string): void {
+    this.failure = { type: 'failed', message, cancelled, ...(rule === undefined ? {} : { rule }) };
     this.post(this.failure);
   }
 

@@ -15,3 +15,6 @@ export const DEFAULT_SPECTRA_PASS_RANK = 64;
  * cores (onnxruntime-node) against 0.5 s at 64, and past 1024 the pass would take hours on a 7B model.
  */
 export const MAX_SPECTRA_PASS_RANK = 1024;
+
+/** Largest shard a job writes: the Hugging Face default (`max_shard_size="5GB"`), decimal. package.json's setting says the same (a test checks). */
+export const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;

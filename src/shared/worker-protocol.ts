@@ -48,6 +48,11 @@ export interface SerializedError {
   stack?: string;
 }
 
+/** How a cancelled job crosses the thread boundary: the worker sends it, and the host makes it when it stops a worker itself. */
+export function cancelledJobError(): SerializedError {
+  return { name: 'SurgeonError', message: 'The job was cancelled. [cancelled]', rule: 'cancelled', detail: 'The job was cancelled.' };
+}
+
 export enum WorkerMessageType {
   // #region to the worker
   RunJob = 'run-job',

@@ -9,7 +9,7 @@ import { isSurgeonError } from '../engine/errors';
 import type { JobCallbacks, JobProgress, PlanIssue } from '../shared/jobs';
 import type { DiffReport, TensorReport } from '../shared/report';
 import {
-  WorkerMessageType,
+  cancelledJobError, WorkerMessageType,
   type FromWorkerMessage, type JobFailedMessage, type JobRequest, type JobResult,
   type JobSucceededMessage, type SerializedError,
 } from '../shared/worker-protocol';
@@ -82,7 +82,7 @@ function serializeError(error: unknown, aborted = false): SerializedError {
     };
   }
   if (aborted) {
-    return { name: 'SurgeonError', message: 'The job was cancelled. [cancelled]', rule: 'cancelled', detail: 'The job was cancelled.' };
+    return cancelledJobError();
   }
   if (error instanceof Error) {
     return { name: error.name, message: error.message, ...(error.stack === undefined ? {} : { stack: error.stack }) };

@@ -1,6 +1,7 @@
 import { SurgeonError } from '../errors';
 import { DTYPE_BITS, type Dtype } from './dtype';
 import { HEADER_LENGTH_PREFIX_BYTES } from './safetensors-header';
+import { DEFAULT_MAX_SHARD_BYTES } from '../../shared/defaults';
 
 /** A tensor to be written: everything the header needs, no data. */
 export interface PlannedTensor {
@@ -27,7 +28,6 @@ export interface ShardPlan {
 }
 
 /** transformers' default `max_shard_size` ("5GB", decimal). */
-export const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
 
 export const SINGLE_FILE_NAME = 'model.safetensors';
 export const INDEX_FILE_NAME = 'model.safetensors.index.json';

@@ -1,5 +1,5 @@
 import { HubApiError } from '@huggingface/hub';
-import { isSurgeonError, SurgeonError } from '../errors';
+import { cancelledError, isSurgeonError, SurgeonError } from '../errors';
 import { redactSecret } from './hub-token';
 
 export interface HubFailureContext {
@@ -26,7 +26,7 @@ export function toHubError(error: unknown, context: HubFailureContext): SurgeonE
   if (isSurgeonError(error)) {
     return new SurgeonError(error.rule, redact(error.detail), error.file, error.tensor);
   }
-  if (context.signal?.aborted) return new SurgeonError('cancelled', `${context.action}: cancelled`, context.file);
+  if (context.signal?.aborted) return cancelledError(context.action, context.file);
   if (context.timeoutReason !== undefined) {
     return new SurgeonError(
       'hub',

@@ -1,6 +1,8 @@
 import { assertUnchanged } from '../checkpoint/assert-unchanged';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
-import { DEFAULT_MAX_SHARD_BYTES, type PlannedTensor } from '../format/safetensors-writer';
+import type { PlannedTensor } from '../format/safetensors-writer';
+import { DEFAULT_MAX_SHARD_BYTES } from '../../shared/defaults';
+import { cancelledError } from '../errors';
 import { createAtomicOutput } from '../io/atomic-output';
 import type { ElementwiseKernels } from '../kernels/kernels';
 import type { DryRunResult, FileProvenance, JobCallbacks, OutputFile, PlanIssue } from '../../shared/jobs';
@@ -12,7 +14,7 @@ import { openInputs } from './open-input';
 import { refuseOnErrors } from './plan-error';
 import { ShardedOutput } from './sharded-output';
 import { staleOutputIssues } from './stale-output-issues';
-import { cancelled, type InputReading } from './tensor-stream';
+import type { InputReading } from './tensor-stream';
 
 /** A job's inputs by role ('base', 'instruct', ...; the names refusals use) as the user named them, opened in this order. */
 export type InputSpecs = Readonly<Record<string, string>>;
@@ -129,7 +131,7 @@ export async function runWritingJob<T extends InputSpecs, S, R extends { seconds
     const provenance = Object.fromEntries(Object.keys(inputs).map((role, index) => [role, digests[index]!])) as WrittenOutput<T>['provenance'];
     const result = await planned.finish(streamed, { dir: output.dir, target: output.target, tensors, files, provenance });
     // The last moment a Cancel can still leave no output: after the rename the job is done.
-    if (callbacks.signal?.aborted) throw cancelled();
+    if (callbacks.signal?.aborted) throw cancelledError();
     await output.commit();
     result.seconds = (performance.now() - started) / 1000;
     return result;

@@ -1,8 +1,7 @@
 import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import type { Checkpoint, TensorRef } from '../checkpoint/checkpoint-types';
-import { SurgeonError } from '../errors';
+import { cancelledError, SurgeonError } from '../errors';
 import { ioError } from '../io/output-file';
-import { cancelled } from './tensor-stream';
 
 /** The first bytes of every tensor are compared before any tensor is read whole: fine-tunes differ early. */
 const PROBE_BYTES = 64 * 1024;
@@ -79,7 +78,7 @@ async function sameTensorBytes(base: Checkpoint, instruct: Checkpoint, signal: A
 
 async function sameRange(reader: ChunkReader, a: TensorRef, b: TensorRef, start: number, end: number, signal: AbortSignal | undefined): Promise<boolean> {
   for (let position = start; position < end; position += CHUNK_BYTES) {
-    if (signal?.aborted) throw cancelled();
+    if (signal?.aborted) throw cancelledError();
     const length = Math.min(CHUNK_BYTES, end - position);
     const [bytesA, bytesB] = await Promise.all([reader.read(a, position, length, 0), reader.read(b, position, length, 1)]);
     if (!bytesA.equals(bytesB)) return false;

@@ -1,4 +1,4 @@
-import { isSurgeonError, SurgeonError } from '../errors';
+import { cancelledError, isSurgeonError, SurgeonError } from '../errors';
 import type { ElementwiseKernels } from '../kernels/kernels';
 import { createBuiltInMatrixBackend } from '../spectra/built-in-matrix-backend';
 import type { MatrixBackend } from '../spectra/matrix-backend';
@@ -77,7 +77,7 @@ export async function runSpectraPass(
   try {
     for (const [index, pair] of wanted.entries()) {
       const report = byName.get(pair.name)!;
-      if (options.signal?.aborted) throw new SurgeonError('cancelled', 'the spectral pass was cancelled', undefined, pair.name);
+      if (options.signal?.aborted) throw cancelledError('the spectral pass', undefined, pair.name);
       progress(index, pair.name);
       const [rows, cols] = pair.shape as [number, number];
       const delta = await reader.read(pair);

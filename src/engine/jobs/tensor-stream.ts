@@ -1,6 +1,6 @@
 import type { TensorRef } from '../checkpoint/checkpoint-types';
 import { bytesPerElement, type Dtype } from '../format/dtype';
-import { SurgeonError } from '../errors';
+import { cancelledError, SurgeonError } from '../errors';
 import type { ElementwiseKernels, KernelBuffer } from '../kernels/kernels';
 import { INPUT_READ_SLACK, InputFiles } from '../io/input-files';
 import type { OutputFile } from '../io/output-file';
@@ -180,7 +180,7 @@ export async function streamTensors<T>(
   try {
     for (let index = 0; index < slots.length; index++) startRead();
     while (inFlight.length > 0) {
-      if (signal?.aborted) throw cancelled();
+      if (signal?.aborted) throw cancelledError();
       const { planned, slot, read } = inFlight[0]!;
       await read;
       inFlight.shift();
@@ -313,6 +313,3 @@ function elementBytes(dtype: Dtype, tensor: string): number {
   return bytes;
 }
 
-export function cancelled(): SurgeonError {
-  return new SurgeonError('cancelled', 'the job was cancelled');
-}

@@ -1,4 +1,4 @@
-import { SurgeonError } from '../errors';
+import { cancelledError } from '../errors';
 import type { Float64Products, MatrixBackend } from './matrix-backend';
 import { columnMajor, Float64Scratch, orthonormalColumns, orthonormalColumnsBlocked } from './orthonormalize';
 import { seededGaussianMatrix } from './seeded-gaussian';
@@ -47,7 +47,7 @@ export async function randomizedSingularValues(
 
   const aShape = [rows, cols] as const;
   const checkCancelled = (): void => {
-    if (signal?.aborted) throw new SurgeonError('cancelled', 'spectral statistics cancelled');
+    if (signal?.aborted) throw cancelledError('the spectral statistics');
   };
 
   // Only the last basis defines B = Q^T A, so only it gets the second Gram-Schmidt pass; the

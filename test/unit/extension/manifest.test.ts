@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { DEFAULT_MAX_SHARD_BYTES } from '../../../src/shared/defaults';
 
 interface Manifest {
   activationEvents: string[];
@@ -35,4 +36,9 @@ test('activation on each contributed view and custom editor, the report panel an
     'workspaceContains:**/*.safetensors.index.json',
   ];
   assert.deepEqual([...manifest.activationEvents].sort(), expected.sort());
+});
+
+test('the shard-size setting defaults to the engine\'s default', () => {
+  const settings = (manifest.contributes as unknown as { configuration: { properties: Record<string, { default?: unknown }> } }).configuration.properties;
+  assert.equal(settings['checkpointSurgeon.shardSize']?.default, DEFAULT_MAX_SHARD_BYTES);
 });
