@@ -1,7 +1,8 @@
-/** The summary: counts by status, parameters changed, global relative norm, vocabulary, verdict. */
+/** The summary: counts by status, parameters changed, global relative norm, quantization, vocabulary, verdict. */
 import { formatParameters, formatPercent, formatStatistic } from '../src/shared/quantities';
 import { TENSOR_STATUSES, type DiffReport, type TensorStatus } from '../src/shared/report';
 import { fileText, h } from './dom';
+import { quantizationFact } from './summary-model';
 
 function fact(term: string, value: Node | string, className?: string): HTMLElement[] {
   return [h('dt', {}, term), h('dd', className === undefined ? {} : { className }, value)];
@@ -25,6 +26,8 @@ export function renderSummary(report: DiffReport, onStatus: (status: TensorStatu
     ...fact('Parameters changed', `${formatParameters(summary.parametersChanged)} of ${formatParameters(summary.parametersCompared)} (${formatPercent(changedShare)})`),
     ...fact('Global relative norm', formatStatistic(summary.globalRelativeNorm)),
   );
+  const quantization = quantizationFact(report);
+  if (quantization !== null) facts.append(...fact('Quantization', quantization));
   if (tokenizer !== null) {
     const { vocabSize, addedTokens } = tokenizer;
     const vocabulary = vocabSize.a === vocabSize.b ? `${vocabSize.a ?? '—'} (same)` : `${vocabSize.a ?? '—'} → ${vocabSize.b ?? '—'}`;

@@ -212,7 +212,7 @@ export interface InspectQuantization {
   blockSize?: [number, number];
   /** The quantized weights (their scales not counted) for FP8 layouts; else every tensor in a quantized layout. */
   tensors: string[];
-  /** Whether compute, apply and verify read the checkpoint (dequantizing its FP8 weights); else why not. */
+  /** Whether compute, apply, verify and diff read the checkpoint (dequantizing its FP8 weights); else why not. */
   readable: boolean;
   refusal?: string;
 }

@@ -130,6 +130,23 @@ export interface CheckpointRef {
   hubId?: string;
 }
 
+/**
+ * How one side of a diff stores its weights when they are FP8 in a layout the jobs read (docs/fp8.md): each FP8
+ * weight times its scales, in binary32. The statistics of such a side are those of its dequantized weights.
+ */
+export interface ReportQuantization {
+  /** config.json's quant_method (`fp8`, `compressed-tensors`, `fbgemm_fp8`); `fp8` for block scales without a quantization section. */
+  method: string;
+  /** How the scales are laid out: `block`, `per-tensor`, `per-channel` (comma-separated where a checkpoint mixes them). */
+  layout: string;
+  /** Rows and columns one scale covers, for block scales. */
+  blockSize?: [number, number];
+  /** The side's tensors, its scale tensors not counted (they travel with their weights). */
+  tensors: number;
+  /** The FP8 weights, by name, in checkpoint order: every one of them, compared dequantized. */
+  quantizedTensors: string[];
+}
+
 export interface DiffReport {
   schema: typeof REPORT_SCHEMA;
   a: CheckpointRef;
@@ -143,4 +160,6 @@ export interface DiffReport {
   summary: DiffSummary;
   /** What ran the spectral pass, in words ("Spectra on ..."); present when the diff ran with spectra. */
   spectraProvider?: string;
+  /** Present when a side holds FP8 weights, read dequantized; a side stored plainly has no entry (A alone: the residual). */
+  quantization?: { a?: ReportQuantization; b?: ReportQuantization };
 }

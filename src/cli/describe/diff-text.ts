@@ -2,6 +2,7 @@ import type { DiffResult } from '../../shared/jobs';
 import type { AddedToken, DiffReport, TokenizerReport } from '../../shared/report';
 import { TENSOR_STATUSES } from '../../shared/report';
 import { formatCount, formatShape, formatStatistic } from '../../shared/quantities';
+import { reportQuantizationLines } from '../../shared/quantization-text';
 import { countOf, textTable } from '../text-table';
 
 /** Matrices `diff --spectra` lists by default, largest delta first; `--top 0` lists all. */
@@ -16,7 +17,7 @@ export interface DiffTextOptions {
   top: number;
 }
 
-/** What `diff` prints: tensor counts, the most changed tensors, then config, tokenizer and spectra changes. */
+/** What `diff` prints: tensor counts, FP8 sides, the most changed tensors, then config, tokenizer and spectra changes. */
 export function describeDiff(result: DiffResult, options: DiffTextOptions): string[] {
   const { summary, tokenizer, config } = result.report;
   const counts = TENSOR_STATUSES.filter((status) => summary.counts[status] > 0)
@@ -26,6 +27,8 @@ export function describeDiff(result: DiffResult, options: DiffTextOptions): stri
     `${countOf(result.report.tensors.length, 'tensor')}: ${counts || 'none'}; global relative norm ${formatStatistic(summary.globalRelativeNorm)}.`,
     // Weights that are not there (Git LFS pointers, shards not downloaded) say why the table has no statistics.
     ...(result.issues ?? []).filter((issue) => issue.severity !== 'info').map((issue) => `  ${issue.severity}: ${issue.message}`),
+    // FP8 sides: the statistics are of their dequantized weights.
+    ...reportQuantizationLines(result.report).map((line) => `  ${line}`),
     ...(summary.mostChanged.length > 0
       ? ['', ...textTable([{ header: 'relative norm', align: 'right' }, { header: 'most changed tensor' }],
         summary.mostChanged.map((tensor) => [formatStatistic(tensor.relativeNorm), tensor.name]))]

@@ -1,5 +1,6 @@
 import type { InspectResult, InspectTensor } from '../../shared/jobs';
 import { formatBytes, formatCount, formatParameters } from '../../shared/quantities';
+import { quantizationScheme } from '../../shared/quantization-text';
 import { countOf, textTable } from '../text-table';
 
 /** Above this many tensors, `inspect` prints one line per tensor name with its layer (and expert) indexes folded. */
@@ -31,12 +32,10 @@ export function describeInspect(result: InspectResult, all: boolean): string[] {
   ];
 }
 
-/** `quantization: fp8, block scales 128 x 128, 3 tensors quantized (read dequantized by compute, apply and verify)`. */
+/** `quantization: fp8, block scales 128 x 128, 3 tensors quantized (read dequantized by compute, apply, verify and diff)`. */
 function quantizationLine(quantization: NonNullable<InspectResult['quantization']>): string {
-  const layout = quantization.blockSize ? `${quantization.layout ?? 'block'} scales ${quantization.blockSize[0]} x ${quantization.blockSize[1]}`
-    : quantization.layout ? `${quantization.layout} scales` : undefined;
-  const read = quantization.readable ? 'read dequantized by compute, apply and verify' : `not read: ${quantization.refusal ?? 'unknown layout'}`;
-  return `  quantization: ${[quantization.method, layout, `${countOf(quantization.tensors.length, 'tensor')} quantized`].filter(Boolean).join(', ')} (${read})`;
+  const read = quantization.readable ? 'read dequantized by compute, apply, verify and diff' : `not read: ${quantization.refusal ?? 'unknown layout'}`;
+  return `  quantization: ${quantizationScheme(quantization)}, ${countOf(quantization.tensors.length, 'tensor')} quantized (${read})`;
 }
 
 /**

@@ -124,6 +124,30 @@ export function describeFp8Checkpoint(checkpoint: Checkpoint): Fp8Checkpoint | u
   return { method: rules.method, weights, scales };
 }
 
+/** An FP8 checkpoint in the words inspect and the diff report use (InspectQuantization, ReportQuantization). */
+interface Fp8Summary {
+  /** config.json's quant_method, else `fallbackMethod` (block scales recognised by their name). */
+  method: string;
+  /** The scale layouts of its weights, comma-separated; absent when it holds no FP8 weight. */
+  layout?: string;
+  /** Rows and columns one scale covers, for block scales. */
+  blockSize?: [number, number];
+  /** The FP8 weights by name, in checkpoint order (their scales not listed). */
+  weights: string[];
+}
+
+export function summarizeFp8Checkpoint(fp8: Fp8Checkpoint, fallbackMethod = 'fp8'): Fp8Summary {
+  const weights = [...fp8.weights.values()];
+  const layouts = [...new Set(weights.map((weight) => weight.layout))];
+  const block = weights.find((weight) => weight.layout === 'block');
+  return {
+    method: fp8.method ?? fallbackMethod,
+    ...(layouts.length > 0 ? { layout: layouts.join(', ') } : {}),
+    ...(block ? { blockSize: [block.blockRows, block.blockColumns] as [number, number] } : {}),
+    weights: weights.map((weight) => weight.weight.name),
+  };
+}
+
 /** Reads a weight's scales (small: 56 x 144 floats for a 7168 x 18432 weight). */
 export async function readFp8Scales(weight: Fp8Weight): Promise<Fp8Scales> {
   const bytes = await readTensorBytes(weight.scale);

@@ -154,8 +154,8 @@ async function planApply(
         scale,
         include: options.include ?? null,
         exclude: options.exclude ?? null,
-        base: { path: options.base, files: output.provenance.base },
-        residual: { path: options.residual, files: output.provenance.residual },
+        base: { ...checkpointRef(target), files: output.provenance.base },
+        residual: { ...checkpointRef(residual), files: output.provenance.residual },
         dtype,
         output: output.files,
       }, null, 2)}\n`);

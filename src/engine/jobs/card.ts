@@ -1,14 +1,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { SurgeonError } from '../errors';
 import { renderModelCard, type ModelCardInput } from '../report/model-card';
 import type { CardOptions, CardResult, FileProvenance } from '../../shared/jobs';
-import type { DiffReport } from '../../shared/report';
+import type { CheckpointRef, DiffReport } from '../../shared/report';
 import { PROVENANCE_FILE } from '../io/existing-output';
 import { REPORT_FILE } from './compute';
 
-interface ProvenanceSide {
-  path: string;
+/** A side as compute and apply record it: its absolute path and, when it came from the Hugging Face cache, its Hub id. */
+interface ProvenanceSide extends CheckpointRef {
   files: FileProvenance[];
 }
 
@@ -35,9 +35,9 @@ export async function runCard(options: CardOptions): Promise<CardResult> {
     kind: residual ? 'residual' : 'applied',
     title: basename(dir),
     output: { path: dir },
-    base: { path: provenance.base.path },
-    ...(provenance.instruct ? { instruct: { path: provenance.instruct.path } } : {}),
-    ...(provenance.residual ? { residual: { path: provenance.residual.path } } : {}),
+    base: refOf(provenance.base, dir),
+    ...(provenance.instruct ? { instruct: refOf(provenance.instruct, dir) } : {}),
+    ...(provenance.residual ? { residual: refOf(provenance.residual, dir) } : {}),
     scale: provenance.scale ?? 1,
     dtype: provenance.dtype,
     createdAt: new Date(provenance.createdAt),
@@ -48,10 +48,20 @@ export async function runCard(options: CardOptions): Promise<CardResult> {
     },
     summary: report?.summary ?? null,
     tokenizer: report?.tokenizer ?? null,
+    ...(residual && report?.quantization ? { quantization: report.quantization } : {}),
   };
   const path = join(dir, 'README.md');
   await writeFile(path, renderModelCard(input));
   return { kind: 'card', path };
+}
+
+/**
+ * The card's reference to a side. Folders written before provenance recorded absolute paths hold the path as typed,
+ * relative to a working folder nobody remembers: those are taken relative to the output's parent, where users keep
+ * their models beside their outputs.
+ */
+function refOf(side: ProvenanceSide, dir: string): CheckpointRef {
+  return { path: isAbsolute(side.path) ? side.path : resolve(dirname(dir), side.path), ...(side.hubId ? { hubId: side.hubId } : {}) };
 }
 
 async function readJsonFile<T>(path: string, required: true): Promise<T>;

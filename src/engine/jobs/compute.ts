@@ -11,7 +11,7 @@ import { DEFAULT_RESIDUAL_DTYPE, type ComputeOptions, type ComputeResult, type D
 import type { TensorReport } from '../../shared/report';
 import { runDeltaPass, tensorReport } from './delta-pass';
 import { dequantizedView, fp8WeightsOf } from './fp8-inputs';
-import { buildDiffReport, compareSides } from './diff-report';
+import { buildDiffReport, checkpointRef, compareSides } from './diff-report';
 import { runWritingJob, type Inputs, type WritePlan } from './job-pipeline';
 import { pairTensors, type TensorPair } from './pair-tensors';
 import { refuseSameModel } from './same-model';
@@ -113,8 +113,8 @@ async function writeResidualFolder(
     createdAt: createdAt.toISOString(),
     operation: 'compute',
     formula: 'R = instruct - base',
-    base: { path: options.base, files: result.provenance.base, config: base.config ?? null },
-    instruct: { path: options.instruct, files: result.provenance.instruct },
+    base: { ...checkpointRef(base), files: result.provenance.base, config: base.config ?? null },
+    instruct: { ...checkpointRef(instruct), files: result.provenance.instruct },
     dtype: result.dtype,
     dtypeReason: result.dtypeReason,
     output: result.files,

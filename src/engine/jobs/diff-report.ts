@@ -5,6 +5,7 @@ import { diffTokenizers, loadTokenizerFiles, type TokenizerFiles } from '../repo
 import type { PlanIssue } from '../../shared/jobs';
 import { layerCells as aggregateLayers, summarizeTensors as summarize } from '../../shared/report-summary';
 import { REPORT_SCHEMA, type CheckpointRef, type ConfigReport, type DiffReport, type TensorReport, type TokenizerReport } from '../../shared/report';
+import { dequantizedView, reportQuantizations } from './fp8-inputs';
 
 export interface SideComparison {
   config: ConfigReport | null;
@@ -14,6 +15,8 @@ export interface SideComparison {
   issues: PlanIssue[];
   /** The checkpoints compared, as the report records them (absolute path, Hub id when from the cache). */
   refs?: { a?: CheckpointRef; b?: CheckpointRef };
+  /** The sides whose FP8 weights are read dequantized (docs/fp8.md); absent when neither is FP8. */
+  quantization?: DiffReport['quantization'];
 }
 
 /**
@@ -27,7 +30,10 @@ export function checkpointRef(checkpoint: Checkpoint): CheckpointRef {
   };
 }
 
-/** Config and tokenizer comparison of two checkpoints, and the refusal of different families. */
+/**
+ * Config and tokenizer comparison of two checkpoints, how each stores its weights (FP8 layouts, read dequantized),
+ * and the refusal of different families.
+ */
 export async function compareSides(a: Checkpoint, b: Checkpoint, force: boolean): Promise<SideComparison> {
   const [tokenizerA, tokenizerB] = await Promise.all([tokenizerFilesOf(a), tokenizerFilesOf(b)]);
   const config = a.config || b.config ? diffConfigs(a.config, b.config) : null;
@@ -43,12 +49,15 @@ export async function compareSides(a: Checkpoint, b: Checkpoint, force: boolean)
       });
     }
   }
-  return { config, tokenizer, tokenizerA, tokenizerB, issues, refs: { a: checkpointRef(a), b: checkpointRef(b) } };
+  const quantization = reportQuantizations(dequantizedView(a), dequantizedView(b));
+  return {
+    config, tokenizer, tokenizerA, tokenizerB, issues, refs: { a: checkpointRef(a), b: checkpointRef(b) }, ...(quantization ? { quantization } : {}),
+  };
 }
 
 /** `a` and `b` are the specs as typed; the checkpoints' refs in `sides` (absolute path, Hub id) take their place where present. */
 export function buildDiffReport(
-  a: string, b: string | undefined, tensors: TensorReport[], sides: Pick<SideComparison, 'config' | 'tokenizer' | 'refs'>,
+  a: string, b: string | undefined, tensors: TensorReport[], sides: Pick<SideComparison, 'config' | 'tokenizer' | 'refs' | 'quantization'>,
 ): DiffReport {
   return {
     schema: REPORT_SCHEMA,
@@ -59,6 +68,7 @@ export function buildDiffReport(
     tokenizer: sides.tokenizer,
     config: sides.config,
     summary: summarize(tensors),
+    ...(sides.quantization ? { quantization: sides.quantization } : {}),
   };
 }
 

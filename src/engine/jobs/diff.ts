@@ -1,12 +1,14 @@
 import type { ElementwiseKernels } from '../kernels/kernels';
 import { withJobKernels } from './job-kernels';
-import type { Checkpoint } from '../checkpoint/checkpoint-types';
+import type { Checkpoint, TensorRef } from '../checkpoint/checkpoint-types';
+import type { Fp8Weight } from '../checkpoint/fp8-scales';
 import { parseTensorName } from '../report/layer-names';
 import type { DiffOptions, DiffResult, JobCallbacks, PlanIssue } from '../../shared/jobs';
 import { runDeltaPass } from './delta-pass';
 import { buildDiffReport, checkpointRef, compareSides, type SideComparison } from './diff-report';
+import { dequantizedView, fp8WeightsOf, reportQuantizations } from './fp8-inputs';
 import { openInput, openInputs } from './open-input';
-import { pairTensors, type TensorPair } from './pair-tensors';
+import { isArithmeticDtype, pairTensors, type TensorPair } from './pair-tensors';
 import { checkSpectraRank, loadJsSpectraBackend, runSpectraPass, type SpectraBackendLoader } from './spectra-pass';
 import type { DiffReport, TensorReport } from '../../shared/report';
 
@@ -21,26 +23,28 @@ export interface DiffHost {
  * With A alone (a residual folder), the statistics describe the residual itself. A side whose weights
  * are not there (Git LFS pointers, shards not downloaded, configs alone) still gives the config and
  * tokenizer diffs: its tensors are listed as the index names them, with no statistics, and a warning says why.
+ * FP8 checkpoints in the layouts compute reads (docs/fp8.md) are compared as compute compares them: each FP8 weight
+ * dequantized with its scales, the statistics those of the binary32 delta; the report says which sides were FP8.
  */
 export async function runDiff(options: DiffOptions, callbacks: JobCallbacks = {}, host: DiffHost = {}): Promise<DiffResult> {
   const started = performance.now();
   if (options.spectra) checkSpectraRank(options.spectraRank);
   callbacks.onProgress?.({ phase: 'plan', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
-  const { pairs, sides, absent } = options.b === undefined
+  const { pairs, sides, absent, fp8 } = options.b === undefined
     ? await residualAlone(options.a, callbacks) : await pairedSides(options.a, options.b, callbacks);
   if (absent) {
     return { kind: 'diff', report: buildDiffReport(options.a, options.b, absent.tensors, sides), issues: absent.issues, seconds: (performance.now() - started) / 1000 };
   }
   const report = await withJobKernels(async (kernels) => {
-    const tensors = await runDeltaPass(pairs, kernels, callbacks);
+    const tensors = await runDeltaPass(pairs, kernels, { ...callbacks, fp8 });
     const report = buildDiffReport(options.a, options.b, tensors, sides);
-    await addSpectra(report, pairs, kernels, options, callbacks, host);
+    await addSpectra(report, pairs, fp8, kernels, options, callbacks, host);
     return report;
   });
   return { kind: 'diff', report, seconds: (performance.now() - started) / 1000 };
 }
 
-type DiffSides = Pick<SideComparison, 'config' | 'tokenizer' | 'refs'>;
+type DiffSides = Pick<SideComparison, 'config' | 'tokenizer' | 'refs' | 'quantization'>;
 
 /** What a diff says when a side's weights are not there: the tensors as the indexes name them, and why. */
 interface AbsentWeights {
@@ -51,41 +55,55 @@ interface AbsentWeights {
 interface DiffPlan {
   pairs: TensorPair[];
   sides: DiffSides;
+  /** The FP8 weights of either side with their scales (jobs/fp8-inputs.ts); empty when neither is FP8. */
+  fp8: ReadonlyMap<TensorRef, Fp8Weight>;
   absent?: AbsentWeights;
 }
 
-/** A residual examined alone: every tensor is side B, against zeros. */
+/**
+ * A residual examined alone: every tensor is side B, against zeros. Residuals hold no FP8 weights; a checkpoint that
+ * does (a model examined alone) is read dequantized, as in a pair.
+ */
 async function residualAlone(path: string, callbacks: JobCallbacks): Promise<DiffPlan> {
-  const residual = await openInput(path, callbacks, { weights: 'optional' });
-  const sides: DiffSides = { config: null, tokenizer: null, refs: { a: checkpointRef(residual) } };
-  if (residual.missingWeights) return { pairs: [], sides, absent: absentWeights(undefined, residual) };
-  const pairs: TensorPair[] = [...residual.tensors.values()].map((ref) => ({
-    name: ref.name, b: ref, status: 'changed', comparable: true, arithmetic: isArithmetic(ref.dtype), shape: ref.shape,
+  const residual = await openInput(path, callbacks, { weights: 'optional', quantized: 'fp8' });
+  const view = dequantizedView(residual);
+  const quantization = reportQuantizations(view, undefined);
+  const sides: DiffSides = { config: null, tokenizer: null, refs: { a: checkpointRef(residual) }, ...(quantization ? { quantization } : {}) };
+  const fp8 = fp8WeightsOf(view);
+  if (residual.missingWeights) return { pairs: [], sides, fp8, absent: absentWeights(undefined, residual) };
+  const pairs: TensorPair[] = [...view.checkpoint.tensors.values()].map((ref) => ({
+    name: ref.name, b: ref, status: 'changed', comparable: true, arithmetic: isArithmeticDtype(ref.dtype), shape: ref.shape,
   }));
-  return { pairs, sides };
+  return { pairs, sides, fp8 };
 }
 
 async function pairedSides(a: string, b: string, callbacks: JobCallbacks): Promise<DiffPlan> {
-  const [checkpointA, checkpointB] = await openInputs([a, b] as const, callbacks, { weights: 'optional' });
+  // The FP8 layouts compute reads are read here too (docs/fp8.md); other quantized checkpoints are refused.
+  const [checkpointA, checkpointB] = await openInputs([a, b] as const, callbacks, { weights: 'optional', quantized: 'fp8' });
   const sides = await compareSides(checkpointA, checkpointB, true);
-  if (checkpointA.missingWeights || checkpointB.missingWeights) return { pairs: [], sides, absent: absentWeights(checkpointA, checkpointB) };
-  const { pairs } = pairTensors(checkpointA, checkpointB, {
+  // FP8 weights pair with each other or with float weights, their scales travelling with them, exactly as in compute.
+  const viewA = dequantizedView(checkpointA);
+  const viewB = dequantizedView(checkpointB);
+  const fp8 = fp8WeightsOf(viewA, viewB);
+  if (checkpointA.missingWeights || checkpointB.missingWeights) return { pairs: [], sides, fp8, absent: absentWeights(checkpointA, checkpointB) };
+  const { pairs } = pairTensors(viewA.checkpoint, viewB.checkpoint, {
     onlyInA: { severity: 'info', resolution: 'only in A' },
     onlyInB: { severity: 'info', resolution: 'only in B' },
     resolveTiedHead: true,
   });
-  return { pairs, sides };
+  return { pairs, sides, fp8 };
 }
 
 async function addSpectra(
-  report: DiffReport, pairs: readonly TensorPair[], kernels: ElementwiseKernels, options: DiffOptions, callbacks: JobCallbacks, host: DiffHost,
+  report: DiffReport, pairs: readonly TensorPair[], fp8: ReadonlyMap<TensorRef, Fp8Weight>, kernels: ElementwiseKernels,
+  options: DiffOptions, callbacks: JobCallbacks, host: DiffHost,
 ): Promise<void> {
   if (!options.spectra) return;
   // The phase starts before the backend loads: onnxruntime-node can take a second, and hosts say which provider it chose.
   callbacks.onProgress?.({ phase: 'spectra', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
   const { backend, message } = await (host.loadSpectraBackend ?? loadJsSpectraBackend)(options.spectraBackend ?? 'auto');
   try {
-    await runSpectraPass(pairs, report.tensors, backend, kernels, { rank: options.spectraRank, signal: callbacks.signal }, callbacks);
+    await runSpectraPass(pairs, report.tensors, backend, kernels, { rank: options.spectraRank, signal: callbacks.signal, fp8 }, callbacks);
     report.spectraProvider = message;
   } finally {
     await backend.dispose?.();
@@ -145,8 +163,4 @@ function weightsWarning(label: string, side: Checkpoint): string {
 
 function missingWords(reason: 'lfs-pointer' | 'missing' | 'no-weights'): string {
   return reason === 'lfs-pointer' ? 'is a Git LFS pointer' : reason === 'missing' ? 'is not downloaded' : 'is not present';
-}
-
-function isArithmetic(dtype: string): boolean {
-  return dtype === 'F16' || dtype === 'BF16' || dtype === 'F32' || dtype === 'F64';
 }

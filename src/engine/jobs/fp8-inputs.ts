@@ -5,10 +5,11 @@
  * their scales in kernel memory.
  */
 import type { Checkpoint, TensorRef } from '../checkpoint/checkpoint-types';
-import { describeFp8Checkpoint, loadFp8ScaleGrid, type Fp8Checkpoint, type Fp8Weight } from '../checkpoint/fp8-scales';
+import { describeFp8Checkpoint, loadFp8ScaleGrid, summarizeFp8Checkpoint, type Fp8Checkpoint, type Fp8Weight } from '../checkpoint/fp8-scales';
 import type { Dtype } from '../format/dtype';
 import type { ElementwiseKernels, Fp8ScaleGrid, KernelBuffer } from '../kernels/kernel-types';
 import type { KernelOperand } from '../kernels/fp8-operands';
+import type { DiffReport, ReportQuantization } from '../../shared/report';
 import { PIECE_SCRATCH_BYTES, type StreamHandlers, type StreamTask } from './tensor-stream';
 
 /** A checkpoint as the jobs see it: without its scale tensors; `fp8` describes its FP8 weights, if it has any. */
@@ -23,6 +24,22 @@ export function dequantizedView(checkpoint: Checkpoint): DequantizedView {
   if (fp8 === undefined || fp8.scales.size === 0) return { checkpoint };
   const tensors = new Map([...checkpoint.tensors].filter(([name]) => !fp8.scales.has(name)));
   return { checkpoint: { ...checkpoint, tensors }, fp8 };
+}
+
+/** How the diff report describes a side (DiffReport.quantization): undefined for a side without FP8 weights. */
+function reportQuantization(view: DequantizedView): ReportQuantization | undefined {
+  if (view.fp8 === undefined) return undefined;
+  const { method, layout, blockSize, weights } = summarizeFp8Checkpoint(view.fp8);
+  return {
+    method, layout: layout ?? 'block', ...(blockSize ? { blockSize } : {}), tensors: view.checkpoint.tensors.size, quantizedTensors: weights,
+  };
+}
+
+/** The report's `quantization` of its sides A and B (a residual examined alone is side A); undefined when neither is FP8. */
+export function reportQuantizations(a: DequantizedView | undefined, b: DequantizedView | undefined): DiffReport['quantization'] {
+  const [quantizedA, quantizedB] = [a && reportQuantization(a), b && reportQuantization(b)];
+  if (quantizedA === undefined && quantizedB === undefined) return undefined;
+  return { ...(quantizedA ? { a: quantizedA } : {}), ...(quantizedB ? { b: quantizedB } : {}) };
 }
 
 /** The FP8 weights of several views, by their weight's TensorRef (the refs pairs hold). */

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import { parseCheckpointIndex } from '../checkpoint/checkpoint-index';
-import { describeFp8Checkpoint } from '../checkpoint/fp8-scales';
+import { describeFp8Checkpoint, summarizeFp8Checkpoint } from '../checkpoint/fp8-scales';
 import { detectQuantization } from '../checkpoint/quantization';
 import { isSurgeonError } from '../errors';
 import { parseTensorName } from '../report/layer-names';
@@ -60,16 +60,8 @@ function quantizationOf(checkpoint: Checkpoint): { quantization?: InspectQuantiz
   try {
     const fp8 = describeFp8Checkpoint(checkpoint);
     if (fp8 !== undefined) {
-      const weights = [...fp8.weights.values()];
-      const layouts = [...new Set(weights.map((weight) => weight.layout))];
-      const block = weights.find((weight) => weight.layout === 'block');
-      return { quantization: {
-        method: fp8.method ?? method,
-        ...(layouts.length > 0 ? { layout: layouts.join(', ') } : {}),
-        ...(block ? { blockSize: [block.blockRows, block.blockColumns] as [number, number] } : {}),
-        tensors: weights.map((weight) => weight.weight.name),
-        readable: true,
-      } };
+      const { weights, ...scheme } = summarizeFp8Checkpoint(fp8, method);
+      return { quantization: { ...scheme, tensors: weights, readable: true } };
     }
   } catch (error) {
     if (!isSurgeonError(error)) throw error;
@@ -77,7 +69,7 @@ function quantizationOf(checkpoint: Checkpoint): { quantization?: InspectQuantiz
   }
   return { quantization: {
     method, ...(layout ? { layout } : {}), tensors: detected.tensors, readable: false,
-    refusal: 'a quantized layout that compute, apply and verify do not read (dequantize it first)',
+    refusal: 'a quantized layout that compute, apply, verify and diff do not read (dequantize it first)',
   } };
 }
 

@@ -21,7 +21,7 @@ function describeRefusal(quantization: QuantizationDescription): string {
   const what = isFp8 ? 'raw FP8 bytes and a difference of scales' : 'packed quantized values and a difference of scales';
   const advice = isFp8
     ? 'dequantize it to BF16 first (for DeepSeek-style block scales, e.g. DeepSeek\'s fp8_cast_bf16.py), or use the model\'s BF16 release; '
-      + 'compute, apply and verify read the FP8 layouts of docs/fp8.md dequantized'
+      + 'compute, apply, verify and diff read the FP8 layouts of docs/fp8.md dequantized'
     : 'dequantize it to BF16 or F16 first (e.g. load it with transformers, call model.dequantize() and save_pretrained), '
       + 'or use the model\'s unquantized release';
   const staleConfig = tensors.length === 0 && evidence.startsWith('config.json')

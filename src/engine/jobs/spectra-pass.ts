@@ -1,3 +1,5 @@
+import type { TensorRef } from '../checkpoint/checkpoint-types';
+import type { Fp8Weight } from '../checkpoint/fp8-scales';
 import { cancelledError, isSurgeonError, SurgeonError } from '../errors';
 import type { ElementwiseKernels } from '../kernels/kernels';
 import { createBuiltInMatrixBackend } from '../spectra/built-in-matrix-backend';
@@ -42,6 +44,8 @@ export interface SpectraPassOptions {
   /** Leading singular values per matrix; min(DEFAULT_SPECTRA_PASS_RANK, rows, cols) when absent. */
   rank?: number;
   signal?: AbortSignal;
+  /** The FP8 weights of either side with their scales (jobs/fp8-inputs.ts): read dequantized. */
+  fp8?: ReadonlyMap<TensorRef, Fp8Weight>;
 }
 
 /** Whether the pass computes a spectrum for this pair: a non-empty 2-D float matrix, changed, finite, within the budget. */
@@ -72,7 +76,7 @@ export async function runSpectraPass(
   const progress = (tensorsDone: number, tensor?: string): void =>
     callbacks.onProgress?.({ phase: 'spectra', bytesDone, bytesTotal, tensorsDone, tensorsTotal: wanted.length, ...(tensor !== undefined ? { tensor } : {}) });
   const storage = backend.matrixStorage?.bind(backend);
-  const reader = new DeltaMatrixReader(kernels, storage ? { storage } : {});
+  const reader = new DeltaMatrixReader(kernels, { ...(storage ? { storage } : {}), ...(options.fp8 ? { fp8: options.fp8 } : {}) });
   const done: string[] = [];
   try {
     for (const [index, pair] of wanted.entries()) {

@@ -7,9 +7,10 @@
 import { stringify } from 'yaml';
 import { basename, isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import type { ApplyResult, ComputeResult, FileProvenance, VocabularyGrowth } from '../../shared/jobs';
-import { TENSOR_STATUSES, type CheckpointRef, type DiffReport, type DiffSummary, type TensorStatus, type TokenizerReport } from '../../shared/report';
+import { TENSOR_STATUSES, type CheckpointRef, type DiffReport, type DiffSummary, type ReportQuantization, type TensorStatus, type TokenizerReport } from '../../shared/report';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { formatCount } from '../../shared/quantities';
+import { quantizationScheme } from '../../shared/quantization-text';
 
 const MODEL_CARD_TAGS = ['instruction-residual', 'task-arithmetic'] as const;
 
@@ -43,6 +44,8 @@ export interface ModelCardInput {
   summary?: DiffSummary | null;
   tokenizer?: TokenizerReport | null;
   vocabularyGrowth?: VocabularyGrowth[];
+  /** For a residual: which of its inputs were FP8 (A = base, B = instruct); R is the difference of their dequantized weights. */
+  quantization?: DiffReport['quantization'];
 }
 
 /** Facts a card needs that no job result carries. */
@@ -70,6 +73,7 @@ export function residualCardInput(result: ComputeResult, extras: ModelCardExtras
     summary: result.report.summary,
     tokenizer: result.report.tokenizer,
     vocabularyGrowth: result.vocabularyGrowth,
+    ...(result.report.quantization ? { quantization: result.report.quantization } : {}),
   };
 }
 
@@ -165,6 +169,8 @@ function whatItIs(input: ModelCardInput): string {
       `- base: ${describeRef(input.base, input.output)}`,
     ];
     if (input.instruct) lines.push(`- instruct: ${describeRef(input.instruct, input.output)}`);
+    const dequantized = dequantizedSentence(input.quantization);
+    if (dequantized !== undefined) lines.push('', dequantized);
     return lines.join('\n');
   }
   return [
@@ -177,6 +183,22 @@ function whatItIs(input: ModelCardInput): string {
     `- continued-pretraining base (θ_cpt): ${describeRef(input.base, input.output)}`,
     input.residual ? `- residual (R): ${describeRef(input.residual, input.output)}` : '',
   ].join('\n').trimEnd();
+}
+
+/**
+ * Where the base or the instruct model is FP8: one sentence that R is the difference of the dequantized weights,
+ * e.g. `The base and the instruct model are FP8 (fp8, block scales 128 x 128): R is the difference of the dequantized
+ * weights, each FP8 element times its scale in binary32, and holds no scales.`
+ */
+function dequantizedSentence(quantization: ModelCardInput['quantization']): string | undefined {
+  const a = quantization?.a;
+  const b = quantization?.b;
+  if (a === undefined && b === undefined) return undefined;
+  const scheme = (side: ReportQuantization): string => escapeMarkdown(quantizationScheme(side));
+  const who = a && b
+    ? (scheme(a) === scheme(b) ? `The base and the instruct model are FP8 (${scheme(a)})` : `The base (${scheme(a)}) and the instruct model (${scheme(b)}) are FP8`)
+    : a ? `The base is FP8 (${scheme(a)})` : `The instruct model is FP8 (${scheme(b!)})`;
+  return `${who}: R is the difference of the dequantized weights, each FP8 element times its scale in binary32, and holds no scales.`;
 }
 
 function howToApply(input: ModelCardInput): string {

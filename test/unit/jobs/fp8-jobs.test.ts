@@ -8,12 +8,14 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { describeDiff } from '../../../src/cli/describe/diff-text';
 import { describeInspect } from '../../../src/cli/describe/inspect-text';
 import { describeResult } from '../../../src/cli/describe-result';
 import { openCheckpoint } from '../../../src/engine/checkpoint/open-checkpoint';
 import { blockQuantizationConfig } from '../../../src/engine/checkpoint/fp8-scales';
 import { isSurgeonError } from '../../../src/engine/errors';
-import { runApply, runCompute, runInspect, runVerify } from '../../../src/engine/jobs';
+import { runApply, runCompute, runDiff, runInspect, runVerify } from '../../../src/engine/jobs';
+import type { DiffReport } from '../../../src/shared/report';
 import { fp8Config, writeFp8Checkpoint, type QuantizedWeight } from '../../helpers/fp8-checkpoints';
 import { makeTensor, writeCheckpoint, type TensorWithData } from '../../helpers/make-checkpoint';
 import { readTensorValues } from '../../helpers/read-tensor';
@@ -65,7 +67,7 @@ function sameFloat32(actual: readonly number[], expected: ArrayLike<number>, wha
   }
 }
 
-describe('FP8 checkpoints through compute, apply and verify', () => {
+describe('FP8 checkpoints through compute, apply, verify and diff', () => {
   const scratch = scratchFolders('surgeon-fp8-jobs-');
   let root: string;
   let base: QuantizedWeight[];
@@ -194,9 +196,63 @@ describe('FP8 checkpoints through compute, apply and verify', () => {
       method: 'fp8', layout: 'block', blockSize: [128, 128], tensors: fp8Names(), readable: true,
     });
     const lines = describeInspect(result, true);
-    assert.ok(lines.some((line) => line === '  quantization: fp8, block scales 128 x 128, 3 tensors quantized (read dequantized by compute, apply and verify)'), lines.join('\n'));
+    assert.ok(lines.some((line) => line === '  quantization: fp8, block scales 128 x 128, 3 tensors quantized (read dequantized by compute, apply, verify and diff)'), lines.join('\n'));
     const plain = await runInspect({ path: at('applied') });
     assert.equal(plain.quantization, undefined);
+  });
+
+  it('diff compares the pair dequantized, as compute does: the same statistics, and the report says which sides are FP8', async () => {
+    const computed = await runCompute({ base: at('base'), instruct: at('instruct'), out: at('residual-for-diff') });
+    const diffed = await runDiff({ a: at('base'), b: at('instruct') });
+    const { report } = diffed;
+    assert.deepEqual(report.tensors, computed.report.tensors);
+    assert.deepEqual(report.summary, computed.report.summary);
+    assert.deepEqual(report.layers, computed.report.layers);
+    assert.equal(report.tensors.some((tensor) => tensor.name.includes('scale')), false);
+    for (const [index, weight] of base.entries()) {
+      const b = dequantize(weight);
+      const i = dequantize(instruct[index]!);
+      const tensor = report.tensors.find((entry) => entry.name === weight.name)!;
+      assert.equal(tensor.maxAbsDelta, Math.max(...b.map((value, element) => Math.abs(Math.fround(i[element]! - value)))), weight.name);
+    }
+
+    const side = { method: 'fp8', layout: 'block', blockSize: [128, 128], tensors: 9, quantizedTensors: fp8Names() };
+    assert.deepEqual(report.quantization, { a: side, b: side });
+    assert.deepEqual(computed.report.quantization, report.quantization);
+    const written = JSON.parse(await readFile(join(at('residual-for-diff'), 'diff-report.json'), 'utf8')) as DiffReport;
+    assert.deepEqual(written.quantization, report.quantization);
+    assert.deepEqual(written.tensors, JSON.parse(JSON.stringify(report.tensors)));
+
+    const lines = describeDiff(diffed, { top: 20 });
+    for (const label of ['A', 'B']) {
+      assert.ok(lines.includes(`  ${label}: fp8, block scales 128 x 128, 3 of 9 tensors quantized (compared dequantized)`), lines.join('\n'));
+    }
+    const card = await readFile(join(at('residual-for-diff'), 'README.md'), 'utf8');
+    assert.match(card, /The base and the instruct model are FP8 \(fp8, block scales 128 x 128\): R is the difference of the dequantized weights/);
+  });
+
+  it('diff of a mixed pair reports its FP8 side only; diff of an FP8 model alone reads it dequantized; spectra read it dequantized', async () => {
+    const mixed = await runDiff({ a: at('base'), b: at('instruct-bf16') });
+    assert.deepEqual(Object.keys(mixed.report.quantization ?? {}), ['a']);
+    assert.match(describeDiff(mixed, { top: 20 }).join('\n'), /^ {2}A: fp8, block scales 128 x 128, 3 of 9 tensors quantized \(compared dequantized\)$/m);
+
+    const pair = await runDiff({ a: at('base'), b: at('instruct') });
+    const alone = await runDiff({ a: at('base') });
+    assert.equal(alone.report.residualOnly, true);
+    assert.deepEqual(alone.report.quantization?.a?.quantizedTensors, fp8Names());
+    assert.equal(alone.report.quantization?.b, undefined);
+    for (const weight of base) {
+      const norm = alone.report.tensors.find((tensor) => tensor.name === weight.name)!.deltaNorm!;
+      const baseNorm = pair.report.tensors.find((tensor) => tensor.name === weight.name)!.baseNorm!;
+      assert.ok(Math.abs(norm - baseNorm) <= 1e-12 * baseNorm, `${weight.name}: ${norm} vs ${baseNorm}`);
+    }
+
+    const spectra = await runDiff({ a: at('base'), b: at('instruct'), spectra: true, spectraRank: 8 });
+    for (const weight of base) {
+      const tensor = spectra.report.tensors.find((entry) => entry.name === weight.name)!;
+      assert.ok(tensor.spectra, weight.name);
+      assert.ok(Math.abs(tensor.spectra.frobeniusNorm - tensor.deltaNorm!) <= 1e-4 * tensor.deltaNorm!, `${weight.name}: ${tensor.spectra.frobeniusNorm} vs ${tensor.deltaNorm}`);
+    }
   });
 });
 

@@ -51,7 +51,7 @@ function isFp8Layout(layout: { method: string }): boolean {
 
 describe('quantized checkpoints', () => {
   for (const [index, layout] of QUANTIZED_LAYOUTS.entries()) {
-    // The FP8 layouts compute, apply and verify read (docs/fp8.md) are below.
+    // The FP8 layouts compute, apply, verify and diff read (docs/fp8.md) are below.
     if (isFp8Layout(layout)) continue;
     const quantized = (): string => at(`quantized-${index}`);
     const assertNamesMethod = (error: SurgeonError, method = layout.method): void => {
@@ -92,18 +92,25 @@ describe('quantized checkpoints', () => {
   for (const [index, layout] of QUANTIZED_LAYOUTS.entries()) {
     if (!isFp8Layout(layout)) continue;
     const quantized = (): string => at(`quantized-${index}`);
-    it(`${layout.label}: compute, apply and verify read it (dequantized); diff refuses it; a layout without its config is refused by name`, async () => {
+    it(`${layout.label}: compute, apply, verify and diff read it (dequantized); a layout without its config is refused by name`, async () => {
       const out = at('out');
       const computed = await runCompute({ base: at('base'), instruct: quantized(), out, dryRun: true });
       assert.equal(computed.kind, 'dry-run');
       const applied = await runApply({ base: quantized(), residual: at('instruct'), out, dryRun: true, force: true });
       assert.equal(applied.kind, 'dry-run');
-      const refusal = await assertRefusedWritingNothing(() => runDiff({ a: at('base'), b: quantized() }), 'quantized-checkpoint', out);
-      assert.ok(refusal.message.includes(`quantized (${layout.method})`), refusal.message);
+      const projection = layout.projection[0]!.name;
+      const diffed = await runDiff({ a: at('base'), b: quantized() });
+      assert.equal(diffed.report.quantization?.a, undefined);
+      assert.equal(diffed.report.quantization?.b?.method, layout.method);
+      assert.deepEqual(diffed.report.quantization?.b?.quantizedTensors, [projection]);
+      assert.equal(diffed.report.tensors.some((tensor) => tensor.name.includes('weight_scale')), false);
+      assert.equal(typeof diffed.report.tensors.find((tensor) => tensor.name === projection)?.deltaNorm, 'number');
+      assert.deepEqual((await runDiff({ a: quantized() })).report.quantization?.a?.quantizedTensors, [projection]);
       const tensorsOnly = at(`quantized-${index}-tensors-only`);
       if (layout.method === 'fbgemm_fp8') {
         // Without config.json's section a `weight_scale` is no layout the jobs read: refused by name.
         await assertRefusedWritingNothing(() => runCompute({ base: at('base'), instruct: tensorsOnly, out, dryRun: true }), 'unknown-scale-layout', out);
+        await assertRefusedWritingNothing(() => runDiff({ a: at('base'), b: tensorsOnly }), 'unknown-scale-layout', out);
       } else {
         assert.equal((await runCompute({ base: at('base'), instruct: tensorsOnly, out, dryRun: true })).kind, 'dry-run');
       }

@@ -133,6 +133,19 @@ describe('renderModelCard', () => {
     assert.equal(escapeMarkdown('a\r\nb'), 'a b');
   });
 
+  it('says that a residual of FP8 models is the difference of their dequantized weights, and nothing of the kind otherwise', () => {
+    const block = { method: 'fp8', layout: 'block', blockSize: [128, 128] as [number, number], tensors: 9, quantizedTensors: ['a.weight'] };
+    const both = renderModelCard(residualInput({ quantization: { a: block, b: block } }));
+    assert.match(both, /The base and the instruct model are FP8 \(fp8, block scales 128 x 128\): R is the difference of the dequantized weights, /);
+    assert.equal(both.match(/dequantized/g)?.length, 1);
+    const channel = { method: 'fbgemm_fp8', layout: 'per-channel', tensors: 9, quantizedTensors: ['a.weight'] };
+    assert.match(renderModelCard(residualInput({ quantization: { b: channel } })),
+      /The instruct model is FP8 \(fbgemm\\_fp8, per-channel scales\): R is the difference of the dequantized weights/);
+    assert.match(renderModelCard(residualInput({ quantization: { a: block, b: channel } })),
+      /The base \(fp8, block scales 128 x 128\) and the instruct model \(fbgemm\\_fp8, per-channel scales\) are FP8: R is/);
+    assert.doesNotMatch(renderModelCard(residualInput()), /FP8|dequantized/);
+  });
+
   it('keeps hostile names inside the code blocks and string literals', () => {
     const hostile = "evil'```\n$(rm -rf /)\"";
     // The residual of an applied model's card, named by a hostile Hub id (a residual's own card names itself `.`).
