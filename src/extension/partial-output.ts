@@ -4,9 +4,10 @@
  * host removes what the job created: the output folder if it did not exist before the job, and
  * temporary siblings named after it that appeared since the job started, and the job's lock file.
  */
-import { readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { readdir, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { clearOutputLeftovers } from '../engine/io/output-leftovers';
+import { outputLockPath, readLock } from '../engine/io/output-lock';
 
 /** Names the engine's atomic writer may give its work folder next to `out` (`.out.tmp-…`, `out.partial-…`). */
 function isTemporarySibling(name: string, outName: string): boolean {
@@ -29,7 +30,7 @@ export async function snapshotOutput(out: string): Promise<OutputSnapshot> {
 /** Returns the paths it removed. */
 export async function removePartialOutput(snapshot: OutputSnapshot): Promise<string[]> {
   const removed: string[] = [];
-  const lockPath = join(dirname(snapshot.out), `.${basename(snapshot.out)}.lock`);
+  const lockPath = outputLockPath(snapshot.out);
   const ownsLock = await isLockOfFailedJob(lockPath, snapshot);
   // Still holding the failed job's lock, the host may clear as that job would have: a worker terminated
   // between moving the earlier output aside and moving the new one in gets the earlier one put back.
@@ -64,10 +65,6 @@ export async function removePartialOutput(snapshot: OutputSnapshot): Promise<str
  * job started is that job's; an older one belongs to another job still running here.
  */
 async function isLockOfFailedJob(lockPath: string, snapshot: OutputSnapshot): Promise<boolean> {
-  try {
-    const lock = JSON.parse(await readFile(lockPath, 'utf8')) as { pid?: unknown; createdAt?: unknown };
-    return lock.pid === process.pid && typeof lock.createdAt === 'string' && Date.parse(lock.createdAt) >= snapshot.startedAtMs;
-  } catch {
-    return false;
-  }
+  const lock = await readLock(lockPath);
+  return typeof lock === 'object' && lock.pid === process.pid && Date.parse(lock.createdAt) >= snapshot.startedAtMs;
 }

@@ -4,9 +4,10 @@
  * and of an output that overlaps an input, run as the user types), the order of the checkpoint
  * picker, and the wording of verify's advice in the editor (a setting, where the CLI names a flag).
  */
-import { readFile, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { examineExistingOutput } from '../engine/io/existing-output';
+import { readProvenance } from '../engine/io/provenance-file';
 import { refuseOutputOverlappingInputs, type InputLocation } from '../engine/io/output-overlap';
 
 /** Beyond this |alpha| a scale is a typo, not a blend: the residual's weight is usually between 0 and 2. */
@@ -96,12 +97,8 @@ export function editorAdvice(message: string): string {
 
 /** base.path and instruct.path of a residual's provenance.json; nothing where it is missing or unreadable. */
 export async function residualProvenance(residual: string): Promise<{ base?: string; instruct?: string }> {
-  try {
-    const provenance = JSON.parse(await readFile(join(residual, 'provenance.json'), 'utf8')) as { base?: { path?: unknown }; instruct?: { path?: unknown } };
-    const base = provenance.base?.path;
-    const instruct = provenance.instruct?.path;
-    return { ...(typeof base === 'string' && base !== '' ? { base } : {}), ...(typeof instruct === 'string' && instruct !== '' ? { instruct } : {}) };
-  } catch {
-    return {};
-  }
+  const provenance = await readProvenance(residual);
+  const base = provenance?.base?.path;
+  const instruct = provenance?.instruct?.path;
+  return { ...(typeof base === 'string' && base !== '' ? { base } : {}), ...(typeof instruct === 'string' && instruct !== '' ? { instruct } : {}) };
 }

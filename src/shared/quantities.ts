@@ -113,3 +113,9 @@ export function formatAxisValue(value: number): string {
   const magnitude = Math.abs(clean);
   return magnitude < 1e-3 || magnitude >= 1e5 ? clean.toExponential() : String(clean);
 }
+
+/** The first `limit` items joined by commas, then `and N more`: `"a", "b" and 3 more`. */
+export function formatFirstOf(items: readonly string[], limit: number): string {
+  const shown = items.slice(0, limit).join(', ');
+  return items.length > limit ? `${shown} and ${items.length - limit} more` : shown;
+}

@@ -1,7 +1,7 @@
 import type { DiffResult } from '../../shared/jobs';
 import type { AddedToken, DiffReport, TokenizerReport } from '../../shared/report';
 import { TENSOR_STATUSES } from '../../shared/report';
-import { formatCount, formatShape, formatStatistic } from '../../shared/quantities';
+import { formatCount, formatFirstOf, formatShape, formatStatistic } from '../../shared/quantities';
 import { reportQuantizationLines } from '../../shared/quantization-text';
 import { countOf, textTable } from '../text-table';
 
@@ -85,8 +85,7 @@ function changeTable(header: string, changes: ReadonlyArray<{ key: string; a: un
 }
 
 function tokenList(tokens: readonly AddedToken[]): string {
-  const shown = tokens.slice(0, TOKENS_LISTED).map((token) => `${JSON.stringify(token.content)} (${token.id})`).join(', ');
-  return tokens.length > TOKENS_LISTED ? `${shown} and ${tokens.length - TOKENS_LISTED} more` : shown;
+  return formatFirstOf(tokens.map((token) => `${JSON.stringify(token.content)} (${token.id})`), TOKENS_LISTED);
 }
 
 function valueText(value: unknown): string {

@@ -3,7 +3,7 @@ import { lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path';
 import { SurgeonError, isSurgeonError } from '../errors';
 import { refuseExistingOutput } from './existing-output';
-import { acquireOutputLock } from './output-lock';
+import { acquireOutputLock, outputLockPath } from './output-lock';
 import { clearOutputLeftovers } from './output-leftovers';
 import { refuseOutputOverlappingInputs, type OutputInputs } from './output-overlap';
 
@@ -52,7 +52,7 @@ export async function createAtomicOutput(target: string, options: AtomicOutputOp
   await mkdir(parent, { recursive: true }).catch((error: Error) => {
     throw new SurgeonError('io', `cannot create the output's parent folder: ${error.message}`, parent);
   });
-  const lock = await acquireOutputLock(join(parent, `.${base}.lock`), finalPath);
+  const lock = await acquireOutputLock(outputLockPath(finalPath), finalPath);
   let dir: string;
   let cleaned: string[];
   let restored: string | undefined;

@@ -1,10 +1,8 @@
-import { lstat, readFile, readdir } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SurgeonError } from '../errors';
 import { TOOL_NAME } from '../version';
-
-/** The record compute and apply write into every output folder; it is how an output is recognised as ours. */
-export const PROVENANCE_FILE = 'provenance.json';
+import { PROVENANCE_FILE, readProvenance } from './provenance-file';
 
 /** What is at an output path before a job writes there. */
 export type ExistingOutput =
@@ -24,8 +22,10 @@ export async function examineExistingOutput(target: string): Promise<ExistingOut
   if (stats.isSymbolicLink()) return { kind: 'not-ours', what: 'is a symbolic link' };
   if (!stats.isDirectory()) return { kind: 'not-ours', what: 'is a file' };
   if ((await readdir(target).catch(unreadable)).length === 0) return { kind: 'empty-folder' };
-  const operation = await operationOf(join(target, PROVENANCE_FILE));
-  if (operation !== undefined) return { kind: 'ours', operation };
+  // Only a plain file counts: a link named provenance.json could make anyone's folder look like ours.
+  const recorded = (await lstat(join(target, PROVENANCE_FILE)).catch(() => undefined))?.isFile() === true;
+  const provenance = recorded ? await readProvenance(target) : undefined;
+  if (provenance !== undefined) return { kind: 'ours', operation: provenance.operation };
   return { kind: 'not-ours', what: `is a folder without the ${PROVENANCE_FILE} that ${TOOL_NAME} writes into its outputs` };
 }
 
@@ -50,15 +50,4 @@ export async function refuseExistingOutput(target: string, overwrite: boolean): 
   throw new SurgeonError('output-not-ours',
     `the output ${existing.what}, so it may hold files of yours: ${only}; choose another path, or move it away yourself first`,
     target);
-}
-
-async function operationOf(provenancePath: string): Promise<string | undefined> {
-  try {
-    if (!(await lstat(provenancePath)).isFile()) return undefined;
-    const provenance = JSON.parse(await readFile(provenancePath, 'utf8')) as { tool?: { name?: unknown }; operation?: unknown };
-    const ours = provenance.tool?.name === TOOL_NAME && (provenance.operation === 'compute' || provenance.operation === 'apply');
-    return ours ? provenance.operation as string : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { SurgeonError, isSurgeonError } from '../errors';
 
 /**
@@ -15,7 +16,7 @@ export interface OutputLock {
   release(): Promise<void>;
 }
 
-interface LockRecord {
+export interface LockRecord {
   pid: number;
   createdAt: string;
   /** The process's start time as the system counts it (Linux: clock ticks since boot); absent where unknown. */
@@ -66,7 +67,12 @@ async function createLock(lockPath: string, record: LockRecord, target: string):
   return true;
 }
 
-async function readLock(lockPath: string): Promise<LockRecord | 'gone' | 'unreadable'> {
+/** The lock file of an output: `.<name>.lock` beside it. */
+export function outputLockPath(target: string): string {
+  return join(dirname(target), `.${basename(target)}.lock`);
+}
+
+export async function readLock(lockPath: string): Promise<LockRecord | 'gone' | 'unreadable'> {
   let text: string;
   try {
     text = await readFile(lockPath, 'utf8');

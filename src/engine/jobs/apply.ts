@@ -3,11 +3,10 @@ import { join } from 'node:path';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import { SurgeonError } from '../errors';
 import { TORCH_DTYPE_NAMES, type Dtype } from '../format/dtype';
-import { PROVENANCE_FILE } from '../io/existing-output';
+import { PROVENANCE_FILE, readProvenance, writeProvenance } from '../io/provenance-file';
 import { diffConfigs } from '../report/config-diff';
 import { appliedCardInput, renderModelCard } from '../report/model-card';
 import { loadTokenizerFiles } from '../report/tokenizer-diff';
-import { TOOL_NAME, TOOL_VERSION } from '../version';
 import type { ApplyOptions, ApplyResult, DryRunResult, JobCallbacks, OutputDtype, PlanIssue } from '../../shared/jobs';
 import type { DiffReport } from '../../shared/report';
 import { applyHandlers, type ApplyTask } from './apply-pieces';
@@ -146,8 +145,7 @@ async function planApply(
       }
       for (const { name, from } of sideFiles.copies) await copyFile(from, join(output.dir, name));
       const createdAt = new Date();
-      await writeFile(join(output.dir, PROVENANCE_FILE), `${JSON.stringify({
-        tool: { name: TOOL_NAME, version: TOOL_VERSION },
+      await writeProvenance(output.dir, {
         createdAt: createdAt.toISOString(),
         operation: 'apply',
         formula: `M = C + ${scale} * R`,
@@ -158,7 +156,7 @@ async function planApply(
         residual: { ...checkpointRef(residual), files: output.provenance.residual },
         dtype,
         output: output.files,
-      }, null, 2)}\n`);
+      });
       const report = await readResidualReport(residual);
       await writeFile(join(output.dir, 'README.md'), renderModelCard(appliedCardInput(result, {
         base: checkpointRef(target), residual: checkpointRef(residual), dtype, ...(report ? { report } : {}),
@@ -237,10 +235,9 @@ function withGrownVocabulary(updated: Record<string, unknown>, tasks: readonly A
  * be of the same family. Residuals from elsewhere carry no base config, and are taken on trust.
  */
 async function residualBaseCompatibility(target: Checkpoint, residual: Checkpoint, force: boolean): Promise<PlanIssue[]> {
-  const provenance = await readJson(join(residual.root, PROVENANCE_FILE));
-  const baseConfig = (provenance?.['base'] as Record<string, unknown> | undefined)?.['config'];
+  const baseConfig = (await readProvenance(residual.root))?.base.config;
   if (!target.config || !baseConfig || typeof baseConfig !== 'object') return [];
-  const report = diffConfigs(baseConfig as Record<string, unknown>, target.config);
+  const report = diffConfigs(baseConfig, target.config);
   if (report.verdict !== 'incompatible') return [];
   return report.reasons.map((reason) => ({
     severity: force ? 'warning' : 'error',

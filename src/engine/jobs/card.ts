@@ -2,25 +2,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { SurgeonError } from '../errors';
 import { renderModelCard, type ModelCardInput } from '../report/model-card';
-import type { CardOptions, CardResult, FileProvenance } from '../../shared/jobs';
+import type { CardOptions, CardResult } from '../../shared/jobs';
 import type { CheckpointRef, DiffReport } from '../../shared/report';
-import { PROVENANCE_FILE } from '../io/existing-output';
+import { PROVENANCE_FILE, type Provenance, type ProvenanceSide } from '../io/provenance-file';
 import { REPORT_FILE } from './compute';
-
-/** A side as compute and apply record it: its absolute path and, when it came from the Hugging Face cache, its Hub id. */
-interface ProvenanceSide extends CheckpointRef {
-  files: FileProvenance[];
-}
-
-interface Provenance {
-  operation: 'compute' | 'apply';
-  createdAt: string;
-  scale?: number;
-  dtype: string;
-  base: ProvenanceSide;
-  instruct?: ProvenanceSide;
-  residual?: ProvenanceSide;
-}
 
 /** Writes README.md again for a folder that compute or apply made, from its provenance and report. */
 export async function runCard(options: CardOptions): Promise<CardResult> {

@@ -3,10 +3,9 @@ import { join } from 'node:path';
 import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import type { Dtype } from '../format/dtype';
 import type { PlannedTensor } from '../format/safetensors-writer';
-import { PROVENANCE_FILE } from '../io/existing-output';
+import { PROVENANCE_FILE, writeProvenance } from '../io/provenance-file';
 import { residualCardInput, renderModelCard } from '../report/model-card';
 import { residualsConfig } from '../report/residuals-config';
-import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { DEFAULT_RESIDUAL_DTYPE, type ComputeOptions, type ComputeResult, type DryRunResult, type JobCallbacks, type ResidualDtype } from '../../shared/jobs';
 import type { TensorReport } from '../../shared/report';
 import { runDeltaPass, tensorReport } from './delta-pass';
@@ -108,8 +107,7 @@ async function writeResidualFolder(
   await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   // The instruct model's tokenizer and generation config travel with the residual, so it applies without the instruct model at hand.
   for (const name of instruct.sideFiles) await copyFile(join(instruct.root, name), join(dir, name));
-  await writeFile(join(dir, PROVENANCE_FILE), `${JSON.stringify({
-    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+  await writeProvenance(dir, {
     createdAt: createdAt.toISOString(),
     operation: 'compute',
     formula: 'R = instruct - base',
@@ -118,7 +116,7 @@ async function writeResidualFolder(
     dtype: result.dtype,
     dtypeReason: result.dtypeReason,
     output: result.files,
-  }, null, 2)}\n`);
+  });
   await writeFile(join(dir, REPORT_FILE), `${JSON.stringify(result.report)}\n`);
   await writeFile(join(dir, 'README.md'), renderModelCard(residualCardInput(result, { createdAt, ...(license ? { license } : {}) })));
 }

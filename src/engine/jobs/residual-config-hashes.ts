@@ -2,6 +2,7 @@ import type { Checkpoint } from '../checkpoint/checkpoint-types';
 import { CONFIG_FILE_NAME } from '../checkpoint/side-files';
 import { parameterNamesHash, shapesHash, type ResidualTensorShape } from '../report/residuals-config';
 import type { PlanIssue } from '../../shared/jobs';
+import { formatFirstOf } from '../../shared/quantities';
 
 /** Names listed in a message before "and N more". */
 const LISTED = 5;
@@ -45,6 +46,5 @@ export function residualConfigIssues(residual: Checkpoint, reference: Checkpoint
 
 function listNames(names: readonly string[]): string {
   if (names.length === 0) return 'no tensor';
-  const shown = names.slice(0, LISTED).map((name) => JSON.stringify(name)).join(', ');
-  return names.length > LISTED ? `${shown} and ${names.length - LISTED} more` : shown;
+  return formatFirstOf(names.map((name) => JSON.stringify(name)), LISTED);
 }

@@ -1,5 +1,6 @@
 import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import type { Checkpoint, TensorRef } from '../checkpoint/checkpoint-types';
+import { readTensorRange } from '../checkpoint/read-tensor-bytes';
 import { cancelledError, SurgeonError } from '../errors';
 import { ioError } from '../io/output-file';
 
@@ -99,16 +100,13 @@ class ChunkReader {
       this.handles.set(path, handle);
     }
     const target = this.buffers[side].subarray(0, length);
+    let file: FileHandle;
     try {
-      const file = await handle;
-      for (let done = 0; done < length;) {
-        const { bytesRead } = await file.read(target, done, length - done, ref.offset + start + done);
-        if (bytesRead === 0) throw new Error(`the file ends before tensor ${JSON.stringify(ref.name)} does`);
-        done += bytesRead;
-      }
+      file = await handle;
     } catch (error) {
       throw ioError(path, 'cannot read the tensor', error);
     }
+    await readTensorRange(file, ref, start, target);
     return target;
   }
 

@@ -4,10 +4,12 @@
  * non-finite although its inputs were finite.
  */
 import type { FloatDtype } from '../format/dtype';
+import { F32_EXPONENT_MASK } from '../numerics/float-bits';
+import { F16_INFINITY } from '../numerics/float16';
 import { floatValueAt } from '../numerics/float-values';
 
 /** The exponent bits of each 16- and 32-bit float dtype; all set means infinity or NaN. */
-export const EXPONENT_MASK = { BF16: 0x7f80, F16: 0x7c00, F32: 0x7f80_0000 } as const;
+export const EXPONENT_MASK = { BF16: 0x7f80, F16: F16_INFINITY, F32: F32_EXPONENT_MASK } as const;
 const F64_HIGH_EXPONENT_MASK = 0x7ff0_0000;
 
 /** Whether any of elements [start, start + count) of `bytes` is infinite or NaN. */

@@ -7,7 +7,7 @@
 import { bitsToF32, f32ToBits, F32_EXPONENT_MASK, F32_MANTISSA_MASK } from './float-bits';
 
 const F16_QUIET_NAN = 0x7e00;
-const F16_INFINITY = 0x7c00;
+export const F16_INFINITY = 0x7c00;
 const F16_EXPONENT_BIAS = 15;
 const F32_EXPONENT_BIAS = 127;
 /** binary16 keeps 10 of binary32's 23 mantissa bits. */

@@ -9,7 +9,7 @@ import { basename, isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import type { ApplyResult, ComputeResult, FileProvenance, VocabularyGrowth } from '../../shared/jobs';
 import { TENSOR_STATUSES, type CheckpointRef, type DiffReport, type DiffSummary, type ReportQuantization, type TensorStatus, type TokenizerReport } from '../../shared/report';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
-import { formatCount } from '../../shared/quantities';
+import { formatCount, formatFirstOf } from '../../shared/quantities';
 import { quantizationScheme } from '../../shared/quantization-text';
 
 const MODEL_CARD_TAGS = ['instruction-residual', 'task-arithmetic'] as const;
@@ -328,9 +328,7 @@ function knownLimits(): string {
 }
 
 function listTokens(tokens: ReadonlyArray<{ id: number; content: string }>): string {
-  const shown = tokens.slice(0, MAX_LISTED_ADDED_TOKENS).map((token) => `${token.id} ${token.content}`);
-  const more = tokens.length - shown.length;
-  return shown.join(', ') + (more > 0 ? ` and ${more} more` : '');
+  return formatFirstOf(tokens.map((token) => `${token.id} ${token.content}`), MAX_LISTED_ADDED_TOKENS);
 }
 
 function table(header: string[], rows: string[][]): string {

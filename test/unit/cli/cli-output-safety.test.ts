@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PROVENANCE_FILE } from '../../../src/engine/io/existing-output';
+import { PROVENANCE_FILE } from '../../../src/engine/io/provenance-file';
 import type { ComputeResult } from '../../../src/shared/jobs';
 import { llamaLikeTensors, writeCheckpoint } from '../../helpers/make-checkpoint';
 import { runCliWith, type CliRun } from '../../helpers/run-cli';

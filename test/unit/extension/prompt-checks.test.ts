@@ -45,7 +45,7 @@ function workspace(): { root: string; base: string; residual: string; mine: stri
   writeFileSync(join(base, 'model.safetensors'), '');
   writeFileSync(join(mine, 'todo.txt'), 'mine');
   writeFileSync(join(earlier, 'provenance.json'), JSON.stringify({ tool: { name: 'checkpoint-surgeon' }, operation: 'apply' }));
-  writeFileSync(join(residual, 'provenance.json'), JSON.stringify({ operation: 'compute', base: { path: '/models/base' }, instruct: { path: '/models/instruct' } }));
+  writeFileSync(join(residual, 'provenance.json'), JSON.stringify({ tool: { name: 'checkpoint-surgeon' }, operation: 'compute', base: { path: '/models/base' }, instruct: { path: '/models/instruct' } }));
   return { root, base, residual, mine, earlier };
 }
 

@@ -7,7 +7,7 @@ import { SurgeonError } from '../../../src/engine/errors';
 import { createAtomicOutput } from '../../../src/engine/io/atomic-output';
 import type { InputLocation } from '../../../src/engine/io/output-overlap';
 import { TOOL_NAME } from '../../../src/engine/version';
-import { PROVENANCE_FILE } from '../../../src/engine/io/existing-output';
+import { PROVENANCE_FILE } from '../../../src/engine/io/provenance-file';
 import { scratchFolders } from '../../helpers/scratch-folders';
 import { treeDigest } from '../../helpers/tree-digest';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatBytes, formatCount, formatParameters, formatPercent, formatShape, formatStatistic } from '../../../src/shared/quantities';
+import { formatBytes, formatCount, formatFirstOf, formatParameters, formatPercent, formatShape, formatStatistic } from '../../../src/shared/quantities';
 
 test('formatCount groups digits as en-US does, for every group length and sign', () => {
   for (const value of [0, 7, 12, 999, 1000, 12_345, 123_456, 1_234_567, 68_976_648_192, -1, -1000, -123_456_789, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER]) {
@@ -75,4 +75,10 @@ test('formatPercent and formatShape', () => {
   assert.equal(formatPercent(null), '—');
   assert.equal(formatShape([4096, 11008]), '[4096, 11008]');
   assert.equal(formatShape(undefined), '—');
+});
+
+test('formatFirstOf lists the items up to the limit, then says how many more there are', () => {
+  assert.equal(formatFirstOf([], 3), '');
+  assert.equal(formatFirstOf(['a', 'b', 'c'], 3), 'a, b, c');
+  assert.equal(formatFirstOf(['a', 'b', 'c', 'd', 'e'], 2), 'a, b and 3 more');
 });
