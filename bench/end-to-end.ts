@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- --gb 1 | --sizes 1,8] [--runs 3] [--cold-runs 3] [--no-cold] [--no-torch]
- *                [--no-index] [--no-spectra] [--spectra-sizes 4096x4096,2048x8192] [--k 64] [--help]`
+ * `npm run bench [-- --gb 1 | --sizes 1,8] [--runs 3] [--cold-runs 3] [--no-cold] [--no-torch] [--no-jobs]
+ *                [--no-index] [--no-spectra] [--no-fp8] [--no-lora] [--lora-rank 64] [--torch-blas DIR]
+ *                [--spectra-sizes 4096x4096,2048x8192] [--k 64] [--help]`
  *
  * Sizes are GB per model and may be fractions (--gb 0.25: 4 tensors of 64 MiB).
  * Generates synthetic bf16 pairs once under `.bench/pair-v3-<N>gb`, then times whole processes of the
@@ -9,7 +10,8 @@
  * dropped before each run, where /proc/sys/vm/drop_caches is writable), with peak RSS from
  * `/usr/bin/time -v`; the torch baselines when a python with torch is found (each job the fastest reasonable
  * way with torch, `bench/torch_baselines.py`; torch's version as its `torch.__version__` prints it); inspect and the dry
- * run of a sparse Llama-2-70B index; and the spectral pass on ONNX Runtime, WebAssembly SIMD and plain JS.
+ * run of a sparse Llama-2-70B index; the spectral pass on ONNX Runtime, WebAssembly SIMD and plain JS; the FP8 pair;
+ * and the LoRA export of the first pair against its floor and torch.svd_lowrank (bench/lora-runs.ts).
  * Prints markdown tables and PASS/FAIL lines for the issue's targets, and writes
  * `.bench/results.json` plus a timestamped copy.
  */
@@ -25,7 +27,8 @@ import { benchPair, TORCH_PAIRED_ROWS, type Mode, type PairResult } from './pair
 import { measureSpectralPass, parseMatrixSizes, type SpectralRun } from './spectral-pass';
 import { targetChecks, type Check } from './targets';
 import { benchFp8Pair } from './fp8-pair';
-import { findTorchPython, type TorchPython } from './torch-baselines';
+import { benchLora, loraLines, type LoraBench } from './lora-runs';
+import { blasCandidates, findTorchPython, type TorchPython } from './torch-baselines';
 
 const ROOT = resolve(__dirname, '..');
 const BENCH_DIR = join(ROOT, '.bench');
@@ -40,6 +43,10 @@ interface Options {
   index: boolean;
   spectra: boolean;
   fp8: boolean;
+  jobs: boolean;
+  lora: boolean;
+  loraRank: number;
+  torchBlas: string | null;
   spectraSizes: Array<[number, number]>;
   k: number;
 }
@@ -54,6 +61,11 @@ const USAGE = `usage: npm run bench [-- options], or node --import tsx bench/end
   --no-index           skip inspect and the dry run of the Llama-2-70B index
   --no-spectra         skip the spectral pass
   --no-fp8             skip the FP8 pair (compute, apply to BF16, apply --dtype fp8)
+  --no-jobs            skip the pairs' compute, apply, verify and diff rows (and their torch rows)
+  --no-lora            skip the LoRA export of the first pair (lora --rank, against torch.svd_lowrank)
+  --lora-rank N        rank of the LoRA rows (default 64)
+  --torch-blas DIR     a folder with an optimized libblas.so.3 for torch's LoRA rows, where torch's own BLAS is the
+                       reference one (default: .bench/blas/usr/lib/x86_64-linux-gnu/openblas-pthread, then the system's)
   --spectra-sizes RxC,...  matrices of the spectral pass (default 4096x4096,2048x8192)
   --k N                singular values of the spectral pass (default 64)
   --help               this text`;
@@ -61,7 +73,7 @@ const USAGE = `usage: npm run bench [-- options], or node --import tsx bench/end
 function parseArguments(argv: readonly string[]): Options | null {
   const options: Options = {
     sizes: [1], runs: 3, coldRuns: 3, cold: true, torch: true, index: true, spectra: true, fp8: true,
-    spectraSizes: [[4096, 4096], [2048, 8192]], k: 64,
+    jobs: true, lora: true, loraRank: 64, torchBlas: null, spectraSizes: [[4096, 4096], [2048, 8192]], k: 64,
   };
   const positive = (flag: string, text: string | undefined): number => {
     const value = Number(text);
@@ -78,6 +90,10 @@ function parseArguments(argv: readonly string[]): Options | null {
     else if (flag === '--no-cold') options.cold = false;
     else if (flag === '--no-torch') options.torch = false;
     else if (flag === '--no-fp8') options.fp8 = false;
+    else if (flag === '--no-jobs') options.jobs = false;
+    else if (flag === '--no-lora') options.lora = false;
+    else if (flag === '--lora-rank') options.loraRank = Math.round(positive(flag, argv[++i]));
+    else if (flag === '--torch-blas') options.torchBlas = argv[++i] ?? '';
     else if (flag === '--no-index') options.index = false;
     else if (flag === '--no-spectra') options.spectra = false;
     else if (flag === '--spectra-sizes') options.spectraSizes = parseMatrixSizes(argv[++i] ?? '');
@@ -179,12 +195,23 @@ async function main(): Promise<void> {
   if (!features.dryRun) notes.push('compute --dry-run row skipped: the CLI has no --dry-run flag');
 
   const pairs: PairResult[] = [];
-  for (const gb of options.sizes) {
+  for (const gb of options.jobs ? options.sizes : []) {
     const pair = ensureSyntheticPair(BENCH_DIR, gb);
     pairs.push(benchPair(pair, {
       cli: CLI, runs: options.runs, coldRuns: options.coldRuns, cold, hasNoStats: features.noStats, torch,
       scratch: join(BENCH_DIR, `run-${stamp}-${gb}gb`), log,
     }));
+  }
+
+  let lora: LoraBench | null = null;
+  if (options.lora) {
+    log('timing the LoRA export...');
+    const pair = ensureSyntheticPair(BENCH_DIR, options.sizes[0] ?? 1);
+    lora = await benchLora(pair, {
+      cli: CLI, runs: options.runs, rank: options.loraRank, torch,
+      blasFolders: options.torchBlas !== null ? [resolve(options.torchBlas)] : blasCandidates(BENCH_DIR), fullSvd: true,
+      scratch: join(BENCH_DIR, `run-${stamp}-lora`), log,
+    });
   }
 
   let fp8: string[] | null = null;
@@ -216,6 +243,7 @@ async function main(): Promise<void> {
     + 'Warm: inputs read just before each run. Cold: page cache dropped before each run. '
     + 'Whole processes, outputs fdatasync\'ed; "first run" = empty input-hash cache, "hashes cached" = primed one.');
   for (const pair of pairs) printPair(pair, torch);
+  if (lora) console.log(['', `### LoRA export (lora --rank ${lora.rank}), ${options.sizes[0] ?? 1} GB pair`, '', ...loraLines(lora)].join('\n'));
   if (fp8) console.log(['', '### FP8 (DeepSeek layout: E4M3 weights, 128 x 128 block scales)', ...fp8].join('\n'));
   if (index) printIndex(index.layout, index.timings);
   if (spectral) printSpectral(spectral);
@@ -225,7 +253,7 @@ async function main(): Promise<void> {
   const results = {
     date: new Date().toISOString(),
     machine: { cores: cpus().length, memoryBytes: totalmem(), node: process.version },
-    options, cliFeatures: features, cold, torch, notes, pairs, fp8,
+    options, cliFeatures: features, cold, torch, notes, pairs, lora, fp8,
     index: index ? { ...index.layout, ...index.timings } : null,
     spectral, checks,
   };

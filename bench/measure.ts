@@ -14,6 +14,8 @@ export interface Measurement {
   seconds: number;
   /** Peak resident set of the child in MB (2^20 bytes); null without GNU time. */
   rssMb: number | null;
+  /** What the child printed to stdout (the `--json` result of a CLI run). */
+  stdout?: string;
 }
 
 export interface ProcessSpec {
@@ -34,7 +36,7 @@ export function timeProcess(spec: ProcessSpec): Measurement {
     throw new Error(`${spec.command} ${spec.args.join(' ')} exited ${run.status ?? run.signal}: ${(run.stderr ?? '').slice(-2000)}`);
   }
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(run.stderr ?? '');
-  return { seconds, rssMb: rss ? Number(rss[1]) / 1024 : null };
+  return { seconds, rssMb: rss ? Number(rss[1]) / 1024 : null, stdout: run.stdout ?? '' };
 }
 
 export function median(values: readonly number[]): number {

@@ -106,7 +106,7 @@ const FLOOR_DIRECT_READ_BLOCK = '4M';
  * third of the disk's speed); the CLI picks per file, so its floor is the better of the two.
  */
 type FloorWay = 'cached' | 'direct';
-const FLOOR_WAYS: readonly FloorWay[] = ['cached', 'direct'];
+export const FLOOR_WAYS: readonly FloorWay[] = ['cached', 'direct'];
 
 /** The id of a floor row timed the given way. */
 function floorId(floor: string, way: FloorWay): string {
@@ -114,7 +114,7 @@ function floorId(floor: string, way: FloorWay): string {
 }
 
 /** Reads the inputs, writes a file of the output's size and fdatasyncs it: what any tool must at least do. */
-function floorCommand(inputs: readonly string[], outputBytes: number, way: FloorWay): (out: string) => ProcessSpec {
+export function floorCommand(inputs: readonly string[], outputBytes: number, way: FloorWay): (out: string) => ProcessSpec {
   const quoted = inputs.map((file) => `'${file}'`);
   const read = way === 'cached'
     ? `cat ${quoted.join(' ')} > /dev/null`

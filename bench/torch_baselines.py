@@ -1,7 +1,9 @@
 """Torch baselines for `npm run bench`: each job done the fastest reasonable way with torch alone.
 
     python3 torch_baselines.py version
-        One JSON line: torch.__version__, the threads torch computes with, the python's version.
+        One JSON line: torch.__version__, the threads torch computes with, the python's version, and the BLAS torch's
+        matrix products run on (`MKL (built in)`, else the library's path; `referenceBlas` when it is the unblocked
+        one-thread reference BLAS, Debian's libblas3).
     python3 torch_baselines.py compute f32|same BASE INSTRUCT OUT
         R = instruct - base into OUT: an f32 residual (`f32`, exact for bf16/f16 models, what the CLI's default
         `--dtype auto` writes for them) or one in the instruct tensor's dtype (`same`, `--dtype same`).
@@ -13,6 +15,18 @@
         Not a fastest way: the formulation of the Python `residuals` package (Residuals.from_models, then
         save_pretrained): both models as fp32 state dicts, a dict of fp32 deltas, then one fp32 file. Without the
         package's transformers model construction, so a lower bound on its time.
+    python3 torch_baselines.py lora RANK BASE INSTRUCT OUT [OVERSAMPLING NITER]
+        The residual as a PEFT LoRA adapter in folder OUT (adapter_model.safetensors and adapter_config.json, scaling
+        1): per 2-D float tensor the f32 delta instruct - base, U, S, V = torch.svd_lowrank(delta, q=RANK+OVERSAMPLING,
+        niter=NITER) (default 10 and 2, what a mergekit-style script reaches for when torch.linalg.svd is too slow),
+        lora_B = U_r sqrt(S_r) and lora_A = sqrt(S_r) V_r^T in the instruct tensor's dtype. Other tensors are left out.
+    python3 torch_baselines.py lora-error BASE INSTRUCT ADAPTER
+        Not timed: ||delta - scaling B A||_F / ||delta||_F of each module of the LoRA adapter folder (or file) ADAPTER,
+        in binary32 (each row's norm in binary32, their squares summed in binary64); one JSON line with the mean, the
+        largest and each module's.
+    python3 torch_baselines.py lora-full-svd RANK BASE INSTRUCT
+        Not a baseline: the seconds of a full torch.linalg.svd of the first 2-D delta, and the relative error of its
+        best rank-RANK approximation (Eckart-Young: sqrt of the energy past RANK), as one JSON line.
 
 Inputs are .safetensors files or folders of them (shards); OUT is one .safetensors file.
 
@@ -30,6 +44,10 @@ The fastest reasonable way, as measured on a 2-core VM with Debian bookworm's py
 - Each result is written with one write() after the header, and the file is fsync'ed before exit, as the CLI's
   outputs are fdatasync'ed. (Computing straight into a memory map of the output file was no faster.)
 - torch computes with every core: torch.set_num_threads(os.cpu_count()); Debian's torch starts with one.
+- LoRA: the delta is widened into a preallocated f32 buffer as compute f32 does (b copied in, a subtracted in place),
+  torch.svd_lowrank factors it (its products run on torch's BLAS: with Debian's reference libblas3 one 8192 x 4096
+  matrix took 96 s, with OpenBLAS 2.5 s, so the bench gives it an optimized BLAS, `LD_LIBRARY_PATH`, as Debian's
+  alternatives would on installing libopenblas0-pthread), the factors are written one by one after the header.
 
 All inputs must hold the same tensor names with the same shapes (the bench's pairs do); vocabulary growth and tied
 embeddings, which the CLI handles, are not handled here. An ALPHA that bf16 cannot hold is rounded to bf16 by
@@ -37,10 +55,13 @@ torch's bf16 kernel (the CLI keeps it in binary32); the bench applies with 1.
 """
 import glob
 import json
+import math
 import mmap
 import os
+import re
 import struct
 import sys
+import time
 import warnings
 
 import torch
@@ -231,8 +252,130 @@ def residuals_package(base, instruct, out):
         os.fsync(handle.fileno())
 
 
+LORA_OVERSAMPLING = 10
+LORA_NITER = 2
+
+
+def lora_matrices(checkpoint):
+    """The tensors a LoRA adapter carries: 2-D float weights, as (name, module)."""
+    return [(name, name[:-len(".weight")]) for name in checkpoint.names()
+            if name.endswith(".weight") and len(checkpoint.shape(name)) == 2 and checkpoint.dtype(name).is_floating_point]
+
+
+def f32_delta(a_file, b_file, name, buffers):
+    """instruct - base of one tensor in binary32 (exact for bf16 and f16 models), in the reused 'delta' buffer."""
+    delta = buffers.view("delta", torch.float32, b_file.shape(name))
+    sub_into(b_file.tensor(name), a_file.tensor(name), delta, buffers)
+    return delta
+
+
+def lora(rank, base, instruct, out, oversampling=LORA_OVERSAMPLING, niter=LORA_NITER):
+    a_file, b_file = Checkpoint(base), Checkpoint(instruct)
+    matrices = lora_matrices(b_file)
+    planned = []
+    for name, module in matrices:
+        rows, cols = b_file.shape(name)
+        r = min(rank, rows, cols)
+        planned.append((f"base_model.model.{module}.lora_A.weight", b_file.dtype(name), [r, cols]))
+        planned.append((f"base_model.model.{module}.lora_B.weight", b_file.dtype(name), [rows, r]))
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(0)
+    buffers = Buffers()
+    svd_seconds = 0.0
+    with open(os.path.join(out, "adapter_model.safetensors"), "wb") as handle:
+        handle.write(encode_header(planned))
+        for name, _ in matrices:
+            delta = f32_delta(a_file, b_file, name, buffers)
+            rows, cols = delta.shape
+            r = min(rank, rows, cols)
+            start = time.perf_counter()
+            u, s, v = torch.svd_lowrank(delta, q=min(r + oversampling, rows, cols), niter=niter)
+            svd_seconds += time.perf_counter() - start
+            root = s[:r].sqrt()
+            factor_a = (v[:, :r] * root).t().contiguous().to(b_file.dtype(name))
+            factor_b = (u[:, :r] * root).contiguous().to(b_file.dtype(name))
+            for factor in (factor_a, factor_b):
+                handle.write(memoryview(factor.view(BITS[factor.element_size()]).numpy()).cast("B"))
+        handle.flush()
+        os.fsync(handle.fileno())
+    config = {"peft_type": "LORA", "r": rank, "lora_alpha": rank, "target_modules": [module for _, module in matrices],
+              "bias": "none", "fan_in_fan_out": False, "base_model_name_or_path": base}
+    with open(os.path.join(out, "adapter_config.json"), "w") as handle:
+        json.dump(config, handle)
+    print(json.dumps({"matrices": len(matrices), "svdSeconds": svd_seconds, "oversampling": oversampling, "niter": niter}))
+
+
+LORA_FACTOR = re.compile(r"^base_model\.model\.(.+)\.lora_A\.weight$")
+
+
+def frobenius(matrix):
+    """||matrix||_F: each row's norm in binary32, their squares summed in binary64. One binary32 norm of all 33 M
+    elements of an 8192 x 4096 matrix came out 0.1% low; vector_norm(dtype=float64) is exact but 300 times slower."""
+    return torch.linalg.vector_norm(matrix, dim=1).double().square().sum().sqrt().item()
+
+
+def lora_error(base, instruct, adapter):
+    a_file, b_file, factors = Checkpoint(base), Checkpoint(instruct), Checkpoint(adapter)
+    config_path = os.path.join(adapter if os.path.isdir(adapter) else os.path.dirname(adapter), "adapter_config.json")
+    scaling = 1.0
+    if os.path.exists(config_path):
+        with open(config_path) as handle:
+            config = json.load(handle)
+        scaling = config.get("lora_alpha", 8) / config.get("r", 8)
+    buffers = Buffers()
+    errors = {}
+    for factor_name in factors.names():
+        match = LORA_FACTOR.match(factor_name)
+        if not match:
+            continue
+        module = match.group(1)
+        delta = f32_delta(a_file, b_file, f"{module}.weight", buffers)
+        norm = frobenius(delta)
+        factor_a = factors.tensor(factor_name).float()
+        factor_b = factors.tensor(f"base_model.model.{module}.lora_B.weight").float()
+        delta.addmm_(factor_b, factor_a, alpha=-scaling)
+        residue = frobenius(delta)
+        errors[module] = residue / norm if norm > 0 else 0.0
+    values = list(errors.values())
+    print(json.dumps({"matrices": len(values), "mean": sum(values) / len(values) if values else None,
+                      "max": max(values) if values else None, "errors": errors}))
+
+
+def lora_full_svd(rank, base, instruct):
+    a_file, b_file = Checkpoint(base), Checkpoint(instruct)
+    name, _ = lora_matrices(b_file)[0]
+    delta = f32_delta(a_file, b_file, name, Buffers())
+    start = time.perf_counter()
+    s = torch.linalg.svd(delta, full_matrices=False)[1]
+    seconds = time.perf_counter() - start
+    energy = s.double().square()
+    total = energy.sum().item()
+    print(json.dumps({"tensor": name, "shape": list(delta.shape), "seconds": seconds, "rank": rank,
+                      "optimumRelativeError": math.sqrt(energy[rank:].sum().item() / total) if total > 0 else 0.0}))
+
+
+def blas():
+    """What torch's matrix products run on: MKL when built in, else the BLAS library mapped into this process."""
+    if "BLAS_INFO=mkl" in torch.__config__.show():
+        return "MKL (built in)", False
+    torch.mm(torch.ones(2, 2), torch.ones(2, 2))
+    try:
+        with open("/proc/self/maps") as handle:
+            paths = {line.split()[-1] for line in handle if "/" in line}
+    except OSError:
+        return "unknown", False
+    for path in sorted(paths):
+        if re.search(r"lib(open)?blas|blis|mkl", os.path.basename(path)):
+            real = os.path.realpath(path)
+            # Debian's libblas3 lives in .../blas/; OpenBLAS, BLIS and ATLAS in folders of their own.
+            return real, os.path.basename(os.path.dirname(real)) == "blas" and os.path.basename(real).startswith("libblas.so")
+    return "unknown", False
+
+
 def version():
-    print(json.dumps({"version": torch.__version__, "threads": torch.get_num_threads(), "python": sys.version.split()[0]}))
+    library, reference = blas()
+    print(json.dumps({"version": torch.__version__, "threads": torch.get_num_threads(), "python": sys.version.split()[0],
+                      "blas": library, "referenceBlas": reference}))
 
 
 def main(argv):
@@ -247,6 +390,12 @@ def main(argv):
         verify(*arguments)
     elif mode == "residuals-package" and len(arguments) == 3:
         residuals_package(*arguments)
+    elif mode == "lora" and len(arguments) in (4, 6):
+        lora(int(arguments[0]), *arguments[1:4], *[int(value) for value in arguments[4:]])
+    elif mode == "lora-error" and len(arguments) == 3:
+        lora_error(*arguments)
+    elif mode == "lora-full-svd" and len(arguments) == 3:
+        lora_full_svd(int(arguments[0]), *arguments[1:])
     else:
         sys.exit(__doc__)
 

@@ -12,6 +12,7 @@ import { applyChartDefaults } from './charts';
 import { renderConfig } from './config-view';
 import { tensorsToCsv } from './csv-export';
 import { fileText, h, section } from './dom';
+import { EnergyView } from './energy-view';
 import { describeFailure, type Completeness } from './failure-model';
 import { FrameBatcher } from './frame-batcher';
 import { HeatmapView } from './heatmap-view';
@@ -58,6 +59,7 @@ export class ReportApp {
   private readonly status = h('p', { className: 'status-line', attributes: { role: 'status', 'aria-live': 'polite' } });
   private readonly failureBox = h('div', { className: 'failure', attributes: { role: 'alert' } });
   private readonly applyButton = this.actionButton('Apply this residual…', () => this.host.postMessage({ type: 'applyResidual' }), 'apply');
+  private readonly loraButton = this.actionButton('Export as LoRA Adapter…', () => this.host.postMessage({ type: 'exportLora' }), 'export-lora', true);
   private readonly cardButton = this.actionButton('Write model card', () => this.host.postMessage({ type: 'writeModelCard' }), 'card', true);
   private readonly exportJsonButton = this.actionButton('Export JSON', () => this.exportJson(), 'export-json', true);
   private readonly exportCsvButton = this.actionButton('Export CSV', () => this.exportCsv(), 'export-csv', true);
@@ -74,6 +76,7 @@ export class ReportApp {
   private readonly table: TensorTable;
   private readonly histogram: HistogramView;
   private readonly spectra: SpectraView;
+  private readonly energy: EnergyView;
 
   constructor(private readonly root: HTMLElement, private readonly host: HostApi) {
     const saved = host.getState();
@@ -83,6 +86,7 @@ export class ReportApp {
     this.heatmap = new HeatmapView(theme, (cell) => this.showCell(cell));
     this.histogram = new HistogramView(theme);
     this.spectra = new SpectraView(theme, (name) => this.select(name, true));
+    this.energy = new EnergyView(theme, (rank) => this.host.postMessage({ type: 'exportLora', rank }));
     this.table = new TensorTable({
       onSort: (key) => this.sortBy(key),
       onSelect: (tensor) => this.select(tensor.name, false),
@@ -94,6 +98,7 @@ export class ReportApp {
       this.heatmap.setTheme(next);
       this.histogram.setTheme(next);
       this.spectra.setTheme(next);
+      this.energy.setTheme(next);
     });
     this.layout();
     if (saved?.protocol === WEBVIEW_PROTOCOL_VERSION && saved.report !== null) {
@@ -164,6 +169,8 @@ export class ReportApp {
         const rows = message.action === 'export' && message.ok ? this.pendingExportRows : null;
         if (message.action === 'export') this.pendingExportRows = null;
         this.setStatus(rows === null ? message.message : `${message.message.replace(/\.$/u, '')}: ${rows}.`, message.ok ? 'info' : 'error');
+        // A retry that failed again: the failure stays, with its Retry ready for the next attempt.
+        if (message.action === 'retry' && !message.ok) this.renderFailure();
         break;
       }
     }
@@ -175,7 +182,7 @@ export class ReportApp {
   }
 
   private layout(): void {
-    const actions = h('div', { className: 'actions' }, this.applyButton, this.cardButton, this.exportJsonButton, this.exportCsvButton);
+    const actions = h('div', { className: 'actions' }, this.applyButton, this.loraButton, this.cardButton, this.exportJsonButton, this.exportCsvButton);
     this.failureBox.hidden = true;
 
     for (const tab of TABS) {
@@ -191,6 +198,7 @@ export class ReportApp {
         section('Summary', this.summaryBox),
         section('Layer × module heatmap', this.heatmap.element),
         this.spectra.element,
+        this.energy.element,
         section('Shape and dtype mismatches', this.mismatchBox)),
       tensors: h('div', { className: 'panel-body' }, this.tensorControls(), this.table.element, this.histogram.element),
       tokenizer: h('div', { className: 'panel-body' }, this.tokenizerBox),
@@ -220,6 +228,9 @@ export class ReportApp {
     const finished = report !== null && !this.store.live && this.failure === null;
     const residual = finished && (this.residual ?? report.residualOnly === true);
     this.applyButton.hidden = !residual;
+    this.loraButton.hidden = !residual;
+    // A LoRA adapter is made of a residual, or of two checkpoints (base = A, instruct = B).
+    this.energy.setExportable(finished && (residual || report.b !== undefined));
     this.cardButton.hidden = !residual;
     this.exportJsonButton.hidden = this.failure !== null;
     this.exportCsvButton.hidden = this.failure !== null;
@@ -249,10 +260,11 @@ export class ReportApp {
       this.failureBox.replaceChildren();
       return;
     }
-    const view = describeFailure(failure, compared, total);
+    // A failure beside a finished report (not a live run) is a job its dry run refused.
+    const view = describeFailure(failure, compared, total, this.store.report !== null && !this.store.live);
     const retry = this.actionButton(view.cancelled ? 'Run again' : 'Retry', () => {
       retry.disabled = true;
-      this.setStatus('Starting the comparison again…');
+      this.setStatus('Running it again…');
       this.host.postMessage({ type: 'retry' });
     }, 'retry');
     const facts = h('dl', { className: 'facts' });
@@ -380,6 +392,7 @@ export class ReportApp {
     this.heatmap.update(this.store.report?.layers ?? []);
     // Spectra arrive after the delta pass (the same tensors again), so they redraw on the heatmap's timer.
     this.spectra.update(this.store.report);
+    this.energy.update(this.store.report);
   }
 
   private addLiveTensors(tensors: TensorReport[]): void {

@@ -18,12 +18,31 @@ export interface FailureView {
   progress: string;
 }
 
-export function describeFailure(failure: Omit<FailedMessage, 'type'>, compared: number, total: number): FailureView {
+/**
+ * `refused`: the failure came with a finished report instead of a live run, which is how a job's dry
+ * run refuses it (src/extension/job-errors.ts): the report is what the dry run found, no tensor data was
+ * read, and nothing was written.
+ */
+export function describeFailure(failure: Omit<FailedMessage, 'type'>, compared: number, total: number, refused = false): FailureView {
   const trailing = TRAILING_RULE.exec(failure.message);
   const rule = failure.rule ?? trailing?.[1] ?? null;
-  const message = (trailing === null ? failure.message : failure.message.slice(0, trailing.index)).trim();
+  let message = (trailing === null ? failure.message : failure.message.slice(0, trailing.index)).trim();
+  // A refusal listing several problems ends each line with its rule; the rule is shown apart.
+  if (rule !== null) {
+    const tag = `[${rule}]`;
+    message = message.split('\n').map((line) => (line.trimEnd().endsWith(tag) ? line.trimEnd().slice(0, -tag.length).trimEnd() : line)).join('\n');
+  }
   const cancelled = failure.cancelled || rule === CANCELLED_RULE;
   const of = total > 0 ? ` of ${formatCount(total)}` : '';
+  if (refused && !cancelled) {
+    return {
+      cancelled,
+      title: 'The job was refused',
+      rule,
+      message: message === '' ? 'The job was refused without a message.' : message,
+      progress: 'Its dry run found the problems before any tensor data was read, and nothing was written. Below is what it found; fix the cause, then Retry.',
+    };
+  }
   return {
     cancelled,
     title: cancelled ? 'The comparison was cancelled' : 'The comparison failed',

@@ -2,12 +2,13 @@ import type { JobResult, PlanIssue } from '../shared/jobs';
 import { formatBytes, formatCount, formatParameters, formatStatistic } from '../shared/quantities';
 import { DEFAULT_SPECTRA_TOP, describeDiff } from './describe/diff-text';
 import { describeInspect } from './describe/inspect-text';
+import { describeLora } from './describe/lora-text';
 import { countOf, textTable } from './text-table';
 
 const MISMATCHES_LISTED = 20;
 
 export interface DescribeOptions {
-  /** inspect: every tensor on its own line, also for big models. */
+  /** inspect: every tensor on its own line, also for big models; lora: every matrix. */
   all?: boolean;
   /** diff --spectra: matrices listed, largest delta first; 0 lists all. */
   top?: number;
@@ -33,6 +34,8 @@ export function describeResult(result: JobResult, options: DescribeOptions = {})
     ].join('\n');
     case 'apply': return [
       `Model written to ${result.out} (scale ${result.scale}; ${countOf(result.applied.length, 'tensor')} changed, ${formatCount(result.copiedUnchanged.length)} copied unchanged${result.skipped.length > 0 ? `, ${formatCount(result.skipped.length)} skipped (--force)` : ''}) in ${result.seconds.toFixed(2)} s.`,
+      ...(result.lora ? [`  a LoRA adapter: ${countOf(result.lora.modules.length, 'module')} merged as W + ${result.scale} * scaling * (B @ A) (ranks ${[...new Set(result.lora.modules.map((module) => module.rank))].sort((x, y) => x - y).join(', ')})`
+        + `${result.lora.replaced.length > 0 ? `, ${countOf(result.lora.replaced.length, 'tensor')} replaced by the adapter's own` : ''}`] : []),
       ...issueLines(result.issues),
     ].join('\n');
     case 'verify': {
@@ -59,6 +62,7 @@ export function describeResult(result: JobResult, options: DescribeOptions = {})
     }
     case 'diff': return describeDiff(result, { top: options.top ?? DEFAULT_SPECTRA_TOP }).join('\n');
     case 'inspect': return describeInspect(result, options.all === true).join('\n');
+    case 'lora': return describeLora(result, options.all === true).join('\n');
     case 'card': return `Model card written to ${result.path}.`;
     case 'pull': return `${result.repo}@${result.revision} (${result.commit.slice(0, 12)}) is in the cache at ${result.path} (${formatBytes(result.bytesDownloaded)} downloaded).`;
     case 'push': return `Pushed ${countOf(result.files.length, 'file')} (${formatBytes(result.bytes)}) to ${result.url}${result.created ? ' (new private repo)' : ''}.`;

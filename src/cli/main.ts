@@ -1,20 +1,21 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isSurgeonError } from '../engine/errors';
-import { runApply, runCard, runCompute, runDiff, runInspect, runVerify } from '../engine/jobs';
+import { runApply, runCard, runCompute, runDiff, runInspect, runLora, runVerify } from '../engine/jobs';
 import { PlanRefusal } from '../engine/jobs/plan-error';
 import { listCachedModels } from '../engine/hub/hub-cache';
 import { downloadCheckpoint } from '../engine/hub/hub-download';
 import { pushToHub } from '../engine/hub/hub-push';
 import { TOOL_NAME, TOOL_VERSION } from '../engine/version';
 import {
-  DEFAULT_RESIDUAL_DTYPE, OUTPUT_DTYPES, RESIDUAL_DTYPES,
-  type ErrorResult, type JobCallbacks, type JobProgress, type JobResult, type OutputDtype, type ResidualDtype, type SpectraBackendPreference,
+  DEFAULT_RESIDUAL_DTYPE, LORA_DTYPES, LORA_EMBEDDINGS, OUTPUT_DTYPES, RESIDUAL_DTYPES,
+  type ErrorResult, type JobCallbacks, type JobProgress, type JobResult, type LoraDtype, type LoraEmbeddings, type OutputDtype, type ResidualDtype,
+  type SpectraBackendPreference,
 } from '../shared/jobs';
 import { loadMatrixBackend, type LoadedMatrixBackend } from '../spectra-backends/load-matrix-backend';
-import { parseScale, parseSize, parseWholeNumber } from './parse-size';
+import { parseScale, parseShare, parseSize, parseWholeNumber } from './parse-size';
 import { createProgressBar } from './progress-bar';
 import { processIo, progressTerminal, type CliIo } from './cli-io';
-import { DEFAULT_MAX_SHARD_BYTES } from '../shared/defaults';
+import { DEFAULT_LORA_MAX_RANK, DEFAULT_LORA_RANK, DEFAULT_MAX_SHARD_BYTES } from '../shared/defaults';
 import { describeResult } from './describe-result';
 import { DEFAULT_SPECTRA_TOP } from './describe/diff-text';
 
@@ -70,9 +71,9 @@ function buildProgram(io: CliIo, run: (label: string, flags: CommonFlags, job: (
       }, callbacks)));
 
   program.command('apply')
-    .description('apply a residual: M = base + scale * R')
+    .description('apply a residual or merge a LoRA adapter: M = base + scale * R')
     .requiredOption('--base <checkpoint>', 'the checkpoint to apply to (e.g. a continued-pretraining base)')
-    .requiredOption('--residual <checkpoint>', 'the residual folder')
+    .requiredOption('--residual <checkpoint>', 'the residual folder, or a PEFT LoRA adapter folder (merged as W + scale * scaling * (B @ A))')
     .requiredOption('--out <folder>', 'the model folder to write')
     .option('--scale <alpha>', 'the residual\'s weight alpha', parseScale, 1)
     .option('--include <regex>', 'apply only to tensors whose names match')
@@ -90,6 +91,38 @@ function buildProgram(io: CliIo, run: (label: string, flags: CommonFlags, job: (
         force: flags.force === true, overwrite: flags.overwrite === true, dryRun: flags.dryRun === true,
         ...(flags.include !== undefined ? { include: flags.include } : {}), ...(flags.exclude !== undefined ? { exclude: flags.exclude } : {}),
       }, callbacks)));
+
+  program.command('lora')
+    .description('export the residual as a PEFT LoRA adapter: each linear delta factored by truncated SVD (B = U√S, A = √S Vᵀ, scaling 1)')
+    .option('--base <checkpoint>', 'the base model (with --instruct)')
+    .option('--instruct <checkpoint>', 'the instruction-tuned model of the same family (with --base)')
+    .option('--residual <folder>', 'a residual folder written by compute, instead of --base and --instruct')
+    .requiredOption('--out <folder>', 'the adapter folder to write')
+    .addOption(new Option('--rank <n>', `one rank for every matrix, 1 to 4096 (default ${DEFAULT_LORA_RANK})`).argParser(parseWholeNumber).conflicts('energy'))
+    .option('--energy <share>', 'per matrix, the smallest rank that captures this share of its squared Frobenius norm (0.9 or 90%)', parseShare)
+    .option('--max-rank <n>', 'the largest rank --energy may choose', parseWholeNumber, DEFAULT_LORA_MAX_RANK)
+    .addOption(new Option('--embeddings <mode>', 'the embedding and head deltas: left out (skip, what vLLM and llama.cpp load) or factored too (lora, PEFT\'s lora_embedding_A/B)').choices(LORA_EMBEDDINGS).default('skip'))
+    .addOption(new Option('--dtype <dtype>', 'the factors\' dtype: same (the models\', bf16 for bf16 and FP8 models), bf16, f16 or f32').choices(LORA_DTYPES).default('same'))
+    .addOption(new Option('--spectra-backend <backend>', 'where the SVD products run: onnxruntime-node when installed, CUDA first (auto), only there (ort), or built in (js)').choices(SPECTRA_BACKENDS).default('auto'))
+    .option('--force', 'go on although the vocabulary grew (the grown tensors are left out), the configs belong to different families, or --residual is not a residual folder')
+    .option('--overwrite', 'replace an earlier output of this tool (an empty folder needs no flag; other folders and files are never replaced)')
+    .option('--dry-run', 'check the inputs and plan the adapter, reading headers only; write nothing')
+    .option('--download', 'fetch Hub ids that are not in the local cache into it first')
+    .option('--all', 'list every matrix; otherwise the 20 worst reconstructed')
+    .option('--json', 'print one JSON result object to stdout')
+    .action((flags: {
+      base?: string; instruct?: string; residual?: string; out: string; rank?: number; energy?: number; maxRank: number;
+      embeddings: LoraEmbeddings; dtype: LoraDtype; spectraBackend: SpectraBackendPreference; force?: boolean; overwrite?: boolean; dryRun?: boolean;
+    } & CommonFlags) =>
+      run('lora', flags, (callbacks) => runLora({
+        ...(flags.base !== undefined ? { base: flags.base } : {}),
+        ...(flags.instruct !== undefined ? { instruct: flags.instruct } : {}),
+        ...(flags.residual !== undefined ? { residual: flags.residual } : {}),
+        out: flags.out,
+        ranks: flags.energy !== undefined ? { energy: flags.energy, maxRank: flags.maxRank } : { rank: flags.rank ?? DEFAULT_LORA_RANK },
+        embeddings: flags.embeddings, dtype: flags.dtype, spectraBackend: flags.spectraBackend,
+        force: flags.force === true, overwrite: flags.overwrite === true, dryRun: flags.dryRun === true,
+      }, callbacks, { loadSpectraBackend: (preference) => loadSpectraBackendLoudly(preference, io) })));
 
   program.command('verify')
     .description('check that base + residual reproduces the instruct model to the bit (exit 0 if so, 1 otherwise)')

@@ -27,3 +27,11 @@ export function parseWholeNumber(text: string): number {
   if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(value)) throw new InvalidArgumentError(`expected a whole number, not ${JSON.stringify(text)}`);
   return value;
 }
+
+/** A share: `0.9` or `90%`, above 0 and at most 1. */
+export function parseShare(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(%?)\s*$/.exec(text);
+  const value = match ? Number(match[1]) / (match[2] === '%' ? 100 : 1) : Number.NaN;
+  if (!(value > 0 && value <= 1)) throw new InvalidArgumentError(`expected a share above 0 and at most 1, such as 0.9 or 90%, not ${JSON.stringify(text)}`);
+  return value;
+}

@@ -12,7 +12,7 @@ export type RefusalRule =
   | 'cancelled' | 'io' | 'usage' | 'hub'
   | 'matrix-too-large' | 'non-finite-matrix' | 'kernel-memory' | 'non-finite-result'
   | 'quantized-checkpoint' | 'not-safetensors' | 'same-model'
-  | 'unknown-scale-layout';
+  | 'unknown-scale-layout' | 'nothing-to-factor';
 
 export class SurgeonError extends Error {
   override readonly name = 'SurgeonError';

@@ -7,6 +7,7 @@
  */
 import * as vscode from 'vscode';
 import { basename, relative } from 'node:path';
+import { isResidualFolder } from '../engine/checkpoint/checkpoint-kind';
 import { listCachedModels, type CachedModel, type CachedRevision } from '../engine/hub/hub-cache';
 import { formatBytes, formatCount, formatParameters } from '../shared/quantities';
 import type { InspectResult } from '../shared/jobs';
@@ -17,7 +18,10 @@ import { readConfigFacts } from './config-facts';
 import type { JobService } from './job-service';
 
 const CHECKPOINTS_VIEW_ID = 'checkpointSurgeon.checkpoints';
+/** An item's contextValue: the menus (package.json, view/item/context) offer every checkpoint command on both. */
 const CHECKPOINT_CONTEXT = 'checkpointSurgeon.checkpoint';
+/** A residual folder (its config.json is a residuals config): Verify and Write Model Card too. */
+const RESIDUAL_CONTEXT = 'checkpointSurgeon.residual';
 /** Commit hashes are shown like git's short form. */
 const SHORT_COMMIT_LENGTH = 7;
 
@@ -25,7 +29,12 @@ export type CheckpointSource = 'workspace' | 'cache';
 
 export type CheckpointNode =
   | { kind: 'root'; source: CheckpointSource }
-  | { kind: 'checkpoint'; source: CheckpointSource; path: string; label: string; location: string; size?: number; commit?: string; refs?: string[]; files?: string[] }
+  | {
+    kind: 'checkpoint'; source: CheckpointSource; path: string; label: string; location: string;
+    size?: number; commit?: string; refs?: string[]; files?: string[];
+    /** A residual folder, known when the view lists it. */
+    residual?: boolean;
+  }
   | { kind: 'message'; text: string };
 
 /** What the header read found, or why it failed. */
@@ -37,6 +46,8 @@ export interface CheckpointTreeEntry {
   description: string;
   tooltip: string;
   path?: string;
+  /** What the item's context menu is chosen by (`checkpointSurgeon.checkpoint` or `checkpointSurgeon.residual`). */
+  contextValue?: string;
   children?: CheckpointTreeEntry[];
 }
 
@@ -87,7 +98,7 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
   async getChildren(node?: CheckpointNode): Promise<CheckpointNode[]> {
     if (node === undefined) return [{ kind: 'root', source: 'workspace' }, { kind: 'root', source: 'cache' }];
     if (node.kind !== 'root') return [];
-    const children = node.source === 'workspace' ? (await this.finder.list()).map((path) => workspaceNode(path)) : await cachedCheckpoints();
+    const children = node.source === 'workspace' ? await this.workspaceNodes() : await markResiduals(await cachedCheckpoints());
     if (children.length > 0) return children;
     return [{ kind: 'message', text: node.source === 'workspace' ? 'No checkpoint folders in the workspace' : 'No models in the Hugging Face cache' }];
   }
@@ -106,7 +117,7 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
     item.description = rendered.description;
     item.tooltip = new vscode.MarkdownString(rendered.tooltip);
     item.iconPath = new vscode.ThemeIcon('database');
-    item.contextValue = CHECKPOINT_CONTEXT;
+    item.contextValue = contextValueOf(node);
     item.resourceUri = vscode.Uri.file(node.path);
     item.id = `${node.source}:${node.path}`;
     // A click inspects it (the header-only job, then the safetensors viewer).
@@ -122,10 +133,17 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
       const children = await Promise.all((await this.getChildren(root)).map(async (child) => {
         if (child.kind !== 'checkpoint') return { label: child.kind === 'message' ? child.text : '', description: '', tooltip: '' };
         const rendered = renderCheckpoint(child, await this.load(child));
-        return { label: child.label, path: child.path, ...rendered };
+        return { label: child.label, path: child.path, contextValue: contextValueOf(child), ...rendered };
       }));
       return { label: String(rootItem.label), description: '', tooltip: '', children };
     }));
+  }
+
+  /** The workspace's checkpoint folders, the residuals among them marked (the finder's scan knows them). */
+  private async workspaceNodes(): Promise<CheckpointNode[]> {
+    const folders = await this.finder.list();
+    const residuals = this.finder.residuals;
+    return folders.map((path) => ({ ...workspaceNode(path), residual: residuals.has(path) }));
   }
 
   private load(node: Extract<CheckpointNode, { kind: 'checkpoint' }>): Promise<Details> {
@@ -148,8 +166,18 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
   }
 }
 
-function workspaceNode(path: string): CheckpointNode {
+function workspaceNode(path: string): Extract<CheckpointNode, { kind: 'checkpoint' }> {
   return { kind: 'checkpoint', source: 'workspace', path, label: basename(path), location: workspaceRelative(path) };
+}
+
+/** Cached revisions that hold a residual (one pulled from the Hub) get its menu too. */
+async function markResiduals(nodes: Array<Extract<CheckpointNode, { kind: 'checkpoint' }>>): Promise<CheckpointNode[]> {
+  const residual = await Promise.all(nodes.map((node) => isResidualFolder(node.path)));
+  return nodes.map((node, i) => ({ ...node, residual: residual[i] === true }));
+}
+
+function contextValueOf(node: Extract<CheckpointNode, { kind: 'checkpoint' }>): string {
+  return node.residual === true ? RESIDUAL_CONTEXT : CHECKPOINT_CONTEXT;
 }
 
 function renderCheckpoint(node: Extract<CheckpointNode, { kind: 'checkpoint' }>, details: Details | undefined): { description: string; tooltip: string } {
@@ -208,6 +236,9 @@ export const checkpointsViewCommands: Record<string, CommandFactory> = {
   'checkpointSurgeon.checkpoints.applyTo': forward('Apply Residual', (path) => vscode.commands.executeCommand('checkpointSurgeon.explorer.applyTo', vscode.Uri.file(path))),
   'checkpointSurgeon.checkpoints.compareWith': forward('Compare', (path) => vscode.commands.executeCommand('checkpointSurgeon.compare', { a: path })),
   'checkpointSurgeon.checkpoints.inspect': forward('Inspect', (path) => vscode.commands.executeCommand('checkpointSurgeon.inspect', { path })),
+  'checkpointSurgeon.checkpoints.verify': forward('Verify', (path) => vscode.commands.executeCommand('checkpointSurgeon.verify', { residual: path })),
+  'checkpointSurgeon.checkpoints.writeModelCard': forward('Write Model Card', (path) => vscode.commands.executeCommand('checkpointSurgeon.writeModelCard', { dir: path })),
+  'checkpointSurgeon.checkpoints.exportLora': forward('Export as LoRA Adapter', (path) => vscode.commands.executeCommand('checkpointSurgeon.exportLora', { residual: path })),
   'checkpointSurgeon.checkpoints.pushToHub': forward('Push to Hub', (path) => vscode.commands.executeCommand('checkpointSurgeon.pushToHub', { dir: path })),
   'checkpointSurgeon.checkpoints.reveal': forward('Reveal in File Explorer', (path) => vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(path))),
 };

@@ -7,6 +7,7 @@
  * prompting. Imports `vscode` for types only, so it is unit-tested without VS Code.
  */
 import type * as vscode from 'vscode';
+import { MAX_LORA_RANK } from '../shared/defaults';
 import { RESIDUAL_DTYPES, type ResidualDtype } from '../shared/jobs';
 
 /** An argument a command cannot take; the command shows it once and resolves to undefined. */
@@ -22,6 +23,11 @@ export interface InspectArgs { path?: string }
 export interface VerifyArgs { base?: string; residual?: string; instruct?: string }
 export interface CardArgs { dir?: string }
 export interface OpenReportArgs { id?: string }
+/**
+ * The residual to export: a residual folder, or base and instruct (R = instruct - base on the fly). `rank` is one
+ * rank for every matrix; `energy` (a share, 0.95 is 95%) chooses each matrix's rank, capped at DEFAULT_LORA_MAX_RANK.
+ */
+export interface LoraArgs { residual?: string; base?: string; instruct?: string; rank?: number; energy?: number; out?: string }
 /** `private` defaults to true: a repo the push creates is private. */
 export interface PushArgs { dir?: string; repo?: string; private?: boolean }
 /** An empty token removes the stored one. */
@@ -37,6 +43,7 @@ const COMPARE_FIELDS: Fields<CompareArgs> = { a: 'path', b: 'path', select: 'pat
 const INSPECT_FIELDS: Fields<InspectArgs> = { path: 'path' };
 const VERIFY_FIELDS: Fields<VerifyArgs> = { base: 'path', residual: 'path', instruct: 'path' };
 const CARD_FIELDS: Fields<CardArgs> = { dir: 'path' };
+const LORA_FIELDS: Fields<LoraArgs> = { residual: 'path', base: 'path', instruct: 'path', rank: 'number', energy: 'number', out: 'path' };
 const OPEN_REPORT_FIELDS: Fields<OpenReportArgs> = { id: 'path' };
 const PUSH_FIELDS: Fields<PushArgs> = { dir: 'path', repo: 'path', private: 'boolean' };
 const HUB_TOKEN_FIELDS: Fields<HubTokenArgs> = { token: 'secret' };
@@ -75,6 +82,25 @@ export function parseVerifyArgs(raw: unknown): VerifyArgs {
 /** An options object, or the Uri of the folder. */
 export function parseCardArgs(raw: unknown): CardArgs {
   return isUriLike(raw) ? { dir: localPath('Write Model Card', raw) } : parseObject('Write Model Card', raw, CARD_FIELDS);
+}
+
+/** An options object, or the Uri of the residual folder (the Explorer's menu); one source and one way to choose ranks. */
+export function parseLoraArgs(raw: unknown): LoraArgs {
+  const command = 'Export as LoRA Adapter';
+  const args = isUriLike(raw) ? { residual: localPath(command, raw) } : parseObject<LoraArgs>(command, raw, LORA_FIELDS);
+  if (args.residual !== undefined && (args.base !== undefined || args.instruct !== undefined)) {
+    throw new CommandArgumentError(`${command}: give "residual" alone, or "base" and "instruct", not both.`);
+  }
+  if (args.rank !== undefined && args.energy !== undefined) {
+    throw new CommandArgumentError(`${command}: give "rank" (one rank for every matrix) or "energy" (a rank per matrix), not both.`);
+  }
+  if (args.rank !== undefined && (!Number.isInteger(args.rank) || args.rank < 1 || args.rank > MAX_LORA_RANK)) {
+    throw new CommandArgumentError(`${command}: "rank" must be a whole number from 1 to ${MAX_LORA_RANK}, not ${args.rank}.`);
+  }
+  if (args.energy !== undefined && !(args.energy > 0 && args.energy <= 1)) {
+    throw new CommandArgumentError(`${command}: "energy" must be a share above 0 and at most 1 (0.95 is 95%), not ${args.energy}.`);
+  }
+  return args;
 }
 
 export function parseOpenReportArgs(raw: unknown): OpenReportArgs {

@@ -79,13 +79,27 @@ export class CommandFailures implements vscode.Disposable {
   }
 }
 
+/**
+ * Runs a job again with the arguments it failed with (no prompts), as a command does: it resolves to
+ * the command's result, or to undefined when it failed again (and showed why).
+ */
+export type RetryJob = () => Promise<unknown>;
+
+/** What a command says about one of its jobs beside the job's own options. */
+export interface JobScopeOptions extends JobRunOptions {
+  /** The checkpoints a refusal's report compares. */
+  problem?: ProblemLocation;
+  /** How the failure's view (a refusal's problems tab) runs the job again once the user fixed the cause. */
+  retry?: RetryJob;
+}
+
 /** How a command's body runs worker jobs: typed by kind, and remembered so a failure is shown under the job's title. */
 export interface JobScope {
-  run<K extends JobKind>(kind: K, options: JobTable[K]['options'], run: JobRunOptions & { problem?: ProblemLocation }): Promise<JobTable[K]['result']>;
+  run<K extends JobKind>(kind: K, options: JobTable[K]['options'], run: JobScopeOptions): Promise<JobTable[K]['result']>;
 }
 
 /** Shows a failure that is not a refusal of the workspace or of the arguments; the default is `showJobError`. */
-export type ShowFailure = (title: string, error: unknown, problem: ProblemLocation | undefined) => void;
+export type ShowFailure = (title: string, error: unknown, problem: ProblemLocation | undefined, retry?: RetryJob) => void;
 
 /**
  * Runs a command's body and resolves to its result, or to undefined when a prompt was dismissed or the
@@ -98,11 +112,13 @@ export async function runJobCommand<R>(
 ): Promise<R | undefined> {
   let title = command;
   let problem: ProblemLocation | undefined;
+  let retry: RetryJob | undefined;
   let failedJob: unknown;
   const scope: JobScope = {
-    async run(kind, options, { problem: location, ...runOptions }) {
+    async run(kind, options, { problem: location, retry: again, ...runOptions }) {
       title = runOptions.title;
       problem = location;
+      retry = again;
       try {
         return await ctx.jobs.run(kind, options, runOptions);
       } catch (error) {
@@ -125,8 +141,8 @@ export async function runJobCommand<R>(
     } else {
       // A job's failure is in the log already (JobService); anything else is added here.
       if (error !== failedJob) ctx.log.error(`${title}: ${failure.message}`);
-      if (show !== undefined) show(title, error, problem);
-      else void showJobError(title, error, ctx.log, problem);
+      if (show !== undefined) show(title, error, problem, retry);
+      else void showJobError(title, error, ctx.log, problem, retry);
     }
     return undefined;
   }

@@ -8,11 +8,12 @@
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import { isResidualFolder, primaryWeightsFile } from '../engine/checkpoint/checkpoint-kind';
+import type { ComputeOptions, ComputeResult } from '../shared/jobs';
 import {
   parseApplyArgs, parseCardArgs, parseCompareArgs, parseComputeArgs, parseExplorerPair, parseExplorerTarget,
   parseInspectArgs, parseOpenReportArgs, parseVerifyArgs,
 } from './command-args';
-import { required, runJobCommand, type Cmd, type CommandContext } from './command-runner';
+import { required, runJobCommand, type Cmd, type CommandContext, type JobScope } from './command-runner';
 import { JobError } from './job-worker';
 import { openModelCard } from './model-card';
 import { pickCheckpoint, pickOutputFolder, pickScale } from './pickers';
@@ -24,7 +25,7 @@ import { VerifyPanel } from './verify-panel';
 import { requireTrust } from './workspace-trust';
 
 export function computeResidual(ctx: CommandContext): Cmd {
-  const { finder, config, reports } = ctx;
+  const { finder, config } = ctx;
   return (raw) => runJobCommand(ctx, 'Compute Residual', async (jobs) => {
     requireTrust('Compute Residual');
     const args = parseComputeArgs(raw);
@@ -33,17 +34,39 @@ export function computeResidual(ctx: CommandContext): Cmd {
     const { out, overwrite } = args.out !== undefined ? { out: args.out, overwrite: false }
       : required(await pickOutputFolder('Residual output folder', instruct, `${basename(instruct)}-residual`, { base, instruct }));
     const dtype = args.dtype ?? config.residualDtype;
-    const title = `Compute residual ${basename(instruct)} − ${basename(base)}`;
-    const result = await jobs.run('compute', { base, instruct, out, dtype, shardSize: config.shardSize, ...(overwrite ? { overwrite } : {}) }, {
-      title, outputFolder: out, problem: { a: base, b: instruct },
-    });
-    await reports.save(result.report, title, result.out);
-    await openModelCard(result.out);
-    void vscode.window.showInformationMessage(`Wrote the residual (${result.tensors} tensors, ${result.dtype}) to ${result.out}.`, 'Open Report').then((choice) => {
-      if (choice) ReportPanel.show(result.report, { title, residualPath: result.out });
-    });
-    return result;
+    return runCompute(ctx, jobs, { base, instruct, out, dtype, shardSize: config.shardSize, ...(overwrite ? { overwrite } : {}) });
   });
+}
+
+/**
+ * Compute once its arguments are known (picked or given). A refusal's problems tab gets a Retry that
+ * runs this again with the same arguments, prompts and all left out, once the user fixed the cause.
+ */
+async function runCompute(ctx: CommandContext, jobs: JobScope, options: ComputeOptions): Promise<ComputeResult> {
+  const { reports } = ctx;
+  const { base, instruct } = options;
+  const title = `Compute residual ${basename(instruct)} − ${basename(base)}`;
+  const retry = (): Promise<ComputeResult | undefined> => runJobCommand(ctx, 'Compute Residual', async (again) => {
+    requireTrust('Compute Residual');
+    return runCompute(ctx, again, options);
+  });
+  const result = await jobs.run('compute', options, { title, outputFolder: options.out, problem: { a: base, b: instruct }, retry });
+  knowNewCheckpoint(ctx);
+  await reports.save(result.report, title, result.out);
+  await openModelCard(result.out);
+  void vscode.window.showInformationMessage(`Wrote the residual (${result.tensors} tensors, ${result.dtype}) to ${result.out}.`, 'Open Report').then((choice) => {
+    if (choice) ReportPanel.show(result.report, { title, residualPath: result.out });
+  });
+  return result;
+}
+
+/**
+ * A job committed a checkpoint folder (renamed into place from its temporary folder, which the file
+ * watcher does not see as new weights): the pickers, the Explorer menus and the Checkpoints view learn
+ * of it now rather than at the next unrelated change.
+ */
+export function knowNewCheckpoint(ctx: CommandContext): void {
+  ctx.finder.rescan().catch((error: unknown) => ctx.log.warn(`Could not search the workspace for checkpoints: ${error instanceof Error ? error.message : String(error)}`));
 }
 
 export function applyResidual(ctx: CommandContext): Cmd {
@@ -63,6 +86,7 @@ export function applyResidual(ctx: CommandContext): Cmd {
     const result = await jobs.run('apply', {
       base, residual, out, scale, shardSize: config.shardSize, ...(overwrite ? { overwrite } : {}), ...(include ? { include } : {}), ...(exclude ? { exclude } : {}),
     }, { title, outputFolder: out, problem: { a: base, b: residual } });
+    knowNewCheckpoint(ctx);
     await openModelCard(result.out);
     void vscode.window.showInformationMessage(`Wrote ${result.out}: ${result.applied.length} tensors with the residual at scale ${result.scale}, ${result.copiedUnchanged.length} copied.`);
     return result;

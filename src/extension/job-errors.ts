@@ -1,8 +1,10 @@
 /**
  * Shows a failed job as one readable message. A refusal from the dry run (the engine's rule, the
- * tensor, the issue list) gets a button that opens the comparison report selected at the problem.
+ * tensor, the issue list) gets a button that opens the comparison report selected at the problem; the
+ * tab's Retry runs the job again with the same arguments, once the user fixed the cause.
  */
 import * as vscode from 'vscode';
+import type { RetryJob } from './command-runner';
 import { JobError } from './job-worker';
 import { ReportPanel } from './report-panel';
 
@@ -31,7 +33,7 @@ function problemTensor(error: unknown): string | undefined {
 }
 
 export async function showJobError(
-  title: string, error: unknown, log: vscode.LogOutputChannel, location?: ProblemLocation,
+  title: string, error: unknown, log: vscode.LogOutputChannel, location?: ProblemLocation, retry?: RetryJob,
 ): Promise<void> {
   if (error instanceof JobError && error.cancelled) {
     void vscode.window.showInformationMessage(`${title} was cancelled; no output was left behind.`);
@@ -46,8 +48,10 @@ export async function showJobError(
   if (choice !== SHOW_IN_REPORT) return;
   if (report !== undefined) {
     const panel = ReportPanel.show(report, { title: `${title}: problems` });
-    // The tab says that the job was refused and why, above the report of what the dry run found.
-    panel.fail(error instanceof Error ? error.message : String(error), false, error instanceof JobError ? error.rule : undefined);
+    // The tab says that the job was refused and why, above the report of what the dry run found;
+    // its Retry runs the refused job again with the arguments it had.
+    panel.fail(error instanceof Error ? error.message : String(error), false, error instanceof JobError ? error.rule : undefined,
+      retry === undefined ? undefined : { title, run: retry });
     if (tensor !== undefined) panel.selectTensor(tensor);
   } else if (location !== undefined && tensor !== undefined) {
     await vscode.commands.executeCommand('checkpointSurgeon.compare', { a: location.a, b: location.b, select: tensor });

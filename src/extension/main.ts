@@ -7,6 +7,7 @@
  */
 import * as vscode from 'vscode';
 import { join } from 'node:path';
+import type { LoraResult } from '../shared/jobs';
 import { CheckpointFinder } from './checkpoint-finder';
 import { CheckpointHoverProvider, HOVER_SELECTOR } from './checkpoint-hover';
 import { checkpointsViewCommands, CheckpointsTreeProvider, createCheckpointsView, type CheckpointTreeEntry } from './checkpoints-tree';
@@ -16,6 +17,8 @@ import { SurgeonConfig } from './config';
 import { pushToHubCommand, setHubToken } from './hub-push-command';
 import { JobService, type JobState } from './job-service';
 import { JobWorker, type WorkerSettings } from './job-worker';
+import { exportLora } from './lora-command';
+import { LoraPanel } from './lora-panel';
 import { ReportPanel } from './report-panel';
 import { ReportStore } from './report-store';
 import { SafetensorsEditorProvider } from './safetensors-editor';
@@ -28,6 +31,8 @@ export interface CheckpointSurgeonApi {
   openReports(): ReadonlyArray<{ title: string; hasReport: boolean }>;
   /** The open Verify result views, with the page each shows. */
   openVerifyViews(): ReadonlyArray<{ title: string; ok: boolean; html: string }>;
+  /** The open LoRA adapter views, with the adapter folder and the page each shows. */
+  openLoraViews(): ReadonlyArray<{ title: string; out: string; html: string }>;
   /** The Checkpoints view re-listed, with every header read finished. */
   checkpointTree(): Promise<CheckpointTreeEntry[]>;
   /**
@@ -47,6 +52,7 @@ function createCommands(): Record<string, CommandFactory> {
     'checkpointSurgeon.inspect': commands.inspect,
     'checkpointSurgeon.verify': commands.verify,
     'checkpointSurgeon.writeModelCard': commands.writeModelCard,
+    'checkpointSurgeon.exportLora': exportLora,
     'checkpointSurgeon.openReport': commands.openReport,
     'checkpointSurgeon.cancelJob': commands.cancelJob,
     'checkpointSurgeon.showLog': commands.showLog,
@@ -82,6 +88,7 @@ export function activate(context: vscode.ExtensionContext): CheckpointSurgeonApi
       log,
       applyResidual: (residual) => vscode.commands.executeCommand('checkpointSurgeon.applyResidual', { residual }),
       writeModelCard: (dir) => vscode.commands.executeCommand('checkpointSurgeon.writeModelCard', { dir }),
+      exportLora: (args) => vscode.commands.executeCommand<LoraResult | undefined>('checkpointSurgeon.exportLora', args),
     }),
     SafetensorsEditorProvider.register(jobs),
     // Hovers need no activation event of their own: once the extension is active (a workspace with
@@ -98,6 +105,7 @@ export function activate(context: vscode.ExtensionContext): CheckpointSurgeonApi
     cancelAll: () => jobs.cancelAll(),
     openReports: () => ReportPanel.openPanels.map((p) => ({ title: p.title, hasReport: p.report !== undefined })),
     openVerifyViews: () => VerifyPanel.openPanels,
+    openLoraViews: () => LoraPanel.openPanels,
     checkpointTree: async () => {
       await checkpoints.refreshAll();
       return checkpoints.entries();

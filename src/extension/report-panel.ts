@@ -8,12 +8,13 @@ import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { JobProgress } from '../shared/jobs';
+import type { JobProgress, LoraResult } from '../shared/jobs';
 import type { DiffReport, TensorReport } from '../shared/report';
 import {
   isFromWebviewMessage,
   type FromWebviewMessage, type ToWebviewMessage, type WebviewAction, type WebviewState,
 } from '../shared/webview-protocol';
+import { reportLoraInputs, type LoraInputs } from './lora-inputs';
 
 const REPORT_VIEW_TYPE = 'checkpointSurgeon.report';
 
@@ -24,6 +25,8 @@ const REPORT_VIEW_TYPE = 'checkpointSurgeon.report';
 export interface ReportActions {
   applyResidual(residual: string): Thenable<unknown>;
   writeModelCard(dir: string): Thenable<unknown>;
+  /** Export as LoRA Adapter on the report's inputs; with a rank it asks only for the output folder. */
+  exportLora(args: LoraInputs & { rank?: number }): Thenable<LoraResult | undefined>;
   log: vscode.LogOutputChannel;
 }
 
@@ -31,6 +34,13 @@ export interface ReportSource {
   title: string;
   /** The residual folder this report describes, which enables "apply" and "model card". */
   residualPath?: string;
+}
+
+/** How a failed job's tab runs that job again: its title, and the job with the arguments it failed with. */
+export interface RetryAction {
+  title: string;
+  /** Resolves to the job's result, or to undefined when it failed again (the command showed why). */
+  run(): Thenable<unknown>;
 }
 
 export class ReportPanel implements vscode.Disposable {
@@ -41,6 +51,8 @@ export class ReportPanel implements vscode.Disposable {
   private report: DiffReport | undefined;
   private live: { begin: Extract<ToWebviewMessage, { type: 'begin' }>; tensors: TensorReport[] } | undefined;
   private failure: Extract<ToWebviewMessage, { type: 'failed' }> | undefined;
+  /** What Retry runs for the failure shown (a refused job's arguments); none for a live Compare, which reruns its pair. */
+  private retryAction: RetryAction | undefined;
   private pendingSelection: string | undefined;
   private ready = false;
   private readonly disposables: vscode.Disposable[] = [];
@@ -77,6 +89,7 @@ export class ReportPanel implements vscode.Disposable {
     const panel = existing ?? ReportPanel.create(source);
     panel.report = undefined;
     panel.failure = undefined;
+    panel.retryAction = undefined;
     panel.pendingSelection = undefined;
     panel.live = { begin: { type: 'begin', a, ...(b ? { b } : {}), tensorsTotal }, tensors: [] };
     panel.post(panel.live.begin);
@@ -123,6 +136,7 @@ export class ReportPanel implements vscode.Disposable {
     this.report = report;
     this.live = undefined;
     this.failure = undefined;
+    this.retryAction = undefined;
     this.post({ type: 'report', report });
   }
 
@@ -136,8 +150,10 @@ export class ReportPanel implements vscode.Disposable {
     this.post({ type: 'progress', progress });
   }
 
-  fail(message: string, cancelled: boolean, rule?: string): void {
+  /** Shows why the job stopped; `retry` is what the tab's Retry runs (else a live Compare runs its pair again). */
+  fail(message: string, cancelled: boolean, rule?: string, retry?: RetryAction): void {
     this.failure = { type: 'failed', message, cancelled, ...(rule === undefined ? {} : { rule }) };
+    this.retryAction = retry;
     this.post(this.failure);
   }
 
@@ -198,6 +214,13 @@ export class ReportPanel implements vscode.Disposable {
           if (await actions.writeModelCard(this.source.residualPath) === undefined) return answer(false, 'Write Model Card did not finish.');
           return answer(true, `Wrote ${join(this.source.residualPath, 'README.md')}.`);
         }
+        case 'exportLora': {
+          const inputs = reportLoraInputs(this.report, this.source.residualPath);
+          if (inputs === undefined) return answer(false, 'This report is of one model alone; a LoRA adapter is made of a residual or of two checkpoints.');
+          const result = await actions.exportLora({ ...inputs, ...(message.rank === undefined ? {} : { rank: message.rank }) });
+          if (result === undefined) return answer(false, 'Export as LoRA Adapter did not finish.');
+          return answer(true, `Wrote the LoRA adapter to ${result.out}.`);
+        }
         case 'export': {
           const target = await vscode.window.showSaveDialog({
             defaultUri: vscode.Uri.file(join(this.defaultExportFolder(), basename(message.suggestedName))),
@@ -211,7 +234,9 @@ export class ReportPanel implements vscode.Disposable {
           return answer(true, `Exported ${target.fsPath}.`);
         }
         case 'retry': {
-          // Only a live panel (Compare's) can fail; it runs again in a fresh panel, and Compare shows its own errors.
+          const retry = this.retryAction;
+          if (retry !== undefined) return await this.retry(retry, answer);
+          // A live panel (Compare's) runs again in a fresh panel, and Compare shows its own errors.
           const begin = this.live?.begin;
           if (begin?.b === undefined) return answer(false, 'Run the command again to retry.');
           this.dispose();
@@ -222,6 +247,21 @@ export class ReportPanel implements vscode.Disposable {
     } catch (error) {
       answer(false, error instanceof Error ? error.message : String(error));
     }
+  }
+
+  /**
+   * Runs a refused job again with the arguments it had. The tab stays while it runs; once the job
+   * succeeds, the problems it showed are gone and so is the tab (the command says what it wrote).
+   * When it fails again the tab says so and offers Retry again; a new refusal's report comes back
+   * into this tab through the notification's Show in Report.
+   */
+  private async retry(retry: RetryAction, answer: (ok: boolean, text: string) => void): Promise<void> {
+    const result = await retry.run();
+    if (result === undefined) {
+      answer(false, `${retry.title} did not finish this time either; the notification says why.`);
+      return;
+    }
+    this.dispose();
   }
 
   private defaultExportFolder(): string {

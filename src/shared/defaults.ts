@@ -18,3 +18,12 @@ export const MAX_SPECTRA_PASS_RANK = 1024;
 
 /** Largest shard a job writes: the Hugging Face default (`max_shard_size="5GB"`), decimal. package.json's setting says the same (a test checks). */
 export const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
+
+/** The rank of every matrix of a LoRA export unless the user picks one: PEFT users' common choice for full fine-tunes. */
+export const DEFAULT_LORA_RANK = 64;
+
+/** The cap of `--energy`'s ranks unless the user sets `--max-rank`: mergekit-extract-lora's default. */
+export const DEFAULT_LORA_MAX_RANK = 128;
+
+/** Largest rank of a LoRA export: past it an adapter is no smaller than the matrices of a 7B model. */
+export const MAX_LORA_RANK = 4096;

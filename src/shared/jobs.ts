@@ -57,6 +57,35 @@ export interface ApplyOptions {
   dryRun?: boolean;
 }
 
+/** The dtype of an adapter's factors: the models' (`same`: BF16 for bf16 models and FP8 ones) or one named. */
+export type LoraDtype = 'same' | 'bf16' | 'f16' | 'f32';
+
+export const LORA_DTYPES: readonly LoraDtype[] = ['same', 'bf16', 'f16', 'f32'];
+
+/** Embedding and head deltas: left out (`skip`, what vLLM and llama.cpp load) or factored too (`lora`, PEFT's lora_embedding_A/B). */
+export type LoraEmbeddings = 'skip' | 'lora';
+
+export const LORA_EMBEDDINGS: readonly LoraEmbeddings[] = ['skip', 'lora'];
+
+/** The rank of each matrix: one rank for all, or the smallest that captures a share of its energy, capped. */
+export type LoraRankChoice = { rank: number } | { energy: number; maxRank: number };
+
+export interface LoraOptions {
+  /** The residual to factor, R = instruct - base computed on the fly: base and instruct, or a residual folder alone. */
+  base?: string;
+  instruct?: string;
+  residual?: string;
+  out: string;
+  /** DEFAULT_LORA_RANK for every matrix when absent. */
+  ranks?: LoraRankChoice;
+  embeddings?: LoraEmbeddings;
+  dtype?: LoraDtype;
+  spectraBackend?: SpectraBackendPreference;
+  force?: boolean;
+  overwrite?: boolean;
+  dryRun?: boolean;
+}
+
 export interface VerifyOptions {
   base: string;
   residual: string;
@@ -84,7 +113,7 @@ export interface CardOptions {
   dir: string;
 }
 
-export type JobKind = 'compute' | 'apply' | 'verify' | 'diff' | 'inspect' | 'card';
+export type JobKind = 'compute' | 'apply' | 'verify' | 'diff' | 'inspect' | 'card' | 'lora';
 
 export interface JobProgress {
   /**
@@ -165,6 +194,72 @@ export interface ApplyResult {
   files: OutputFile[];
   issues: PlanIssue[];
   vocabularyGrowth: VocabularyGrowth[];
+  /**
+   * Set when the residual was a PEFT LoRA adapter (docs/lora.md): the modules merged as W + scale · scaling · (B @ A),
+   * and the target tensors replaced by the adapter's saved ones (modules_to_save).
+   */
+  lora?: { modules: AppliedLoraModule[]; replaced: string[] };
+  seconds: number;
+}
+
+export interface AppliedLoraModule {
+  /** The PEFT module, e.g. `model.layers.0.self_attn.q_proj`. */
+  module: string;
+  /** The target tensor it changed, `<module>.weight`. */
+  tensor: string;
+  kind: 'linear' | 'embedding';
+  rank: number;
+  /** lora_alpha / r, or lora_alpha / √r with rsLoRA, as adapter_config.json gives it (rounded to binary32 in the merge). */
+  scaling: number;
+}
+
+/** One matrix of a LoRA export: the factors written for it and how well they reconstruct its delta. */
+export interface LoraMatrix {
+  /** The model's tensor, e.g. `model.layers.0.self_attn.q_proj.weight`. */
+  tensor: string;
+  /** The PEFT module, e.g. `model.layers.0.self_attn.q_proj`. */
+  module: string;
+  kind: 'linear' | 'embedding';
+  /** The delta's [rows, cols]. */
+  shape: [number, number];
+  rank: number;
+  /** Share of the delta's squared Frobenius norm in the leading `rank` singular values. */
+  energy: number;
+  /** ||delta - B @ A||_F / ||delta||_F, measured with the factors as written (in the adapter's dtype). */
+  relativeError: number;
+  /** The leading singular values computed (at most the rank asked for, or --max-rank), descending: energy against rank. */
+  singularValues: number[];
+  /** The delta's squared Frobenius norm. */
+  squaredNorm: number;
+}
+
+/** A delta the adapter does not carry, and why. */
+export interface LoraLeftOut {
+  tensor: string;
+  reason: 'not-a-matrix' | 'embedding' | 'vocabulary-growth' | 'unchanged' | 'too-large' | 'not-float';
+  /** Its share of the residual's squared Frobenius norm (0 where it is unchanged or not a float tensor). */
+  energyShare: number;
+}
+
+export interface LoraResult {
+  kind: 'lora';
+  out: string;
+  /** The factors' dtype. */
+  dtype: string;
+  ranks: LoraRankChoice;
+  matrices: LoraMatrix[];
+  leftOut: LoraLeftOut[];
+  /** Share of the residual's energy in the deltas left out (1-D, embeddings and head, grown rows). */
+  leftOutEnergyShare: number;
+  /** Share of the residual's energy the adapter carries: the factored matrices' captured energy over the whole residual's. */
+  capturedEnergyShare: number;
+  /** The adapter's weights file against the full residual in the same dtype. */
+  adapterBytes: number;
+  fullResidualBytes: number;
+  /** What ran the SVDs, in words ('WebAssembly SIMD on the CPU', 'onnxruntime-node CUDA'). */
+  backend: string;
+  files: OutputFile[];
+  issues: PlanIssue[];
   seconds: number;
 }
 
@@ -316,7 +411,7 @@ export interface CacheResult {
 /** What `compute --dry-run` / `apply --dry-run` found and would write; nothing was read past the headers. */
 export interface DryRunResult {
   kind: 'dry-run';
-  operation: 'compute' | 'apply';
+  operation: 'compute' | 'apply' | 'lora';
   out: string;
   /** Warnings and notes; a plan with errors is refused like the job itself. */
   issues: PlanIssue[];
@@ -343,4 +438,4 @@ export interface ErrorResult {
   issues?: PlanIssue[];
 }
 
-export type JobResult = DryRunResult | ComputeResult | ApplyResult | VerifyResult | DiffResult | InspectResult | CardResult | PullResult | PushResult | CacheResult;
+export type JobResult = DryRunResult | ComputeResult | ApplyResult | LoraResult | VerifyResult | DiffResult | InspectResult | CardResult | PullResult | PushResult | CacheResult;

@@ -110,7 +110,10 @@ export interface TokenizerReport {
 export interface ConfigReport {
   changed: Array<{ key: string; a: unknown; b: unknown }>;
   verdict: 'compatible' | 'incompatible' | 'unknown';
+  /** What makes the verdict, and notes such as vocabulary growth. */
   reasons: string[];
+  /** The reasons that make it incompatible: each one refuses compute and apply (the notes do not). */
+  refusals?: string[];
 }
 
 /** Built by `summarizeTensors` (report-summary.ts), for a final report and a live run alike. */

@@ -3,6 +3,7 @@
  * the webview starts with `ready` and the host answers with the report (or a live stream of it).
  * Everything here is plain JSON: it crosses `postMessage` and is kept by `vscode.setState`.
  */
+import { MAX_LORA_RANK } from './defaults';
 import type { JobProgress } from './jobs';
 import type { DiffReport, TensorReport } from './report';
 
@@ -116,6 +117,16 @@ export interface ExportMessage {
   rows?: string;
 }
 
+/**
+ * "Export as LoRA adapter": the host runs Export as LoRA Adapter on what the report describes (its residual, or
+ * its two checkpoints as base and instruct). `rank`, from the energy-against-rank chart, is one rank for every
+ * matrix, and then only the output folder is asked for; without it the host asks for the rank too.
+ */
+export interface ExportLoraMessage {
+  type: 'exportLora';
+  rank?: number;
+}
+
 /** "Run again" on a failed or cancelled run: the host starts the same job again. */
 export interface RetryMessage {
   type: 'retry';
@@ -133,10 +144,11 @@ export type FromWebviewMessage =
   | ApplyResidualMessage
   | WriteModelCardMessage
   | ExportMessage
+  | ExportLoraMessage
   | RetryMessage
   | WebviewLogMessage;
 
-export type WebviewAction = 'applyResidual' | 'writeModelCard' | 'export' | 'retry';
+export type WebviewAction = 'applyResidual' | 'writeModelCard' | 'export' | 'exportLora' | 'retry';
 
 // ---- state kept by vscode.setState -----------------------------------------------------------
 
@@ -174,7 +186,7 @@ export const DEFAULT_UI_STATE: WebviewUiState = {
   selected: null,
 };
 
-const FROM_WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'applyResidual', 'writeModelCard', 'export', 'retry', 'log']);
+const FROM_WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'applyResidual', 'writeModelCard', 'export', 'exportLora', 'retry', 'log']);
 
 /** The host checks what it receives before acting on it (the webview renders untrusted files). */
 export function isFromWebviewMessage(value: unknown): value is FromWebviewMessage {
@@ -188,6 +200,9 @@ export function isFromWebviewMessage(value: unknown): value is FromWebviewMessag
       return (message.format === 'json' || message.format === 'csv')
         && typeof message.suggestedName === 'string' && typeof message.content === 'string'
         && (message.rows === undefined || typeof message.rows === 'string');
+    case 'exportLora':
+      return message.rank === undefined
+        || (typeof message.rank === 'number' && Number.isInteger(message.rank) && message.rank >= 1 && message.rank <= MAX_LORA_RANK);
     case 'log':
       return (message.level === 'info' || message.level === 'warn' || message.level === 'error')
         && typeof message.message === 'string';

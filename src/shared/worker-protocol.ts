@@ -6,7 +6,7 @@
  */
 import type {
   ApplyOptions, ApplyResult, CardOptions, CardResult, ComputeOptions, ComputeResult, DiffOptions,
-  DiffResult, InspectOptions, InspectResult, JobKind, JobProgress, PlanIssue, VerifyOptions, VerifyResult,
+  DiffResult, InspectOptions, InspectResult, JobKind, JobProgress, LoraOptions, LoraResult, PlanIssue, VerifyOptions, VerifyResult,
 } from './jobs';
 import type { DiffReport, TensorReport } from './report';
 
@@ -18,6 +18,7 @@ export interface JobTable {
   diff: { options: DiffOptions; result: DiffResult };
   inspect: { options: InspectOptions; result: InspectResult };
   card: { options: CardOptions; result: CardResult };
+  lora: { options: LoraOptions; result: LoraResult };
 }
 
 export type JobRequest = { [K in JobKind]: { kind: K; options: JobTable[K]['options'] } }[JobKind];

@@ -3,7 +3,7 @@
  * statistics batched before they cross the thread boundary. Pure of `vscode` and of worker_threads,
  * so it is tested directly with node:test.
  */
-import { runApply, runCard, runCompute, runDiff, runInspect, runVerify } from '../engine/jobs/index';
+import { runApply, runCard, runCompute, runDiff, runInspect, runLora, runVerify } from '../engine/jobs/index';
 import { loadMatrixBackend } from '../spectra-backends/load-matrix-backend';
 import { isSurgeonError } from '../engine/errors';
 import type { JobCallbacks, JobProgress, PlanIssue } from '../shared/jobs';
@@ -66,6 +66,7 @@ function dispatch(job: JobRequest, callbacks: JobCallbacks): Promise<JobResult> 
     case 'diff': return runDiff(job.options, callbacks, { loadSpectraBackend: loadMatrixBackend });
     case 'inspect': return runInspect(job.options, callbacks);
     case 'card': return runCard(job.options);
+    case 'lora': return runLora({ ...job.options, dryRun: false }, callbacks, { loadSpectraBackend: loadMatrixBackend });
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * provenance.json, the record compute and apply write into every output folder: where the inputs were, their
+ * provenance.json, the record compute, apply and lora write into every output folder: where the inputs were, their
  * SHA-256, what was computed. It is also how a folder is recognised as an output of this tool (existing-output.ts),
  * where apply finds the family a residual was computed against, and what `card` rewrites a model card from.
  */
@@ -11,6 +11,8 @@ import { TOOL_NAME, TOOL_VERSION } from '../version';
 
 export const PROVENANCE_FILE = 'provenance.json';
 
+const OPERATIONS: ReadonlySet<string> = new Set<Provenance['operation']>(['compute', 'apply', 'lora']);
+
 /** An input as recorded: its absolute path, its Hub id when it came from the Hugging Face cache, its files' digests. */
 export interface ProvenanceSide extends CheckpointRef {
   files: FileProvenance[];
@@ -21,12 +23,12 @@ export interface ProvenanceSide extends CheckpointRef {
 export interface Provenance {
   tool: { name: string; version: string };
   createdAt: string;
-  operation: 'compute' | 'apply';
+  operation: 'compute' | 'apply' | 'lora';
   formula: string;
   base: ProvenanceSide;
   /** compute */
   instruct?: ProvenanceSide;
-  /** apply */
+  /** apply, and lora from a residual folder */
   residual?: ProvenanceSide;
   scale?: number;
   include?: string | null;
@@ -45,7 +47,7 @@ export async function writeProvenance(folder: string, record: Omit<Provenance, '
 export async function readProvenance(folder: string): Promise<Provenance | undefined> {
   try {
     const provenance = JSON.parse(await readFile(join(folder, PROVENANCE_FILE), 'utf8')) as Partial<Provenance> | null;
-    const ours = provenance?.tool?.name === TOOL_NAME && (provenance.operation === 'compute' || provenance.operation === 'apply');
+    const ours = provenance?.tool?.name === TOOL_NAME && OPERATIONS.has(provenance.operation as string);
     return ours ? provenance as Provenance : undefined;
   } catch {
     return undefined;

@@ -7,7 +7,7 @@ import type { Fp8Operands } from './fp8-inputs';
 import type { BandQuantizer, Fp8OutputTarget } from './fp8-output';
 import { firstNewNonFinite } from '../kernels/non-finite';
 import type { TensorPair } from './pair-tensors';
-import type { StreamHandlers } from './tensor-stream';
+import type { StreamHandlers, StreamPiece } from './tensor-stream';
 
 export interface ApplyTask {
   pair: TensorPair;
@@ -17,20 +17,29 @@ export interface ApplyTask {
   fp8Output?: Fp8OutputTarget;
 }
 
+/** A piece's R where it is not the task's second operand: a LoRA adapter's ΔW, computed for the piece (apply-adapter.ts). */
+export type PieceResidual = (piece: StreamPiece<ApplyTask>) => PieceOperand;
+
+const secondOperand: PieceResidual = ({ inputs, task }) => ({ buffer: inputs[1]!, dtype: task.operands[1]!.dtype });
+
 /**
  * M = C + scale * R per piece (or C converted, or copied), refusing a result that overflowed. An FP8 C (or R) is
- * dequantized with its scales first (`fp8`): one binary32 product an element, then the same one rounding.
+ * dequantized with its scales first (`fp8`): one binary32 product an element, then the same one rounding. R is the
+ * task's second operand unless `residualOf` gives it.
  */
 export function applyHandlers(
-  kernels: ElementwiseKernels, scale: number, fp8?: Fp8Operands<ApplyTask>, bands?: BandQuantizer,
+  kernels: ElementwiseKernels, scale: number, fp8?: Fp8Operands<ApplyTask>, bands?: BandQuantizer, residualOf: PieceResidual = secondOperand,
 ): StreamHandlers<ApplyTask> {
   return {
     ...fp8?.hooks(),
-    processPiece({ task, start, count, inputs, output: out }) {
-      const [c, r] = inputs;
+    processPiece(piece) {
+      const { task, start, count, inputs, output: out } = piece;
+      const [c] = inputs;
+      const residual = task.context.add ? residualOf(piece) : undefined;
+      const r = residual?.buffer;
+      const rDtype = residual?.dtype;
       const outDtype = task.output!.dtype;
       const cDtype = task.operands[0]!.dtype;
-      const rDtype = task.operands[1]?.dtype;
       const target = task.context.fp8Output;
       if (fp8 && bands && target) {
         // M in binary32, gathered into bands of 128 rows and re-quantized with fresh block scales.
@@ -65,8 +74,8 @@ export function applyHandlers(
         return;
       }
       if (task.context.add) {
-        kernels.addScaled(c!, cDtype, r!, task.operands[1]!.dtype, scale, out, outDtype, count);
-        refuseNewNonFinite(kernels, task.context.pair.a!.file.path, task.name, [{ buffer: c!, dtype: cDtype }, { buffer: r!, dtype: task.operands[1]!.dtype }], { buffer: out, dtype: outDtype }, count, start, scale);
+        kernels.addScaled(c!, cDtype, r!, rDtype!, scale, out, outDtype, count);
+        refuseNewNonFinite(kernels, task.context.pair.a!.file.path, task.name, [{ buffer: c!, dtype: cDtype }, residual!], { buffer: out, dtype: outDtype }, count, start, scale);
       } else if (cDtype !== outDtype && isFloatDtype(cDtype)) {
         kernels.convert(c!, cDtype, out, outDtype, count);
         refuseNewNonFinite(kernels, task.context.pair.a!.file.path, task.name, [{ buffer: c!, dtype: cDtype }], { buffer: out, dtype: outDtype }, count, start, scale);
@@ -77,7 +86,7 @@ export function applyHandlers(
   };
 }
 
-interface PieceOperand {
+export interface PieceOperand {
   buffer: KernelBuffer;
   dtype: Dtype;
 }

@@ -9,6 +9,8 @@ import { appliedCardInput, renderModelCard } from '../report/model-card';
 import { loadTokenizerFiles } from '../report/tokenizer-diff';
 import type { ApplyOptions, ApplyResult, DryRunResult, JobCallbacks, OutputDtype, PlanIssue } from '../../shared/jobs';
 import type { DiffReport } from '../../shared/report';
+import { isLoraAdapter } from '../lora/adapter-reader';
+import { planAdapterApply } from './apply-adapter';
 import { applyHandlers, type ApplyTask } from './apply-pieces';
 import { blockQuantizationConfig, blockScaleName, blockScaleShape } from '../checkpoint/fp8-scales';
 import type { TensorRef } from '../checkpoint/checkpoint-types';
@@ -18,13 +20,15 @@ import { isFp8Dtype } from '../numerics/float8';
 import { REPORT_FILE, dominantDtype } from './compute';
 import { checkpointRef } from './diff-report';
 import { runWritingJob, type Inputs, type WritePlan } from './job-pipeline';
-import { outputSideFiles } from './output-side-files';
+import { outputSideFiles, type SideFileCopy } from './output-side-files';
 import { elementCount, pairTensors } from './pair-tensors';
 import { refuseOnErrors } from './plan-error';
 import { requestedDtype } from './requested-dtype';
 import { residualConfigIssues } from './residual-config-hashes';
 import { residualLooksLikeModel } from './residual-looks-like-model';
 import { planTiedHead } from './tied-head';
+import type { PlannedTensor } from '../format/safetensors-writer';
+import type { ShardedOutput } from './sharded-output';
 import { jobStreamOptions, streamOperand, streamTensors, type StreamOperand, type StreamTask } from './tensor-stream';
 import { vocabularyGrowth } from './vocabulary-growth';
 
@@ -41,14 +45,22 @@ export async function runApply(options: ApplyOptions, callbacks: JobCallbacks = 
   if (!Number.isFinite(Math.fround(scale))) throw new SurgeonError('usage', `the scale must be a finite binary32 number (|scale| < 3.4e38), not ${scale}`);
   const selection = { include: compilePattern(options.include, '--include'), exclude: compilePattern(options.exclude, '--exclude') };
   const inputs = { base: options.base, residual: options.residual };
-  return runWritingJob({ operation: 'apply', inputs, output: options }, callbacks, (opened) => planApply(options, callbacks, opened, scale, selection));
+  return runWritingJob({ operation: 'apply', inputs, output: options }, callbacks, (opened) => (isLoraAdapter(opened.residual)
+    ? planAdapterApply(options, callbacks, opened, scale, selection)
+    : planApply(options, callbacks, opened, scale, selection)));
 }
 
-type ApplySpecs = { base: string; residual: string };
+export type ApplySpecs = { base: string; residual: string };
+
+/** `--include` and `--exclude`, compiled. */
+export interface TensorSelection {
+  include: RegExp | undefined;
+  exclude: RegExp | undefined;
+}
 
 async function planApply(
   options: ApplyOptions, callbacks: JobCallbacks, { base: target, residual }: Inputs<ApplySpecs>,
-  scale: number, { include, exclude }: { include: RegExp | undefined; exclude: RegExp | undefined },
+  scale: number, { include, exclude }: TensorSelection,
 ): Promise<WritePlan<ApplySpecs, void, ApplyResult>> {
   const force = options.force === true;
   // An FP8 target's weights are dequantized with their scales (docs/fp8.md); the scales are not tensors of their own.
@@ -88,34 +100,15 @@ async function planApply(
   const fp8Plan = options.dtype === 'fp8' ? planFp8Output(targetView, tasks, dtypeOf) : undefined;
   return {
     issues,
-    sideFiles: () => [...(target.config ? ['config.json'] : []), ...sideFiles.copies.map((copy) => copy.name), PROVENANCE_FILE, 'README.md'],
-    tensors: () => tasks.flatMap((task) => {
-      const tensor = { name: task.pair.name, dtype: dtypeOf(task), shape: shapeOf(task) };
-      const scales = fp8Plan?.scalesOf(task);
-      return scales ? [tensor, { name: scales.name, dtype: 'F32' as const, shape: scales.shape }] : [tensor];
-    }),
+    sideFiles: () => appliedSideFileNames(target, sideFiles.copies),
+    tensors: () => tasks.flatMap((task) => plannedTensors(task, shapeOf(task), dtypeOf(task), fp8Plan)),
     async stream(kernels, { weights, inputReading }) {
       const fp8 = new Fp8Operands<ApplyTask>(kernels, fp8Weights);
       const bands = new BandQuantizer(kernels);
       const operandsOf = (task: ApplyTask): StreamOperand[] => (task.add ? [streamOperand(task.pair.a!), streamOperand(task.pair.b!)] : [streamOperand(task.pair.a!)]);
       try {
-        await streamTensors(tasks.flatMap((task): Array<StreamTask<ApplyTask>> => {
-          const output = { ...weights.locate(task.pair.name), dtype: dtypeOf(task) };
-          const stream: StreamTask<ApplyTask> = { name: task.pair.name, elements: elementCount(shapeOf(task)), operands: operandsOf(task), output, context: task };
-          const scales = fp8Plan?.scalesOf(task);
-          if (!scales) return [stream];
-          const location = weights.locate(scales.name);
-          if (scales.copy) {
-            // Not changed and already in the layout written: its bytes and its scales are copied.
-            const pair = { name: scales.name, a: scales.copy, status: 'changed' as const, comparable: true, arithmetic: false, shape: scales.shape };
-            return [{ name: scales.name, elements: scales.copy.elementCount, operands: [streamOperand(scales.copy)], output: { ...location, dtype: 'F32' }, context: { pair, add: false } }, stream];
-          }
-          const [rows, columns] = shapeOf(task) as [number, number];
-          return [
-            { ...stream, name: scales.name, output: { ...location, dtype: 'F8_E4M3' }, context: { ...task, fp8Output: { part: 'scales', rows, columns, location } } },
-            { ...stream, context: { ...task, fp8Output: { part: 'bytes', rows, columns, location: weights.locate(task.pair.name) } } },
-          ];
-        }), applyHandlers(kernels, scale, fp8, bands), jobStreamOptions(kernels, callbacks, inputReading));
+        const streamTasks = tasks.flatMap((task) => applyStreamTasks(task, operandsOf(task), shapeOf(task), dtypeOf(task), weights, fp8Plan));
+        await streamTensors(streamTasks, applyHandlers(kernels, scale, fp8, bands), jobStreamOptions(kernels, callbacks, inputReading));
       } finally {
         fp8.free();
         bands.free();
@@ -138,12 +131,9 @@ async function planApply(
         seconds: 0,
       };
       const dtype = dominantDtype(tasks.map(dtypeOf));
-      if (target.config) {
-        const dequantizedTo = fp8Weights.size > 0 && targetView.fp8 && !fp8Plan ? dominantDtype(tasks.filter((task) => isFp8Dtype(task.pair.a!.dtype)).map(dtypeOf)) : undefined;
-        const config = fp8Plan ? requantizedConfig(target.config, tasks) : appliedConfig(target.config, tasks, options.dtype ?? 'same', dtype, dequantizedTo);
-        await writeFile(join(output.dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-      }
-      for (const { name, from } of sideFiles.copies) await copyFile(from, join(output.dir, name));
+      await writeOutputConfigAndSideFiles(output.dir, target, sideFiles.copies, {
+        tasks, dtypeOf, requested: options.dtype ?? 'same', dequantized: fp8Weights.size > 0 && targetView.fp8 !== undefined, requantized: fp8Plan !== undefined,
+      });
       const createdAt = new Date();
       await writeProvenance(output.dir, {
         createdAt: createdAt.toISOString(),
@@ -166,6 +156,62 @@ async function planApply(
   };
 }
 
+/** What an applied model's folder holds beside its weights, in the order `finish` writes it. */
+export function appliedSideFileNames(target: Checkpoint, copies: readonly SideFileCopy[]): string[] {
+  return [...(target.config ? ['config.json'] : []), ...copies.map((copy) => copy.name), PROVENANCE_FILE, 'README.md'];
+}
+
+/** The output tensors of `task`: its tensor, and with --dtype fp8 its scales. */
+export function plannedTensors(task: ApplyTask, shape: number[], dtype: Dtype, fp8Plan: Fp8OutputPlan | undefined): PlannedTensor[] {
+  const tensor = { name: task.pair.name, dtype, shape };
+  const scales = fp8Plan?.scalesOf(task);
+  return scales ? [tensor, { name: scales.name, dtype: 'F32' as const, shape: scales.shape }] : [tensor];
+}
+
+/**
+ * The stream tasks that write `task`'s tensor: one, or, re-quantized to FP8 (--dtype fp8), one for its bytes and one for
+ * their scales, or its bytes and scales copied where the target's are already in the layout written.
+ */
+export function applyStreamTasks(
+  task: ApplyTask, operands: StreamOperand[], shape: readonly number[], dtype: Dtype, weights: ShardedOutput, fp8Plan: Fp8OutputPlan | undefined,
+): Array<StreamTask<ApplyTask>> {
+  const output = { ...weights.locate(task.pair.name), dtype };
+  const stream: StreamTask<ApplyTask> = { name: task.pair.name, elements: elementCount(shape), operands, output, context: task };
+  const scales = fp8Plan?.scalesOf(task);
+  if (!scales) return [stream];
+  const location = weights.locate(scales.name);
+  if (scales.copy) {
+    // Not changed and already in the layout written: its bytes and its scales are copied.
+    const pair = { name: scales.name, a: scales.copy, status: 'changed' as const, comparable: true, arithmetic: false, shape: scales.shape };
+    return [{ name: scales.name, elements: scales.copy.elementCount, operands: [streamOperand(scales.copy)], output: { ...location, dtype: 'F32' }, context: { pair, add: false } }, stream];
+  }
+  const [rows, columns] = shape as [number, number];
+  return [
+    { ...stream, name: scales.name, output: { ...location, dtype: 'F8_E4M3' }, context: { ...task, fp8Output: { part: 'scales', rows, columns, location } } },
+    { ...stream, context: { ...task, fp8Output: { part: 'bytes', rows, columns, location: weights.locate(task.pair.name) } } },
+  ];
+}
+
+/**
+ * Writes the output's config.json (the target's, with the dtypes and the vocabulary written: `dequantized`, the
+ * target's FP8 weights were read dequantized; `requantized`, written re-quantized) and copies the side files.
+ */
+export async function writeOutputConfigAndSideFiles(
+  dir: string, target: Checkpoint, copies: readonly SideFileCopy[],
+  written: { tasks: readonly ApplyTask[]; dtypeOf: (task: ApplyTask) => Dtype; requested: OutputDtype; dequantized: boolean; requantized: boolean },
+): Promise<void> {
+  const { tasks, dtypeOf, requested } = written;
+  if (target.config) {
+    const dequantizedTo = written.dequantized && !written.requantized
+      ? dominantDtype(tasks.filter((task) => isFp8Dtype(task.pair.a!.dtype)).map(dtypeOf)) : undefined;
+    const config = written.requantized
+      ? requantizedConfig(target.config, tasks)
+      : appliedConfig(target.config, tasks, requested, dominantDtype(tasks.map(dtypeOf)), dequantizedTo);
+    await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  }
+  for (const { name, from } of copies) await copyFile(from, join(dir, name));
+}
+
 /**
  * The target's config.json, with the vocabulary the output really has and the dtype it is stored in. An FP8 target
  * written dequantized (`dequantizedTo`, the dtype its FP8 weights were written in) loses its quantization section and
@@ -185,7 +231,7 @@ function appliedConfig(
   return withGrownVocabulary(updated, tasks);
 }
 
-interface Fp8OutputPlan {
+export interface Fp8OutputPlan {
   /** The scale tensor written beside a task's weight (--dtype fp8), with the target's to copy when it can be copied. */
   scalesOf(task: ApplyTask): { name: string; shape: number[]; copy?: TensorRef } | undefined;
 }
@@ -194,7 +240,7 @@ interface Fp8OutputPlan {
  * --dtype fp8: every FP8 weight of the target is written as E4M3 with 128 x 128 block scales; one the residual does
  * not change and that is already so is copied with its scales, the others re-quantized (jobs/fp8-output.ts).
  */
-function planFp8Output(targetView: DequantizedView, tasks: readonly ApplyTask[], dtypeOf: (task: ApplyTask) => Dtype): Fp8OutputPlan {
+export function planFp8Output(targetView: DequantizedView, tasks: readonly ApplyTask[], dtypeOf: (task: ApplyTask) => Dtype): Fp8OutputPlan {
   const fp8 = targetView.fp8;
   if (!fp8 || fp8.weights.size === 0) {
     throw new SurgeonError('usage', `--dtype fp8 re-quantizes the FP8 weights of an FP8 target, and ${targetView.checkpoint.root} has none; `
@@ -234,12 +280,12 @@ function withGrownVocabulary(updated: Record<string, unknown>, tasks: readonly A
  * A residual folder written by compute keeps its base's config in provenance.json; the target must
  * be of the same family. Residuals from elsewhere carry no base config, and are taken on trust.
  */
-async function residualBaseCompatibility(target: Checkpoint, residual: Checkpoint, force: boolean): Promise<PlanIssue[]> {
+export async function residualBaseCompatibility(target: Checkpoint, residual: Checkpoint, force: boolean): Promise<PlanIssue[]> {
   const baseConfig = (await readProvenance(residual.root))?.base.config;
   if (!target.config || !baseConfig || typeof baseConfig !== 'object') return [];
   const report = diffConfigs(baseConfig, target.config);
   if (report.verdict !== 'incompatible') return [];
-  return report.reasons.map((reason) => ({
+  return (report.refusals ?? report.reasons).map((reason) => ({
     severity: force ? 'warning' : 'error',
     rule: 'incompatible-config',
     file: target.root,
@@ -260,7 +306,7 @@ async function readJson(path: string): Promise<Record<string, unknown> | undefin
 }
 
 /** `--include` or `--exclude` that names no tensor of the residual is a typo, not a choice: refused. */
-function unmatchedPatternIssues(names: readonly string[], patterns: ReadonlyArray<[string | undefined, RegExp | undefined, string]>): PlanIssue[] {
+export function unmatchedPatternIssues(names: readonly string[], patterns: ReadonlyArray<[string | undefined, RegExp | undefined, string]>): PlanIssue[] {
   return patterns.flatMap(([source, pattern, flag]) => (pattern && !names.some((name) => pattern.test(name)) ? [{
     severity: 'error' as const,
     rule: 'pattern-matches-nothing',

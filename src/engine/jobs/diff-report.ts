@@ -40,7 +40,7 @@ export async function compareSides(a: Checkpoint, b: Checkpoint, force: boolean)
   const tokenizer = tokenizerA && tokenizerB && (hasTokenizer(tokenizerA) || hasTokenizer(tokenizerB)) ? diffTokenizers(tokenizerA, tokenizerB) : null;
   const issues: PlanIssue[] = [];
   if (config?.verdict === 'incompatible') {
-    for (const reason of config.reasons) {
+    for (const reason of config.refusals ?? config.reasons) {
       issues.push({
         severity: force ? 'warning' : 'error',
         rule: 'incompatible-config',

@@ -4,4 +4,5 @@ export { runCard } from './card';
 export { runCompute } from './compute';
 export { runDiff } from './diff';
 export { runInspect } from './inspect';
+export { runLora } from './lora';
 export { runVerify } from './verify';

@@ -5,7 +5,7 @@ import { DEFAULT_MAX_SHARD_BYTES } from '../../shared/defaults';
 import { cancelledError } from '../errors';
 import { createAtomicOutput } from '../io/atomic-output';
 import type { ElementwiseKernels } from '../kernels/kernels';
-import type { DryRunResult, FileProvenance, JobCallbacks, OutputFile, PlanIssue } from '../../shared/jobs';
+import type { DryRunFile, DryRunResult, FileProvenance, JobCallbacks, OutputFile, PlanIssue } from '../../shared/jobs';
 import type { DiffReport } from '../../shared/report';
 import { dryRunResult } from './dry-run';
 import { InputHashes } from './input-hashes';
@@ -37,6 +37,8 @@ export interface ReadPlan<S, R> extends PlanOutcome {
 
 export interface OutputStream {
   weights: ShardedOutput;
+  /** The temporary folder that becomes the output on commit, for a plan that writes its weights itself. */
+  dir: string;
   /** Hands the hashing of the inputs what the stream reads (InputHashes). */
   inputReading: Promise<InputReading>;
 }
@@ -55,6 +57,11 @@ export interface WrittenOutput<T extends InputSpecs> {
 export interface WritePlan<T extends InputSpecs, S, R> extends PlanOutcome {
   /** The output's tensors. Asked once the plan passed, so that nothing they need can fail before a refusal. */
   tensors(): readonly PlannedTensor[];
+  /**
+   * The stream writes the weights itself, once it has found their shapes (lora: the ranks come from the spectra);
+   * `tensors()` is then the dry run's plan, at the largest shapes, and `dryRunFiles` the files it would write them to.
+   */
+  writesOwnWeights?: { dryRunFiles(): readonly DryRunFile[] };
   stream(kernels: ElementwiseKernels, output: OutputStream): Promise<S>;
   /**
    * The names of the files `finish` writes beside the weights (config.json, side files, provenance, card),
@@ -106,20 +113,21 @@ export async function runWritingJob<T extends InputSpecs, S, R extends { seconds
   const outputOptions = { overwrite: job.output.overwrite === true, inputs };
   const shardBytes = job.output.shardSize ?? DEFAULT_MAX_SHARD_BYTES;
   if (job.output.dryRun) {
-    return dryRunResult(job.operation, out, outputOptions, planned.issues, tensors, shardBytes, started, planned.sideFiles?.() ?? []);
+    return dryRunResult(job.operation, out, outputOptions, planned.issues, tensors, shardBytes, started, planned.sideFiles?.() ?? [],
+      planned.writesOwnWeights?.dryRunFiles());
   }
 
   let hashes: InputHashes | undefined;
   const output = await createAtomicOutput(out, outputOptions);
   planned.issues.push(...staleOutputIssues(output));
   try {
-    const weights = await ShardedOutput.create(output.dir, tensors, shardBytes);
+    const weights = planned.writesOwnWeights ? ShardedOutput.none(output.dir) : await ShardedOutput.create(output.dir, tensors, shardBytes);
     await assertInputsUnchanged(inputs);
     hashes = InputHashes.start(checkpointsOf(inputs), callbacks.signal);
     const { inputReading } = hashes;
     let streamed: S;
     try {
-      streamed = await withJobKernels((kernels) => planned.stream(kernels, { weights, inputReading }));
+      streamed = await withJobKernels((kernels) => planned.stream(kernels, { weights, dir: output.dir, inputReading }));
     } catch (error) {
       await weights.discard();
       throw error;

@@ -43,6 +43,11 @@ export class ShardedOutput {
     return new ShardedOutput(dir, plans, files, locations);
   }
 
+  /** No weights files: the job writes its weights itself (WritePlan.writesOwnWeights). */
+  static none(dir: string): ShardedOutput {
+    return new ShardedOutput(dir, [], [], new Map());
+  }
+
   locate(name: string): TensorLocation {
     const location = this.locations.get(name);
     if (!location) throw new Error(`no output location was planned for ${JSON.stringify(name)}`);

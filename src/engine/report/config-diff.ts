@@ -33,9 +33,9 @@ export function diffConfigs(a: JsonObject | null | undefined, b: JsonObject | nu
   const changed: ConfigReport['changed'] = [];
   collectChanges('', a, b, changed);
   const reasons: string[] = [];
-  let incompatible = false;
+  const refusals: string[] = [];
   const refuse = (reason: string): void => {
-    incompatible = true;
+    refusals.push(reason);
     reasons.push(reason);
   };
 
@@ -65,7 +65,7 @@ export function diffConfigs(a: JsonObject | null | undefined, b: JsonObject | nu
       reasons.push(`vocab_size grows from ${vocabA} to ${vocabB}; the new embedding rows are taken whole from B`);
     }
   }
-  return { changed, verdict: incompatible ? 'incompatible' : 'compatible', reasons };
+  return { changed, verdict: refusals.length > 0 ? 'incompatible' : 'compatible', reasons, refusals };
 }
 
 /** `MistralForCausalLM` and `MistralForSequenceClassification` are one family: the part before `For`. */

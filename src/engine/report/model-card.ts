@@ -46,6 +46,8 @@ export interface ModelCardInput {
   vocabularyGrowth?: VocabularyGrowth[];
   /** For a residual: which of its inputs were FP8 (A = base, B = instruct); R is the difference of their dequantized weights. */
   quantization?: DiffReport['quantization'];
+  /** For an applied model whose residual was a LoRA adapter: how many modules were merged, at which ranks. */
+  lora?: { modules: number; ranks: number[] };
 }
 
 /** Facts a card needs that no job result carries. */
@@ -99,6 +101,7 @@ export function appliedCardInput(
     summary: inputs.report?.summary ?? null,
     tokenizer: inputs.report?.tokenizer ?? null,
     vocabularyGrowth: result.vocabularyGrowth,
+    ...(result.lora ? { lora: { modules: result.lora.modules.length, ranks: [...new Set(result.lora.modules.map((module) => module.rank))].sort((x, y) => x - y) } } : {}),
   };
 }
 
@@ -173,6 +176,19 @@ function whatItIs(input: ModelCardInput): string {
     if (dequantized !== undefined) lines.push('', dequantized);
     return lines.join('\n');
   }
+  if (input.lora) {
+    const ranks = input.lora.ranks.length === 1 ? `rank ${input.lora.ranks[0]}` : `ranks ${input.lora.ranks.join(', ')}`;
+    return [
+      `This model was made by merging a LoRA adapter (${formatCount(input.lora.modules)} modules, ${ranks}) into a checkpoint:`,
+      '',
+      `    θ_new = θ + α · scaling · (B @ A)    with α = ${scale}`,
+      '',
+      `computed in f32 in a defined order, with one rounding to ${escapeMarkdown(input.dtype)}.`,
+      '',
+      `- checkpoint (θ): ${describeRef(input.base, input.output)}`,
+      input.residual ? `- adapter: ${describeRef(input.residual, input.output)}` : '',
+    ].join('\n').trimEnd();
+  }
   return [
     'This model was made by adding an instruction residual to a continued-pretraining checkpoint:',
     '',
@@ -211,7 +227,15 @@ function howToApply(input: ModelCardInput): string {
     `${TOOL_NAME} apply --base ${shellQuote(cptBase)} --residual ${shellQuote(residualName)} \\`,
     `  --out ${shellQuote('./merged')} --scale ${scale}`,
   ].join('\n');
-  const python = [
+  const python = input.lora ? [
+    'import torch',
+    'from peft import PeftModel',
+    'from transformers import AutoModelForCausalLM',
+    '',
+    `model = AutoModelForCausalLM.from_pretrained(${pythonString(cptBase)}, torch_dtype=torch.bfloat16)`,
+    `model = PeftModel.from_pretrained(model, ${pythonString(residualName)}).merge_and_unload()`,
+    'model.save_pretrained("./merged")',
+  ].join('\n') : [
     'import torch',
     'from residuals import Residuals',
     'from transformers import AutoModelForCausalLM',
@@ -230,7 +254,9 @@ function howToApply(input: ModelCardInput): string {
     'In VS Code, with the Checkpoint Surgeon extension: run **Checkpoint Surgeon: Apply Residual** from the',
     'Command Palette and pick the base checkpoint, this residual and an output folder.',
     '',
-    'In Python, with the `residuals` package (`pip install residuals`), which reads this folder directly:',
+    input.lora
+      ? 'In Python, with PEFT (its merge rounds in the weights\' dtype, so the last bits may differ):'
+      : 'In Python, with the `residuals` package (`pip install residuals`), which reads this folder directly:',
     '',
     codeBlock('python', python),
   ].join('\n');
@@ -331,13 +357,13 @@ function listTokens(tokens: ReadonlyArray<{ id: number; content: string }>): str
   return formatFirstOf(tokens.map((token) => `${token.id} ${token.content}`), MAX_LISTED_ADDED_TOKENS);
 }
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]): string => `| ${cells.map(escapeMarkdown).join(' | ')} |`;
   return [line(header), `|${header.map(() => ' --- |').join('')}`, ...rows.map(line)].join('\n');
 }
 
 /** A fence of more backticks than the longest run inside, so the content cannot close it. */
-function codeBlock(language: string, code: string): string {
+export function codeBlock(language: string, code: string): string {
   const longestRun = Math.max(0, ...(code.match(/`+/g) ?? []).map((run) => run.length));
   const fence = '`'.repeat(Math.max(3, longestRun + 1));
   return `${fence}${language}\n${code}\n${fence}`;
@@ -352,17 +378,17 @@ function tensorCounts(summary: DiffSummary): string {
   return TENSOR_STATUSES.filter((status) => summary.counts[status] > 0).map((status) => `${formatCount(summary.counts[status])} ${words[status]}`).join(', ');
 }
 
-function shellQuote(text: string): string {
+export function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /** JSON string syntax is also a valid Python string literal (same escapes, \uXXXX included). */
-function pythonString(text: string): string {
+export function pythonString(text: string): string {
   return JSON.stringify(text);
 }
 
 /** How the card names a checkpoint in its usage examples: the Hub id, else the path relative to the card. */
-function refName(ref: CheckpointRef, card: CheckpointRef): string {
+export function refName(ref: CheckpointRef, card: CheckpointRef): string {
   return ref.hubId ?? cardPath(ref, card);
 }
 
@@ -378,7 +404,7 @@ function describeRefPlain(ref: CheckpointRef, card: CheckpointRef): string {
  * The Hugging Face repo of a checkpoint that came from the Hub, without the revision (`base_model` takes a
  * repo id); undefined for a local one.
  */
-function hubRepo(ref: CheckpointRef): string | undefined {
+export function hubRepo(ref: CheckpointRef): string | undefined {
   return ref.hubId?.replace(/@.*$/, '');
 }
 

@@ -140,7 +140,7 @@ function effectiveRank(singularValues: readonly number[]): number {
  * additions overlap instead of each waiting for the one before: 0.5-0.7 against 0.9-1.1 ns an
  * element here, the rest being memory bandwidth.
  */
-function sumOfSquares(matrix: Float32Array): number {
+export function sumOfSquares(matrix: Float32Array): number {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;

@@ -16,8 +16,17 @@ const mistralInstruct = (): Promise<Record<string, unknown>> =>
   config('mistral-7b-v0.1-base-vs-instruct/Mistral-7B-Instruct-v0.1/config.json');
 
 describe('diffConfigs', () => {
+  it('refuses on what makes the families differ, not on the note that the vocabulary grows', async () => {
+    const base = await mistralBase();
+    const report = diffConfigs(base, { ...base, model_type: 'llama', vocab_size: (base['vocab_size'] as number) + 8 });
+    assert.equal(report.verdict, 'incompatible');
+    assert.deepEqual(report.refusals, ['model_type differs: "mistral" vs "llama"']);
+    assert.equal(report.reasons.length, 2, 'the growth is still said');
+    assert.match(report.reasons[1]!, /^vocab_size grows/);
+  });
+
   it('finds nothing between the real Mistral-7B-v0.1 base and instruct configs', async () => {
-    assert.deepEqual(diffConfigs(await mistralBase(), await mistralInstruct()), { changed: [], verdict: 'compatible', reasons: [] });
+    assert.deepEqual(diffConfigs(await mistralBase(), await mistralInstruct()), { changed: [], verdict: 'compatible', reasons: [], refusals: [] });
   });
 
   it('reports a nested change by its dotted key (real Llama-3.2-3B-Instruct revisions)', async () => {

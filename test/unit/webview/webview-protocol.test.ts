@@ -29,3 +29,10 @@ test('the webview ignores messages that are not the host\'s', () => {
   assert.equal(isToWebviewMessage({ type: 'source', residual: true }), true);
   assert.equal(isToWebviewMessage({ type: 'source', residual: 'yes' }), false);
 });
+
+test('the host takes an export as LoRA adapter with no rank, or a whole rank from 1 to 4096', () => {
+  assert.equal(isFromWebviewMessage({ type: 'exportLora' }), true);
+  assert.equal(isFromWebviewMessage({ type: 'exportLora', rank: 16 }), true);
+  assert.equal(isFromWebviewMessage({ type: 'exportLora', rank: 4096 }), true);
+  for (const rank of [0, -1, 4097, 1.5, Number.NaN, '16', null]) assert.equal(isFromWebviewMessage({ type: 'exportLora', rank }), false, String(rank));
+});
