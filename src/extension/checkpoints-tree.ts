@@ -202,7 +202,8 @@ function renderCheckpoint(node: Extract<CheckpointNode, { kind: 'checkpoint' }>,
     if (node.size === undefined) facts.push(formatBytes(bytes));
     lines.push(`Architecture: ${architecture ?? 'unknown'}`, `Dtype: ${dtype}`, `Parameters: ${formatCount(parameters)}`, `Tensor bytes: ${formatBytes(bytes)}`);
   }
-  if (node.source === 'workspace') facts.unshift(node.location);
+  // A folder at the workspace's root would only repeat its label; a nested one says where it is.
+  if (node.source === 'workspace' && node.location !== node.label) facts.unshift(node.location);
   return { description: facts.join(' · '), tooltip: lines.join('  \n') };
 }
 

@@ -4,6 +4,7 @@
  * and the page runs no script at all (CSP `default-src 'none'`, styles by nonce).
  */
 import { formatCount } from '../shared/quantities';
+import { loraAdapterWords } from '../shared/lora-text';
 import type { InspectResult } from '../shared/jobs';
 
 /** Must match `.tensors .row` height in the page's style. */
@@ -76,8 +77,10 @@ export function inspectHtml(result: InspectResult & { configVocabSize?: number |
   const summary: Array<[string, string]> = [
     ['Path', result.path],
     ['Layout', result.shards.length > 1 ? `${result.layout} (${result.shards.length} shards)` : result.layout],
-    ['Architecture', result.architecture ?? 'unknown'],
-    ['Model type', result.modelType ?? 'unknown'],
+    ...(result.lora ? [['Adapter', loraAdapterWords(result.lora)] as [string, string]] : [
+      ['Architecture', result.architecture ?? 'unknown'] as [string, string],
+      ['Model type', result.modelType ?? 'unknown'] as [string, string],
+    ]),
     ['Parameters', formatCount(result.parameters)],
     ['Tensor bytes', formatCount(result.bytes)],
     ['Tensors', formatCount(result.tensors.length)],

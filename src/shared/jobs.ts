@@ -335,6 +335,17 @@ export interface InspectResult {
   index?: InspectIndex;
   /** Weight files that are not there to read (also for a folder of configs alone); absent when none. */
   missingWeights?: InspectMissingWeights[];
+  /** Present for a PEFT LoRA adapter: its modules, their ranks and the base it was made for (adapter_config.json). */
+  lora?: InspectLora;
+}
+
+export interface InspectLora {
+  modules: number;
+  /** The modules' ranks, ascending, each once. */
+  ranks: number[];
+  /** Tensors saved whole (modules_to_save), which replace the model's. */
+  savedTensors: number;
+  baseModel: string | null;
 }
 
 export interface InspectMissingWeights {

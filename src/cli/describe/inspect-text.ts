@@ -1,5 +1,6 @@
 import type { InspectResult, InspectTensor } from '../../shared/jobs';
 import { formatBytes, formatCount, formatParameters } from '../../shared/quantities';
+import { loraAdapterWords } from '../../shared/lora-text';
 import { quantizationScheme } from '../../shared/quantization-text';
 import { countOf, textTable } from '../text-table';
 
@@ -10,8 +11,9 @@ const INDEX_COMPONENT = /(?<=^|\.)\d+(?=\.|$)/g;
 
 /** What `inspect` prints: the model in one line, its dtypes and tokenizer, then a table of its tensors. */
 export function describeInspect(result: InspectResult, all: boolean): string[] {
-  const architecture = [result.architecture, result.modelType && result.modelType !== result.architecture ? `(${result.modelType})` : undefined]
-    .filter(Boolean).join(' ') || 'architecture unknown (no config.json)';
+  const architecture = result.lora ? loraAdapterWords(result.lora)
+    : [result.architecture, result.modelType && result.modelType !== result.architecture ? `(${result.modelType})` : undefined]
+      .filter(Boolean).join(' ') || 'architecture unknown (no config.json)';
   const tokenizer = result.tokenizer;
   const grouped = !all && result.tensors.length > GROUP_ABOVE;
   if (result.missingWeights && result.tensors.length === 0) return describeWithoutWeights(result, architecture);

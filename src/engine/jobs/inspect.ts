@@ -5,9 +5,10 @@ import { parseCheckpointIndex } from '../checkpoint/checkpoint-index';
 import { describeFp8Checkpoint, summarizeFp8Checkpoint } from '../checkpoint/fp8-scales';
 import { detectQuantization } from '../checkpoint/quantization';
 import { isSurgeonError } from '../errors';
+import { isLoraAdapter, readLoraAdapter } from '../lora/adapter-reader';
 import { parseTensorName } from '../report/layer-names';
 import { loadTokenizerFiles, summarizeTokenizer } from '../report/tokenizer-diff';
-import type { InspectIndex, InspectOptions, InspectQuantization, InspectResult, JobCallbacks } from '../../shared/jobs';
+import type { InspectIndex, InspectLora, InspectOptions, InspectQuantization, InspectResult, JobCallbacks } from '../../shared/jobs';
 import { openInput } from './open-input';
 
 /** The expert number in `block_sparse_moe.experts.3.w1.weight`, `mlp.experts.12.down_proj.weight`. */
@@ -49,7 +50,21 @@ export async function runInspect(options: InspectOptions, callbacks: JobCallback
     ...(checkpoint.indexedTensors ? { index: await indexSummary(checkpoint, checkpoint.indexedTensors) } : {}),
     ...(checkpoint.missingWeights ? { missingWeights: checkpoint.missingWeights.map((missing) => ({ ...missing })) } : {}),
     ...quantizationOf(checkpoint),
+    ...await loraOf(checkpoint),
   };
+}
+
+/** What a PEFT LoRA adapter holds, from its adapter_config.json and tensor names; {} for anything else. */
+async function loraOf(checkpoint: Checkpoint): Promise<{ lora?: InspectLora }> {
+  if (!isLoraAdapter(checkpoint)) return {};
+  const { adapter } = await readLoraAdapter(checkpoint);
+  const baseModel = adapter.config.base_model_name_or_path;
+  return { lora: {
+    modules: adapter.modules.length,
+    ranks: [...new Set(adapter.modules.map((module) => module.rank))].sort((x, y) => x - y),
+    savedTensors: adapter.modelTensors.length,
+    baseModel: typeof baseModel === 'string' ? baseModel : null,
+  } };
 }
 
 /** The quantization of the checkpoint, as detectQuantization and describeFp8Checkpoint see it; {} for a plain one. */

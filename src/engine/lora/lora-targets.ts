@@ -1,5 +1,4 @@
 import { parseTensorName } from '../report/layer-names';
-import { fitsSpectralBudget } from '../spectra/spectral-stats';
 import type { LoraEmbeddings, LoraLeftOut } from '../../shared/jobs';
 import type { TensorPair } from '../jobs/pair-tensors';
 import { moduleOfWeight, type LoraModuleKind } from './peft-adapter';
@@ -8,6 +7,14 @@ import { moduleOfWeight, type LoraModuleKind } from './peft-adapter';
 export type LoraTarget =
   | { factor: true; module: string; kind: LoraModuleKind; rows: number; cols: number }
   | { factor: false; reason: LoraLeftOut['reason'] };
+
+/**
+ * Largest matrix factored: 2^30 elements, 4 GiB of f32 held with its SVD's thin panels. That takes in the embeddings
+ * and heads of 70B-class models (128256 x 8192), which only `--embeddings lora` factors; the spectral pass, which
+ * reads every matrix, stops at 2^28. The WebAssembly backend's memory ends at 4 GiB: past about 2^29.9 elements only
+ * onnxruntime-node or plain JavaScript hold the matrix.
+ */
+export const MAX_LORA_ELEMENTS = 2 ** 30;
 
 /** Modules outside the blocks that only `--embeddings lora` factors: the token embeddings, nn.Embedding in PEFT, and the head, nn.Linear. */
 const EMBEDDING_MODULES: Readonly<Record<string, LoraModuleKind>> = { embed: 'embedding', lm_head: 'linear' };
@@ -28,6 +35,6 @@ export function loraTarget(pair: TensorPair, embeddings: LoraEmbeddings): LoraTa
   const embedding = location.layer === null ? EMBEDDING_MODULES[location.module] : undefined;
   if (location.layer === null && location.module === 'pos_embed') return { factor: false, reason: 'embedding' };
   if (embedding !== undefined && embeddings !== 'lora') return { factor: false, reason: 'embedding' };
-  if (!fitsSpectralBudget(rows, cols)) return { factor: false, reason: 'too-large' };
+  if (rows * cols > MAX_LORA_ELEMENTS) return { factor: false, reason: 'too-large' };
   return { factor: true, module, kind: embedding ?? 'linear', rows, cols };
 }

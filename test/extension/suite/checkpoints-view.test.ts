@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import type { CardResult, ComputeResult } from '../../../src/shared/jobs';
 import { extensionApi, smallPair, workspaceRoot } from '../workspace-checkpoints';
 
-interface TreeEntry { label: string; path?: string; contextValue?: string; children?: TreeEntry[] }
+interface TreeEntry { label: string; path?: string; contextValue?: string; description?: string; children?: TreeEntry[] }
 interface MenuEntry { command: string; when?: string }
 
 const VIEW = 'checkpointSurgeon.checkpoints';
@@ -58,6 +58,9 @@ suite('the Checkpoints view on a residual folder', () => {
     const contextOf = (path: string): string | undefined => items.find((item) => item.path === path)?.contextValue;
     assert.equal(contextOf(residual), RESIDUAL, `items: ${JSON.stringify(items.map((i) => [i.label, i.contextValue]))}`);
     assert.equal(contextOf(base), CHECKPOINT);
+    // A folder at the workspace's root is named once: its description does not repeat the label.
+    const residualItem = items.find((item) => item.path === residual);
+    assert.ok(residualItem?.description !== undefined && !residualItem.description.startsWith('tree-residual'), `description: ${residualItem?.description}`);
   });
 
   test('the menu offers Verify and Write Model Card on residuals, and every checkpoint command on both', () => {

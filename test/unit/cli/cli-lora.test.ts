@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import type { DryRunResult, ErrorResult, LoraResult } from '../../../src/shared/jobs';
+import type { DryRunResult, ErrorResult, InspectResult, LoraResult } from '../../../src/shared/jobs';
 import { llamaLikeTensors, writeCheckpoint } from '../../helpers/make-checkpoint';
 import { runCli as cli } from '../../helpers/run-cli';
 import { scratchFolders } from '../../helpers/scratch-folders';
@@ -34,6 +34,13 @@ test('lora --json writes a PEFT adapter and says per matrix its rank, energy and
   assert.ok(result.matrices.every((matrix) => matrix.rank === 4 && matrix.energy > 0 && matrix.energy < 1 && matrix.relativeError > 0));
   assert.deepEqual((await readdir(out)).sort(), ['README.md', 'adapter_config.json', 'adapter_model.safetensors', 'provenance.json']);
   assert.deepEqual(result.files.map((file) => file.file).sort(), ['README.md', 'adapter_config.json', 'adapter_model.safetensors', 'provenance.json']);
+
+  // inspect names what the folder is: an adapter, its modules and ranks, and the base it is for.
+  const inspected = await cli('inspect', out);
+  assert.equal(inspected.code, 0, inspected.stderr);
+  assert.match(inspected.stdout, new RegExp(`^${out}: a PEFT LoRA adapter \\(7 modules, rank 4\\) for ${base}, 14 tensors,`));
+  const json = JSON.parse((await cli('inspect', out, '--json')).stdout) as InspectResult;
+  assert.deepEqual(json.lora, { modules: 7, ranks: [4], savedTensors: 0, baseModel: base });
 });
 
 test('lora prints headed tables: what is left out, and the matrices worst first', async () => {

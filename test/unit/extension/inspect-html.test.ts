@@ -34,3 +34,9 @@ test('scriptJson cannot end its script element', () => {
   assert.ok(!json.includes('<'));
   assert.deepEqual(JSON.parse(json), ['</script><script>alert(1)</script>', '\u2028']);
 });
+
+test('a PEFT LoRA adapter is named as one, with its modules, ranks and base, where a model shows its architecture', () => {
+  const html = inspectHtml({ ...result, architecture: null, modelType: null, lora: { modules: 14, ranks: [4, 8], savedTensors: 1, baseModel: hostile } }, 'NONCE', 'https://cspsource');
+  assert.match(html, /a PEFT LoRA adapter \(14 modules, ranks 4 to 8, 1 tensor saved whole\) for &#60;img/);
+  assert.ok(!html.includes('>Architecture<'), 'no "Architecture: unknown" beside an adapter');
+});
