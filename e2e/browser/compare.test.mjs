@@ -3,14 +3,14 @@
 // tokenizer files, Compare run from the palette and from the explorer's context menu.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { webviewFrame } from '../lib/browser.mjs';
 import { REPO_ROOT } from '../lib/code-server.mjs';
-import { openWorkbench, quickPickRow, runCommand, SCREENSHOTS, STEP_TIMEOUT_MS, withFailureScreenshot } from '../lib/workbench.mjs';
+import { closeSuiteWorkbench, openSuiteWorkbench, quickPickRow, runCommand, SCREENSHOTS, STEP_TIMEOUT_MS, withFailureScreenshot } from '../lib/workbench.mjs';
 
 const MISTRAL = join(REPO_ROOT, 'test', 'fixtures', 'real', 'mistral-7b-v0.1-base-vs-instruct');
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
@@ -69,15 +69,10 @@ async function checkReport(screenshot) {
 
 describe('Compare in the real workbench', { timeout: 300_000 }, () => {
   before(async () => {
-    workspace = await makeWorkspace();
-    workbench = await openWorkbench(workspace);
-    page = workbench.page;
+    ({ workspace, workbench, page } = await openSuiteWorkbench(makeWorkspace));
   });
 
-  after(async () => {
-    await workbench?.close();
-    if (workspace) await rm(workspace, { recursive: true, force: true });
-  });
+  after(() => closeSuiteWorkbench(workbench, workspace));
 
   test('from the command palette', async () => {
     await withFailureScreenshot(page, 'workbench-palette', async () => {

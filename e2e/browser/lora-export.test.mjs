@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { webviewFrame } from '../lib/browser.mjs';
 import { REPO_ROOT } from '../lib/code-server.mjs';
-import { openWorkbench, quickPickRow, runCommand, SCREENSHOTS, STEP_TIMEOUT_MS, withFailureScreenshot } from '../lib/workbench.mjs';
+import { closeSuiteWorkbench, openSuiteWorkbench, quickPickRow, runCommand, SCREENSHOTS, STEP_TIMEOUT_MS, withFailureScreenshot } from '../lib/workbench.mjs';
 
 const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 /** The wide pair's factored matrices: 3 layers of q, k, v, o, gate, up and down (e2e/lib/make-spectra-pair.ts). */
@@ -87,15 +87,10 @@ async function adapterView() {
 
 describe('Export as LoRA Adapter in the real workbench', { timeout: 400_000 }, () => {
   before(async () => {
-    workspace = await makeWorkspace();
-    workbench = await openWorkbench(workspace);
-    page = workbench.page;
+    ({ workspace, workbench, page } = await openSuiteWorkbench(makeWorkspace));
   });
 
-  after(async () => {
-    await workbench?.close();
-    if (workspace) await rm(workspace, { recursive: true, force: true });
-  });
+  after(() => closeSuiteWorkbench(workbench, workspace));
 
   test('from a Compare with spectra: energy against rank, rank 16 picked, Export, and the adapter says r 16', async () => {
     await withFailureScreenshot(page, 'lora-report', async () => {

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { webviewFrame } from '../lib/browser.mjs';
 import { REPO_ROOT } from '../lib/code-server.mjs';
-import { openWorkbench, quickPickRow, runCommand, SCREENSHOTS, STEP_TIMEOUT_MS, withFailureScreenshot } from '../lib/workbench.mjs';
+import { closeSuiteWorkbench, openSuiteWorkbench, quickPickRow, runCommand, SCREENSHOTS, STEP_TIMEOUT_MS, withFailureScreenshot } from '../lib/workbench.mjs';
 
 const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 /** The demo's tensors (4 layers of a Llama-like model, embeddings, head and final norm). */
@@ -197,15 +197,10 @@ async function acceptSaveDialog() {
 
 describe('the report view in the real workbench', { timeout: 500_000 }, () => {
   before(async () => {
-    workspace = await makeWorkspace();
-    workbench = await openWorkbench(workspace);
-    page = workbench.page;
+    ({ workspace, workbench, page } = await openSuiteWorkbench(makeWorkspace));
   });
 
-  after(async () => {
-    await workbench?.close();
-    if (workspace) await rm(workspace, { recursive: true, force: true });
-  });
+  after(() => closeSuiteWorkbench(workbench, workspace));
 
   test('the heatmap\'s cells are reached and activated from the keyboard, and the histogram follows', async () => {
     await withFailureScreenshot(page, 'report-heatmap', async () => {

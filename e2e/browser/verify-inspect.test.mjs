@@ -5,14 +5,14 @@
 // .test-output/screenshots (verify-*.png, inspect-*.png).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { webviewFrame } from '../lib/browser.mjs';
 import { REPO_ROOT } from '../lib/code-server.mjs';
-import { openWorkbench, quickPickRow, runCommand, SCREENSHOTS, STEP_TIMEOUT_MS, withFailureScreenshot } from '../lib/workbench.mjs';
+import { closeSuiteWorkbench, openSuiteWorkbench, quickPickRow, runCommand, SCREENSHOTS, STEP_TIMEOUT_MS, withFailureScreenshot } from '../lib/workbench.mjs';
 
 const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 
@@ -32,15 +32,10 @@ const pickRow = (name) => quickPickRow(page, name);
 
 describe('Verify and Inspect in the real workbench', { timeout: 400_000 }, () => {
   before(async () => {
-    workspace = await makeWorkspace();
-    workbench = await openWorkbench(workspace);
-    page = workbench.page;
+    ({ workspace, workbench, page } = await openSuiteWorkbench(makeWorkspace));
   });
 
-  after(async () => {
-    await workbench?.close();
-    if (workspace) await rm(workspace, { recursive: true, force: true });
-  });
+  after(() => closeSuiteWorkbench(workbench, workspace));
 
   test('Apply lists the residual first, marked', async () => {
     await withFailureScreenshot(page, 'apply-picker', async () => {

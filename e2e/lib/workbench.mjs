@@ -1,7 +1,7 @@
 // A real VS Code workbench for the browser tests: code-server with the extension under development,
 // Chromium on it, and the steps every workbench test takes (run a command from the palette, pick a
 // row, keep a screenshot of a failed step).
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { launchBrowser } from './browser.mjs';
 import { REPO_ROOT, startCodeServer, workbenchUrl } from './code-server.mjs';
@@ -65,4 +65,20 @@ export async function withFailureScreenshot(page, name, steps) {
     await page.screenshot({ path: join(SCREENSHOTS, `${name}-failure.png`) }).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * A suite's workbench on a workspace of its own: `makeWorkspace()` writes the folder, a workbench opens on it.
+ * Pair with `closeSuiteWorkbench` in the suite's `after`.
+ */
+export async function openSuiteWorkbench(makeWorkspace) {
+  const workspace = await makeWorkspace();
+  const workbench = await openWorkbench(workspace);
+  return { workspace, workbench, page: workbench.page };
+}
+
+/** Closes what `openSuiteWorkbench` opened and removes its workspace; either may be missing when `before` failed. */
+export async function closeSuiteWorkbench(workbench, workspace) {
+  await workbench?.close();
+  if (workspace) await rm(workspace, { recursive: true, force: true });
 }

@@ -6,6 +6,7 @@
 import { formatCount } from '../shared/quantities';
 import { loraAdapterWords } from '../shared/lora-text';
 import type { InspectResult } from '../shared/jobs';
+import { PANEL_BASE_CSS } from './panel-styles';
 
 /** Must match `.tensors .row` height in the page's style. */
 const ROW_HEIGHT_PIXELS = 22;
@@ -96,11 +97,7 @@ export function inspectHtml(result: InspectResult & { configVocabSize?: number |
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; img-src ${e(cspSource)}">
 <title>${e(result.path)}</title>
 <style nonce="${nonce}">
-body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 0 16px 16px; }
-table { border-collapse: collapse; margin: 8px 0 16px; }
-th, td { text-align: left; padding: 2px 12px 2px 0; vertical-align: top; }
-th { border-bottom: 1px solid var(--vscode-panel-border); }
-.note { color: var(--vscode-descriptionForeground); }
+${PANEL_BASE_CSS}
 .toolbar { display: flex; gap: 12px; align-items: center; margin: 8px 0; }
 .toolbar input { width: 24em; background: var(--vscode-input-background); color: var(--vscode-input-foreground); border: 1px solid var(--vscode-input-border, transparent); padding: 3px 6px; }
 .tensors { border: 1px solid var(--vscode-panel-border); }

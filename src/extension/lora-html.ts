@@ -11,6 +11,7 @@ import {
 import { escapeHtml } from './inspect-html';
 import type { LoraInputs } from './lora-inputs';
 import { editorAdvice } from './prompt-checks';
+import { PANEL_BASE_CSS } from './panel-styles';
 
 /** The view lists at most this many matrices, the worst reconstructed first. */
 const MAX_TABLE_ROWS = 5_000;
@@ -109,10 +110,7 @@ export function loraHtml(result: LoraResult, inputs: LoraInputs, nonce: string):
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'">
 <title>LoRA adapter ${e(result.out)}</title>
 <style nonce="${nonce}">
-body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 0 16px 16px; }
-table { border-collapse: collapse; margin: 8px 0 16px; }
-th, td { text-align: left; padding: 2px 12px 2px 0; vertical-align: top; }
-th { border-bottom: 1px solid var(--vscode-panel-border); }
+${PANEL_BASE_CSS}
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.nowrap { white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.name { font-family: var(--vscode-editor-font-family); overflow-wrap: break-word; }
@@ -125,9 +123,6 @@ button:hover { background: var(--vscode-button-hoverBackground); }
 button.secondary { color: var(--vscode-button-secondaryForeground); background: var(--vscode-button-secondaryBackground); }
 button.secondary:hover { background: var(--vscode-button-secondaryHoverBackground); }
 button:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: 2px; }
-.issue .rule { font-family: var(--vscode-editor-font-family); color: var(--vscode-descriptionForeground); }
-.issue.warning .rule { color: var(--vscode-editorWarning-foreground); }
-.note { color: var(--vscode-descriptionForeground); }
 </style>
 </head>
 <body>

@@ -8,6 +8,7 @@ import { formatCount } from '../shared/quantities';
 import type { VerifyResult, VerifyTensorResult } from '../shared/jobs';
 import { escapeHtml } from './inspect-html';
 import { editorAdvice } from './prompt-checks';
+import { PANEL_BASE_CSS } from './panel-styles';
 
 /** The view lists at most this many tensors, the mismatching ones first. */
 const MAX_TABLE_ROWS = 5_000;
@@ -74,19 +75,13 @@ export function verifyHtml(result: VerifyResult, inputs: VerifyInputs, nonce: st
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'nonce-${nonce}'">
 <title>Verify ${e(inputs.residual)}</title>
 <style nonce="${nonce}">
-body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 0 16px 16px; }
-table { border-collapse: collapse; margin: 8px 0 16px; }
-th, td { text-align: left; padding: 2px 12px 2px 0; vertical-align: top; }
-th { border-bottom: 1px solid var(--vscode-panel-border); }
+${PANEL_BASE_CSS}
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.name { font-family: var(--vscode-editor-font-family); word-break: break-all; }
 tr.mismatch td { color: var(--vscode-errorForeground); }
 .verdict { font-size: 1.1em; padding: 8px 12px; border-left: 4px solid; }
 .verdict.ok { border-color: var(--vscode-testing-iconPassed, green); }
 .verdict.failed { border-color: var(--vscode-errorForeground); }
-.issue .rule { font-family: var(--vscode-editor-font-family); color: var(--vscode-descriptionForeground); }
-.issue.warning .rule { color: var(--vscode-editorWarning-foreground); }
-.note { color: var(--vscode-descriptionForeground); }
 </style>
 </head>
 <body>
