@@ -3,16 +3,11 @@
 // marker and table; and "Export as LoRA adapter at rank N..." posting that rank to the host.
 // Screenshots in .test-output/screenshots (lora-energy-*.png).
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser } from '../lib/browser.mjs';
-import { REPO_ROOT } from '../lib/code-server.mjs';
-import { buildWebview } from './build-webview.mjs';
 import { makeReport } from './make-report.mjs';
-import { startStaticServer } from './static-server.mjs';
+import { closeStandalonePage, openStandalonePage, SCREENSHOTS } from './standalone-page.mjs';
 
-const SCREENSHOTS = join(REPO_ROOT, '.test-output', 'screenshots');
 const report = withSpectraPerModule(makeReport({ tensors: 600, spectra: true }));
 /**
  * The Okabe-Ito colours of the first seven lines (webview/spectra-model.ts): without black on a dark background,
@@ -83,19 +78,10 @@ function clippedCells() {
 
 describe('energy against rank, standalone', () => {
   before(async () => {
-    await buildWebview(REPO_ROOT);
-    await mkdir(SCREENSHOTS, { recursive: true });
-    server = await startStaticServer(REPO_ROOT);
-    browser = await launchBrowser({ viewport: { width: 1400, height: 1000 } });
-    page = browser.page;
-    page.on('console', (message) => { if (message.type() === 'error') problems.console.push(message.text()); });
-    page.on('pageerror', (error) => problems.page.push(error.message));
+    ({ server, browser, page } = await openStandalonePage(problems));
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  after(() => closeStandalonePage(browser, server));
 
   for (const theme of ['dark', 'light', 'hc']) {
     test(`a line per module in the spectra chart's colours, ${theme} theme`, async () => {

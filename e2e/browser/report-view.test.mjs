@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { webviewFrame } from '../lib/browser.mjs';
+import { countPixelsNear, webviewFrame } from '../lib/browser.mjs';
 import { REPO_ROOT } from '../lib/code-server.mjs';
 import { closeSuiteWorkbench, openSuiteWorkbench, quickPickRow, runCommand, SCREENSHOTS, STEP_TIMEOUT_MS, withFailureScreenshot } from '../lib/workbench.mjs';
 
@@ -85,19 +85,6 @@ async function compareWithSpectraAt(view, rank) {
     if (attempt === 3) throw new Error(`no spectra at rank ${rank} after ${attempt} runs: ${heading}`);
     await page.waitForTimeout(2_000);
   }
-}
-
-/** Pixels of a canvas in the webview near a colour. */
-function countPixelsNear(locator, rgb, tolerance) {
-  return locator.evaluate((canvas, { rgb, tolerance }) => {
-    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    let count = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      if (data[i + 3] > 200 && Math.abs(data[i] - rgb[0]) <= tolerance && Math.abs(data[i + 1] - rgb[1]) <= tolerance
-        && Math.abs(data[i + 2] - rgb[2]) <= tolerance) count += 1;
-    }
-    return count;
-  }, { rgb, tolerance });
 }
 
 /** The theme's colour the histogram's bars take (charts.blue), as [r, g, b]. */

@@ -2,16 +2,12 @@
 // acquireVsCodeApi and the test plays the host (postMessage). 5,000 tensors with hostile names,
 // with the spectra `diff --spectra` attaches to the 2-D deltas.
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser } from '../lib/browser.mjs';
-import { REPO_ROOT } from '../lib/code-server.mjs';
-import { buildWebview } from './build-webview.mjs';
+import { countPixelsNear } from '../lib/browser.mjs';
 import { HOSTILE, HOSTILE_TENSORS, makeReport, SPECTRA_PROVIDER } from './make-report.mjs';
-import { startStaticServer } from './static-server.mjs';
+import { closeStandalonePage, openStandalonePage, SCREENSHOTS } from './standalone-page.mjs';
 
-const SCREENSHOTS = join(REPO_ROOT, '.test-output', 'screenshots');
 const TENSORS = 5000;
 const report = makeReport({ tensors: TENSORS });
 /**
@@ -31,21 +27,6 @@ let server;
 let browser;
 let page;
 const problems = { console: [], page: [], dialogs: [] };
-
-/** Pixels of a canvas close to a colour (the heatmap's hot end, the histogram's bars). */
-async function countPixelsNear(selector, rgb, tolerance) {
-  return page.evaluate(({ selector, rgb, tolerance }) => {
-    const canvas = document.querySelector(selector);
-    if (!(canvas instanceof HTMLCanvasElement) || canvas.width === 0) return -1;
-    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    let count = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      if (data[i + 3] > 200 && Math.abs(data[i] - rgb[0]) <= tolerance && Math.abs(data[i + 1] - rgb[1]) <= tolerance
-        && Math.abs(data[i + 2] - rgb[2]) <= tolerance) count += 1;
-    }
-    return count;
-  }, { selector, rgb, tolerance });
-}
 
 /** Pixels of the heatmap where red clearly dominates: cells mixed from the background to red. */
 async function countHeatPixels() {
@@ -125,20 +106,11 @@ async function showTab(id) {
 
 describe('report webview, standalone', () => {
   before(async () => {
-    await buildWebview(REPO_ROOT);
-    await mkdir(SCREENSHOTS, { recursive: true });
-    server = await startStaticServer(REPO_ROOT);
-    browser = await launchBrowser({ viewport: { width: 1400, height: 1000 } });
-    page = browser.page;
-    page.on('console', (message) => { if (message.type() === 'error') problems.console.push(message.text()); });
-    page.on('pageerror', (error) => problems.page.push(error.message));
+    ({ server, browser, page } = await openStandalonePage(problems));
     page.on('dialog', async (dialog) => { problems.dialogs.push(dialog.message()); await dialog.dismiss(); });
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  after(() => closeStandalonePage(browser, server));
 
   test('renders 5,000 tensors with hostile names as text, and runs nothing', async () => {
     await open('dark');
@@ -269,7 +241,7 @@ describe('report webview, standalone', () => {
     assert.equal(await page.locator('.table-row:visible').count(), 1, 'one row on screen');
     await page.locator('.table-row:not([hidden])').first().click();
     await page.locator('.histogram canvas').waitFor();
-    const bars = await countPixelsNear('.histogram canvas', [0x37, 0x94, 0xff], 8);
+    const bars = await countPixelsNear(page.locator('.histogram canvas'), [0x37, 0x94, 0xff], 8);
     assert.ok(bars > 2000, `histogram bars drawn (${bars} pixels)`);
     const heading = await page.locator('.histogram h3').textContent();
     assert.ok(heading.includes('U+202E'), heading);
@@ -355,7 +327,7 @@ describe('report webview, standalone', () => {
       ['Tensor', 'Layer', 'Module', 'Shape', 'Effective rank', 'Energy, top 8', 'Energy, top 16', 'Energy, top 64']);
     // Eight modules: seven Okabe-Ito colours, each drawn (the eighth repeats the first, dashed).
     for (const colour of OKABE_ITO_DARK) {
-      const pixels = await countPixelsNear('.spectra canvas', colour, 6);
+      const pixels = await countPixelsNear(page.locator('.spectra canvas'), colour, 6);
       assert.ok(pixels > 40, `the line in rgb(${colour.join(', ')}) is drawn (${pixels} pixels)`);
     }
 

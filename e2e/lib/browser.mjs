@@ -56,3 +56,23 @@ export async function runCommandFromPalette(page, title) {
 export function webviewFrame(page) {
   return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
 }
+
+/**
+ * Pixels of a canvas close to a colour (a heatmap's hot end, a histogram's bars, a chart's lines): opaque, each
+ * channel within `tolerance`; -1 for a canvas not laid out yet.
+ * @param {import('playwright-core').Locator} canvas
+ * @param {number[]} rgb
+ * @param {number} tolerance
+ */
+export function countPixelsNear(canvas, rgb, tolerance) {
+  return canvas.evaluate((element, { rgb, tolerance }) => {
+    if (element.width === 0) return -1;
+    const data = element.getContext('2d').getImageData(0, 0, element.width, element.height).data;
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] > 200 && Math.abs(data[i] - rgb[0]) <= tolerance && Math.abs(data[i + 1] - rgb[1]) <= tolerance
+        && Math.abs(data[i + 2] - rgb[2]) <= tolerance) count += 1;
+    }
+    return count;
+  }, { rgb, tolerance });
+}

@@ -5,6 +5,7 @@
  * string is escaped, and the page's one script (by nonce) only posts which button was pressed.
  */
 import type { LoraLeftOut, LoraMatrix, LoraResult, PlanIssue } from '../shared/jobs';
+import { leftOutGroups } from '../shared/lora-text';
 import {
   formatBytes, formatCount, formatPercent, formatPercentColumn, formatShape, statisticColumnFormat,
 } from '../shared/quantities';
@@ -35,25 +36,6 @@ const MIXED_RANKS_WORDS = 'The ranks differ between modules (rank_pattern, alpha
 /** The matrices as the view lists them: the largest relative error first, then by module. */
 export function loraMatrixRows(matrices: readonly LoraMatrix[]): LoraMatrix[] {
   return [...matrices].sort((x, y) => y.relativeError - x.relativeError || (x.module < y.module ? -1 : x.module > y.module ? 1 : 0));
-}
-
-export interface LeftOutGroup {
-  reason: LoraLeftOut['reason'];
-  words: string;
-  tensors: number;
-  energyShare: number;
-}
-
-/** What the adapter leaves out, one row per reason, the most energy first. */
-export function leftOutGroups(leftOut: readonly LoraLeftOut[]): LeftOutGroup[] {
-  const groups = new Map<LoraLeftOut['reason'], LeftOutGroup>();
-  for (const entry of leftOut) {
-    const group = groups.get(entry.reason) ?? { reason: entry.reason, words: LEFT_OUT_WORDS[entry.reason], tensors: 0, energyShare: 0 };
-    group.tensors += 1;
-    group.energyShare += entry.energyShare;
-    groups.set(entry.reason, group);
-  }
-  return [...groups.values()].sort((x, y) => y.energyShare - x.energyShare || y.tensors - x.tensors);
 }
 
 /** The ranks written, in words: `16 for every matrix`, `3 to 128 (95% of each matrix's energy, at most 128)`. */
@@ -94,7 +76,7 @@ export function loraHtml(result: LoraResult, inputs: LoraInputs, nonce: string):
   const issues = shownIssues(result.issues).map((issue) =>
     `<li class="issue ${e(issue.severity)}" data-rule="${e(issue.rule)}"><span class="rule">${e(issue.rule)}</span> ${e(issue.text)}</li>`);
   const groups = leftOutGroups(result.leftOut).map((group) =>
-    `<tr data-reason="${e(group.reason)}"><td>${e(group.words)}</td><td class="num">${formatCount(group.tensors)}</td><td class="num">${formatPercentColumn(group.energyShare)}</td></tr>`);
+    `<tr data-reason="${e(group.reason)}"><td>${e(LEFT_OUT_WORDS[group.reason])}</td><td class="num">${formatCount(group.tensors)}</td><td class="num">${formatPercentColumn(group.energyShare)}</td></tr>`);
   const rows = loraMatrixRows(result.matrices);
   const shown = rows.slice(0, MAX_TABLE_ROWS);
   // One format per column, chosen from the column's values.

@@ -1,4 +1,5 @@
 import type { LoraLeftOut, LoraResult } from '../../shared/jobs';
+import { leftOutGroups, rankRangeWords } from '../../shared/lora-text';
 import { formatBytes, formatCount, formatPercent, formatStatistic } from '../../shared/quantities';
 import { countOf, textTable } from '../text-table';
 
@@ -16,21 +17,19 @@ const LEFT_OUT_WORDS: Readonly<Record<LoraLeftOut['reason'], string>> = {
 
 /** `lora`'s summary: what was written, how much of the residual it carries, what it leaves out, and the matrices. */
 export function describeLora(result: LoraResult, all: boolean): string[] {
-  const ranks = result.matrices.map((matrix) => matrix.rank);
-  const rankRange = Math.min(...ranks) === Math.max(...ranks) ? `rank ${ranks[0]}` : `ranks ${Math.min(...ranks)} to ${Math.max(...ranks)}`;
+  const rankRange = rankRangeWords(result.matrices.map((matrix) => matrix.rank));
   const worst = [...result.matrices].sort((x, y) => y.relativeError - x.relativeError);
   const shown = all ? worst : worst.slice(0, DEFAULT_LORA_ROWS);
-  const leftOut = new Map<LoraLeftOut['reason'], LoraLeftOut[]>();
-  for (const entry of result.leftOut) leftOut.set(entry.reason, [...(leftOut.get(entry.reason) ?? []), entry]);
+  const leftOut = leftOutGroups(result.leftOut);
   return [
     `LoRA adapter written to ${result.out} (${countOf(result.matrices.length, 'matrix', 'matrices')}, ${rankRange}, ${result.dtype}) in ${result.seconds.toFixed(2)} s.`,
     `  size: ${formatBytes(result.adapterBytes)}, ${formatPercent(result.fullResidualBytes > 0 ? result.adapterBytes / result.fullResidualBytes : null)} of the full residual (${formatBytes(result.fullResidualBytes)})`,
     `  energy carried: ${formatPercent(result.capturedEnergyShare)} of the residual's; left out: ${formatPercent(result.leftOutEnergyShare)}`,
     `  SVDs on ${result.backend}`,
     ...result.issues.filter((issue) => issue.severity !== 'info' || issue.rule === 'mixed-ranks').map((issue) => `  ${issue.severity}: ${issue.message}`),
-    ...(leftOut.size > 0 ? textTable(
+    ...(leftOut.length > 0 ? textTable(
       [{ header: 'left out' }, { header: 'tensors', align: 'right' }, { header: 'energy', align: 'right' }],
-      [...leftOut].map(([reason, entries]) => [LEFT_OUT_WORDS[reason], formatCount(entries.length), formatPercent(entries.reduce((sum, entry) => sum + entry.energyShare, 0))]),
+      leftOut.map((group) => [LEFT_OUT_WORDS[group.reason], formatCount(group.tensors), formatPercent(group.energyShare)]),
     ) : []),
     ...textTable(
       [{ header: 'rank', align: 'right' }, { header: 'energy', align: 'right' }, { header: 'rel. error', align: 'right' }, { header: 'module' }],

@@ -5,6 +5,7 @@ import { isResidualsConfig } from '../checkpoint/checkpoint-kind';
 import type { Fp8Weight } from '../checkpoint/fp8-scales';
 import { cancelledError, SurgeonError } from '../errors';
 import type { PlannedTensor } from '../format/safetensors-writer';
+import { parseHubId } from '../hub/hub-id';
 import { PROVENANCE_FILE, readProvenance, writeProvenance, type ProvenanceSide } from '../io/provenance-file';
 import { AdapterWeights, adapterFileLayout } from '../lora/adapter-weights';
 import { encodeFactor, transposed, type FactorDtype } from '../lora/factor-encoding';
@@ -22,7 +23,7 @@ import { DeltaMatrixReader } from './delta-matrix-reader';
 import { checkpointRef, compareSides } from './diff-report';
 import { dequantizedView, fp8WeightsOf } from './fp8-inputs';
 import { runWritingJob, type InputSpecs, type Inputs, type WritePlan } from './job-pipeline';
-import { configNumber, elementCount, isArithmeticDtype, pairTensors, type TensorPair } from './pair-tensors';
+import { configNumber, elementCount, isArithmeticDtype, isVocabularyName, pairTensors, type TensorPair } from './pair-tensors';
 import { refuseSameModel } from './same-model';
 import { loadJsSpectraBackend, type SpectraBackendLoader } from './spectra-pass';
 
@@ -145,8 +146,8 @@ async function planLora(
         ...unchanged.map((matrix) => ({ tensor: matrix.tensor, reason: 'unchanged' as const, energyShare: 0 })),
       ];
       const createdAt = new Date();
-      const config = adapterConfig(matrices.map((matrix) => ({ module: matrix.module, rank: matrix.rank })), source.base.hubId?.replace(/@.*$/, '') ?? source.base.path,
-        source.base.hubId?.includes('@') ? source.base.hubId.replace(/^[^@]*@/, '') : null);
+      const hub = source.base.hubId === undefined ? undefined : parseHubId(source.base.hubId);
+      const config = adapterConfig(matrices.map((matrix) => ({ module: matrix.module, rank: matrix.rank })), hub?.repo ?? source.base.path, hub?.revision ?? null);
       const result: LoraResult = {
         kind: 'lora',
         out: output.target,
@@ -236,7 +237,7 @@ async function residualSource(residual: Checkpoint, force: boolean): Promise<Lor
     const pair: TensorPair = { name: ref.name, b: ref, status: 'changed', comparable: true, arithmetic: isArithmeticDtype(ref.dtype), shape: ref.shape };
     const rows = ref.shape[0];
     // The base's vocabulary, where the residual records it, tells rows the base lacks (the residual holds them as instruct - 0).
-    if (vocabulary !== undefined && rows !== undefined && rows > vocabulary && isVocabularyTensor(ref.name)) pair.growth = { side: 'a', fromRows: vocabulary, toRows: rows };
+    if (vocabulary !== undefined && rows !== undefined && rows > vocabulary && isVocabularyName(ref.name)) pair.growth = { side: 'a', fromRows: vocabulary, toRows: rows };
     return pair;
   });
   const configName = residual.config?.['base_model_name'];
@@ -252,10 +253,6 @@ async function residualSource(residual: Checkpoint, force: boolean): Promise<Lor
     modelDtype: modelDtype(recordedBase?.config ?? undefined, residual),
     sources: [{ role: 'residual', ref: checkpointRef(residual) }],
   };
-}
-
-function isVocabularyTensor(name: string): boolean {
-  return /(^|\.)(embed_tokens|wte|embed_in|word_embeddings|tok_embeddings|lm_head|embed_out|output)\.weight$/.test(name);
 }
 
 /** An adapter cannot add token rows: vocabulary growth is refused unless --force, which leaves the grown tensors out. */
@@ -323,7 +320,7 @@ async function factorMatrices(
       if (factors.rank > 0 && factors.energy > 0) {
         const b = encodeFactor(factors.b, dtype);
         const a = encodeFactor(factors.a, dtype);
-        matrix.relativeError = await relativeReconstructionError(delta, rows, cols, b.stored, a.stored, factors.rank, backend);
+        matrix.relativeError = await relativeReconstructionError(delta, rows, cols, b.stored, a.stored, factors.rank, backend, factors.energy);
         const names = loraTensorNames(target.module, target.kind);
         if (target.kind === 'linear') {
           await weights.add(names.a, dtype, [factors.rank, cols], a.bytes);

@@ -86,7 +86,7 @@ function pairOne(
   if (!sameShape(a.shape, b.shape)) {
     const growable = a.shape.length === b.shape.length && a.shape.length >= 1
       && a.shape.slice(1).every((dimension, index) => dimension === b.shape[index + 1])
-      && (EMBEDDING_NAME.test(name) || OUTPUT_HEAD_NAME.test(name) || vocabularies.has(a.shape[0]) || vocabularies.has(b.shape[0]));
+      && (isVocabularyName(name) || vocabularies.has(a.shape[0]) || vocabularies.has(b.shape[0]));
     // An FP8 weight's scales cover its own rows only: it is never grown.
     if (growable && arithmetic && !isFp8Dtype(a.dtype) && !isFp8Dtype(b.dtype)) {
       const fromRows = Math.min(a.shape[0]!, b.shape[0]!);
@@ -129,6 +129,11 @@ export function tiesEmbeddings(checkpoint: Checkpoint): boolean {
 export function findEmbedding(checkpoint: Checkpoint): TensorRef | undefined {
   for (const [name, ref] of checkpoint.tensors) if (EMBEDDING_NAME.test(name)) return ref;
   return undefined;
+}
+
+/** The token embeddings or the output head: the tensors with a row per token, which vocabulary growth grows. */
+export function isVocabularyName(name: string): boolean {
+  return EMBEDDING_NAME.test(name) || OUTPUT_HEAD_NAME.test(name);
 }
 
 export function isOutputHeadName(name: string): boolean {

@@ -115,11 +115,12 @@ export async function relativeReconstructionError(
   a: Float32Array,
   rank: number,
   backend: MatrixBackend,
+  /** ||Δ||_F^2 where the caller has it (factorDelta's `energy`): one pass over Δ fewer. */
+  energy = sumOfSquares(matrix),
 ): Promise<number> {
   if (matrix.length !== rows * cols || b.length !== rows * rank || a.length !== rank * cols) {
     throw new SurgeonError('usage', `a [${rows}, ${cols}] matrix of ${matrix.length} elements does not fit factors of ${b.length} and ${a.length} elements at rank ${rank}`);
   }
-  const energy = sumOfSquares(matrix);
   if (energy === 0) return 0;
   if (rank === 0) return 1;
   const blockRows = Math.max(1, Math.floor(PRODUCT_BLOCK_ELEMENTS / cols));

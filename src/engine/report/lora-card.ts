@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { basename } from 'node:path';
 import type { LoraLeftOut, LoraResult } from '../../shared/jobs';
 import type { CheckpointRef } from '../../shared/report';
+import { leftOutGroups } from '../../shared/lora-text';
 import { formatBytes, formatCount, formatPercent, formatStatistic } from '../../shared/quantities';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { cardPath, codeBlock, escapeMarkdown, hubRepo, pythonString, refName, shellQuote, table } from './model-card';
@@ -90,13 +91,10 @@ function rankWords(result: LoraResult, ranks: ReadonlySet<number>): string {
 }
 
 function leftOutLines(leftOut: readonly LoraLeftOut[]): string[] {
-  const byReason = new Map<LoraLeftOut['reason'], LoraLeftOut[]>();
-  for (const entry of leftOut) byReason.set(entry.reason, [...(byReason.get(entry.reason) ?? []), entry]);
-  if (byReason.size === 0) return [];
-  return ['', 'Not in the adapter:', '', ...[...byReason].map(([reason, entries]) => {
-    const share = entries.reduce((sum, entry) => sum + entry.energyShare, 0);
-    return `- ${LEFT_OUT_WORDS[reason]}: ${formatCount(entries.length)} tensors, ${formatPercent(share)} of the energy`;
-  })];
+  const groups = leftOutGroups(leftOut);
+  if (groups.length === 0) return [];
+  return ['', 'Not in the adapter:', '', ...groups.map((group) =>
+    `- ${LEFT_OUT_WORDS[group.reason]}: ${formatCount(group.tensors)} tensors, ${formatPercent(group.energyShare)} of the energy`)];
 }
 
 function howToLoad(baseName: string, output: CheckpointRef): string {

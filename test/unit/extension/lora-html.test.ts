@@ -1,7 +1,8 @@
 /** The LoRA adapter view: the summary, what was left out by reason, the issues, and the matrices worst first. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { leftOutGroups, loraHtml, loraMatrixRows, rankWords } from '../../../src/extension/lora-html';
+import { loraHtml, loraMatrixRows, rankWords } from '../../../src/extension/lora-html';
+import { leftOutGroups } from '../../../src/shared/lora-text';
 import type { LoraMatrix, LoraResult } from '../../../src/shared/jobs';
 
 function matrix(module: string, rank: number, energy: number, relativeError: number): LoraMatrix {
