@@ -225,8 +225,11 @@ async function residualSource(residual: Checkpoint, force: boolean): Promise<Lor
   if (!isResidualsConfig(residual.config)) {
     issues.push({
       severity: force ? 'warning' : 'error', rule: 'not-a-residual', file: residual.root,
-      message: `${residual.root} is not a residual folder (its config.json has no residuals_version): a model's own weights factored `
-        + `as a residual would add the whole model to its base; pass --base and --instruct instead${force ? ' (going on: --force)' : ', or --force if it is a residual'}`,
+      message: residual.layout === 'file'
+        ? `${residual.files[0]!.path} is one .safetensors file, without the config.json that says a folder holds a residual: name the residual's folder`
+          + `${force ? ' (going on: --force)' : ', or --force if the file is a residual'}`
+        : `${residual.root} is not a residual folder (its config.json has no residuals_version): a model's own weights factored `
+          + `as a residual would add the whole model to its base; pass --base and --instruct instead${force ? ' (going on: --force)' : ', or --force if it is a residual'}`,
     });
   }
   const provenance = await readProvenance(residual.root);

@@ -189,6 +189,11 @@ test('a model given as --residual, and vocabulary growth, are refused with nothi
     assert.ok(error.issues.some((issue) => issue.rule === 'not-a-residual' && issue.severity === 'error'));
     return true;
   });
+  await assert.rejects(runLora({ residual: join(models.bf16.instruct, 'model.safetensors'), out: join(dir, 'adapter') }), (error: unknown) => {
+    assert.ok(error instanceof PlanRefusal);
+    assert.match(error.issues.find((issue) => issue.rule === 'not-a-residual')?.message ?? '', /one \.safetensors file, without the config\.json .*name the residual's folder/);
+    return true;
+  });
   await assert.rejects(runLora({ base: models.bf16.base, instruct: models.grown, out: join(dir, 'adapter') }), (error: unknown) => {
     assert.ok(error instanceof PlanRefusal);
     const growth = error.issues.filter((issue) => issue.rule === 'vocabulary-growth');
